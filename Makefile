@@ -1,0 +1,101 @@
+# lifeboat — build, test, demo, bench. A fresh Debian 12 machine needs only
+# `make demo` or `make test`: both install the missing packages first.
+
+CC ?= cc
+BUILD ?= build
+PKGS := lua5.4 libcurl openssl libcjson libzstd yaml-0.1
+DEB_PACKAGES := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libssl-dev \
+	libcjson-dev libzstd-dev libyaml-dev
+BENCH_PACKAGES := restic borgbackup casync rsync time
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+CFLAGS ?= $(OPT)
+override CFLAGS += -std=c11 $(WARN) -pthread
+override CPPFLAGS += -D_GNU_SOURCE -MMD -MP -Iengine -Iruntime $(PKG_CFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+ENGINE_SRC := $(wildcard engine/*.c)
+RUNTIME_SRC := $(wildcard runtime/*.c)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all deps test check demo bench asan valgrind install clean
+
+all: lifeboat
+
+lifeboat: $(BUILD)/lifeboat
+	@cp $< $@
+
+$(BUILD)/lifeboat: $(RUNTIME_OBJ) $(BUILD)/libengine.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libengine.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# Installs the Debian packages the build needs that are missing (and only those).
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing" $$missing; \
+		$(SUDO) apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# The README's commands: each sets up what it needs first.
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory check
+
+check: $(BUILD)/lifeboat $(UNIT_BIN) $(TOOL_BIN)
+	@BUILD=$(BUILD) LIFEBOAT_WRAP="$(LIFEBOAT_WRAP)" tests/run.sh
+
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
+	@BUILD=$(BUILD) ./demo.sh
+
+bench:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
+	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
+	@BUILD=$(BUILD) tests/bench/run.sh
+
+asan:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory check BUILD=build-asan \
+		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined"
+
+valgrind:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES=valgrind
+	@$(MAKE) --no-print-directory check LIFEBOAT_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+
+PREFIX ?= /usr/local
+install: lifeboat
+	install -D -m 0755 lifeboat $(DESTDIR)$(PREFIX)/bin/lifeboat
+
+clean:
+	rm -rf build build-asan lifeboat
+
+-include $(ENGINE_OBJ:.o=.d) $(RUNTIME_OBJ:.o=.d)

@@ -1,0 +1,248 @@
+/* image_restore.c — writing an image point back to a file or block device.
+ *
+ * A file is restored under a temporary name beside DEST, sized first with
+ * ftruncate so holes cost nothing, then fsynced and renamed over DEST: no
+ * half-written file ever carries DEST's name. A block device is written in
+ * place (holes as zeros) and only with force. Worker threads take
+ * segments; runs of adjacent blocks are gathered and written in one call. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "err.h"
+#include "fsutil.h"
+#include "parallel.h"
+#include "store.h"
+
+#define GATHER (1u << 20)
+#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
+
+struct restore_job {
+	eng_store *s;
+	const eng_point *pt;
+	const char *dest;
+	int fd;
+	bool device;
+	uint32_t gather;
+	_Atomic uint64_t written;
+	eng_par par;
+};
+
+struct restore_tls {
+	eng_codec *codec;
+	uint8_t *list, *blob, *out;
+	uint64_t out_off;
+	size_t out_len;
+};
+
+static void *restore_tls_new(void *ctx)
+{
+	struct restore_job *j = ctx;
+	struct restore_tls *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	uint32_t bs = j->pt->info.block_size;
+	t->codec = eng_codec_new(&j->s->keys, j->s->zstd_level);
+	t->list = malloc(LIST_BYTES);
+	t->blob = malloc(eng_codec_bound(bs > LIST_BYTES ? bs : LIST_BYTES));
+	t->out = malloc(j->gather);
+	if (!t->codec || !t->list || !t->blob || !t->out) {
+		eng_codec_free(t->codec);
+		free(t->list); free(t->blob); free(t->out);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void restore_tls_free(void *p)
+{
+	struct restore_tls *t = p;
+	eng_codec_free(t->codec);
+	free(t->list); free(t->blob); free(t->out);
+	free(t);
+}
+
+static int flush(struct restore_job *j, struct restore_tls *t, eng_err *err)
+{
+	if (!t->out_len)
+		return ENG_OK;
+	if (eng_pwrite_all(j->fd, t->out, t->out_len, (off_t)t->out_off) != 0)
+		return eng_fail_errno(err, "cannot write %s at offset %llu", j->dest, (unsigned long long)t->out_off);
+	atomic_fetch_add(&j->written, t->out_len);
+	t->out_len = 0;
+	return ENG_OK;
+}
+
+static int restore_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
+{
+	struct restore_job *j = ctx;
+	struct restore_tls *t = tlsp;
+	const eng_point *pt = j->pt;
+	uint32_t bs = pt->info.block_size;
+	uint64_t first = (uint64_t)k * ENG_SEGMENT_BLOCKS;
+	uint64_t nb = pt->blocks - first < ENG_SEGMENT_BLOCKS ? pt->blocks - first : ENG_SEGMENT_BLOCKS;
+	size_t len;
+	int rc = eng_chunk_read(j->s, t->codec, pt->lists[k], t->blob, t->list, LIST_BYTES, &len, err);
+	if (rc)
+		return rc;
+	if (len != nb * ENG_ID_LEN) {
+		char hex[2 * ENG_ID_LEN + 1];
+		eng_hex(pt->lists[k], ENG_ID_LEN, hex);
+		return eng_fail(err, ENG_ECORRUPT, "block list %s of point %s has %zu entries, expected %llu", hex,
+				pt->info.id, len / ENG_ID_LEN, (unsigned long long)nb);
+	}
+	static const uint8_t hole[ENG_ID_LEN];
+	t->out_len = 0;
+	for (uint64_t i = 0; i < nb && rc == ENG_OK; i++) {
+		if (eng_par_stopping(&j->par))
+			return ENG_OK;
+		uint64_t off = (first + i) * bs;
+		size_t blen = pt->info.size - off < bs ? (size_t)(pt->info.size - off) : bs;
+		const uint8_t *id = t->list + i * ENG_ID_LEN;
+		bool is_hole = memcmp(id, hole, ENG_ID_LEN) == 0;
+		if (is_hole && !j->device) {
+			rc = flush(j, t, err);
+			atomic_fetch_add(&j->par.done_bytes, blen);
+			continue;
+		}
+		if (t->out_len && (t->out_off + t->out_len != off || t->out_len + blen > j->gather))
+			rc = flush(j, t, err);
+		if (rc)
+			break;
+		if (!t->out_len)
+			t->out_off = off;
+		size_t got = blen;
+		if (is_hole)
+			memset(t->out + t->out_len, 0, blen);
+		else
+			rc = eng_chunk_read(j->s, t->codec, id, t->blob, t->out + t->out_len, blen, &got, err);
+		if (rc == ENG_OK && got != blen)
+			rc = eng_fail(err, ENG_ECORRUPT, "a block of point %s has %zu bytes, expected %zu", pt->info.id, got, blen);
+		t->out_len += blen;
+		atomic_fetch_add(&j->par.done_bytes, blen);
+	}
+	if (rc == ENG_OK)
+		rc = flush(j, t, err);
+	return rc;
+}
+
+/* Opens where the point goes: a temporary file beside DEST, or DEST itself for a device. */
+static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp, mode_t *mode, eng_err *err)
+{
+	struct stat st;
+	*mode = 0600;
+	if (lstat(j->dest, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return eng_fail(err, ENG_EINPUT, "%s is a folder: give the path of the image file to write", j->dest);
+		if (!o->force)
+			return eng_fail(err, ENG_EEXIST, "%s exists: give --force to replace it", j->dest);
+		if (S_ISBLK(st.st_mode)) {
+			j->device = true;
+			j->fd = open(j->dest, O_WRONLY | O_CLOEXEC);
+			if (j->fd < 0)
+				return eng_fail_errno(err, "cannot open %s", j->dest);
+			uint64_t devsize = (uint64_t)lseek(j->fd, 0, SEEK_END);
+			if (devsize < j->pt->info.size)
+				return eng_fail(err, ENG_EINPUT, "%s holds %llu bytes, the point needs %llu", j->dest,
+						(unsigned long long)devsize, (unsigned long long)j->pt->info.size);
+			return ENG_OK;
+		}
+		if (!S_ISREG(st.st_mode))
+			return eng_fail(err, ENG_EINPUT, "%s is not a regular file or block device", j->dest);
+		*mode = st.st_mode & 07777;
+	} else if (errno != ENOENT) {
+		return eng_fail_errno(err, "cannot check %s", j->dest);
+	}
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", j->dest);
+	char *base = basename(copy);
+	char dcopy[PATH_MAX];
+	snprintf(dcopy, sizeof(dcopy), "%s", j->dest);
+	char *dir = dirname(dcopy);
+	uint8_t r[6];
+	char hex[13];
+	int rc = eng_random(r, sizeof(r), err);
+	if (rc)
+		return rc;
+	eng_hex(r, sizeof(r), hex);
+	if (snprintf(tmp, PATH_MAX, "%s/.%s.lifeboat-%s", dir, base, hex) >= PATH_MAX)
+		return eng_fail(err, ENG_EINPUT, "%s: path too long", j->dest);
+	j->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (j->fd < 0) {
+		if (errno == ENOENT)
+			return eng_fail(err, ENG_EINPUT, "%s: the folder %s does not exist", j->dest, dir);
+		return eng_fail_errno(err, "cannot create a file beside %s", j->dest);
+	}
+	if (ftruncate(j->fd, (off_t)j->pt->info.size) != 0)
+		return eng_fail_errno(err, "cannot size %s to %llu bytes", j->dest, (unsigned long long)j->pt->info.size);
+	return ENG_OK;
+}
+
+int eng_restore(eng_store *s, const char *dest, const eng_restore_opts *opts, eng_restore_result *res,
+		eng_err *err)
+{
+	const char *why;
+	if (!eng_name_valid(opts->machine, &why))
+		return eng_fail(err, ENG_EINPUT, "machine name '%s' %s", opts->machine ? opts->machine : "", why);
+	if (!eng_name_valid(opts->dataset, &why))
+		return eng_fail(err, ENG_EINPUT, "dataset name '%s' %s", opts->dataset ? opts->dataset : "", why);
+	int64_t t0 = eng_now_us();
+	eng_point_info info;
+	eng_point pt = { 0 };
+	struct restore_job j = { .s = s, .dest = dest, .fd = -1, .pt = &pt, .gather = GATHER };
+	char tmp[PATH_MAX] = "";
+	mode_t mode;
+	int rc = s->be->ops->lock(s->be, false, err);
+	if (!rc)
+		rc = eng_point_find(s, opts->machine, opts->dataset, opts->point, &info, err);
+	if (!rc)
+		rc = eng_point_load(s, opts->machine, opts->dataset, info.id, &pt, err);
+	if (rc)
+		return rc;
+	if (strcmp(pt.info.kind, "image") != 0) {
+		rc = eng_fail(err, ENG_EINPUT, "point %s is a %s point; this build restores image points", pt.info.id,
+			      pt.info.kind);
+		goto out;
+	}
+	if (j.gather < pt.info.block_size)
+		j.gather = pt.info.block_size;
+	if ((rc = eng_store_load_index(s, err)) || (rc = open_dest(&j, opts, tmp, &mode, err)))
+		goto out;
+	j.par = (eng_par){ .items = pt.n_lists, .total_bytes = pt.info.size, .ctx = &j,
+			   .make_tls = restore_tls_new, .free_tls = restore_tls_free, .work = restore_segment };
+	rc = eng_par_run(&j.par, &opts->run, err);
+	if (rc)
+		goto out;
+	if (fsync(j.fd) != 0) {
+		rc = eng_fail_errno(err, "cannot flush %s", dest);
+		goto out;
+	}
+	if (!j.device) {
+		if (fchmod(j.fd, mode) != 0 || rename(tmp, dest) != 0) {
+			rc = eng_fail_errno(err, "cannot put the restored image at %s", dest);
+			goto out;
+		}
+		tmp[0] = 0;
+		eng_fsync_dir_of(dest);
+	}
+	if (res) {
+		*res = (eng_restore_result){ .size = pt.info.size, .bytes_written = atomic_load(&j.written),
+					     .seconds = (double)(eng_now_us() - t0) / 1e6 };
+		strcpy(res->point_id, pt.info.id);
+	}
+out:
+	if (j.fd >= 0)
+		close(j.fd);
+	if (tmp[0])
+		unlink(tmp);
+	eng_point_release(&pt);
+	return rc;
+}

@@ -1,0 +1,309 @@
+/* image_sync.c — a recovery point of a disk image or block device.
+ *
+ * The image is cut into fixed blocks; every ENG_SEGMENT_BLOCKS blocks form
+ * a segment, the unit a worker thread takes. Per block: all zeros is a
+ * hole (id of 32 zero bytes, nothing stored); otherwise the block is
+ * hashed, and only when its id differs from the parent point's block at the
+ * same place and is not already in the store is it sealed and packed. The
+ * segment's list of ids is itself stored as a chunk, so an unchanged
+ * segment costs nothing new. Holes of a sparse source are skipped with
+ * SEEK_DATA without reading them. Memory: one read window per thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fsutil.h"
+#include "packer.h"
+#include "parallel.h"
+#include "store.h"
+
+#define WINDOW (1u << 20)
+#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
+
+struct sync_job {
+	eng_store *s;
+	eng_packer *pk;
+	const char *source;
+	int fd;
+	bool regular;
+	uint64_t size, nblocks;
+	uint32_t bs, window;
+	const eng_point *parent; /* same block size, or NULL */
+	uint8_t (*lists)[ENG_ID_LEN];
+	_Atomic uint64_t bytes_read, added, chunks_added, holes;
+	eng_par par;
+};
+
+struct sync_tls {
+	eng_codec *codec;
+	uint8_t *buf, *seal, *list, *plist, *blob;
+};
+
+static void *sync_tls_new(void *ctx)
+{
+	struct sync_job *j = ctx;
+	struct sync_tls *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	size_t seal = eng_codec_bound(j->bs > LIST_BYTES ? j->bs : LIST_BYTES);
+	t->codec = eng_codec_new(&j->s->keys, j->s->zstd_level);
+	t->buf = malloc(j->window);
+	t->seal = malloc(seal);
+	t->blob = malloc(seal);
+	t->list = malloc(LIST_BYTES);
+	t->plist = malloc(LIST_BYTES);
+	if (!t->codec || !t->buf || !t->seal || !t->blob || !t->list || !t->plist) {
+		eng_codec_free(t->codec);
+		free(t->buf); free(t->seal); free(t->blob); free(t->list); free(t->plist);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void sync_tls_free(void *p)
+{
+	struct sync_tls *t = p;
+	eng_codec_free(t->codec);
+	free(t->buf); free(t->seal); free(t->blob); free(t->list); free(t->plist);
+	free(t);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	const uint8_t *end = p + n;
+	while (p + 64 <= end) {
+		uint64_t v[8];
+		memcpy(v, p, 64);
+		if (v[0] | v[1] | v[2] | v[3] | v[4] | v[5] | v[6] | v[7])
+			return false;
+		p += 64;
+	}
+	for (; p < end; p++)
+		if (*p)
+			return false;
+	return true;
+}
+
+/* True when [off, off+len) of a regular file holds no data (a hole). */
+static bool window_is_hole(struct sync_job *j, uint64_t off, uint64_t len)
+{
+	if (!j->regular)
+		return false;
+	off_t data = lseek(j->fd, (off_t)off, SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO;
+	return (uint64_t)data >= off + len;
+}
+
+/* Loads the parent's block list for segment k into t->plist; false if none. */
+static bool parent_list(struct sync_job *j, struct sync_tls *t, size_t k, size_t *n_ids)
+{
+	if (!j->parent || k >= j->parent->n_lists)
+		return false;
+	eng_loc loc;
+	char obj[128];
+	size_t len;
+	if (!eng_packer_lookup(j->pk, j->parent->lists[k], &loc, obj) ||
+	    eng_chunk_read_at(j->s, t->codec, j->parent->lists[k], &loc, obj, t->blob, t->plist, LIST_BYTES, &len,
+			      NULL) != ENG_OK)
+		return false; /* unreadable parent: just no shortcut */
+	*n_ids = len / ENG_ID_LEN;
+	return true;
+}
+
+static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
+{
+	struct sync_job *j = ctx;
+	struct sync_tls *t = tlsp;
+	uint64_t first = (uint64_t)k * ENG_SEGMENT_BLOCKS;
+	uint64_t nb = j->nblocks - first < ENG_SEGMENT_BLOCKS ? j->nblocks - first : ENG_SEGMENT_BLOCKS;
+	uint64_t start = first * j->bs;
+	uint64_t end = start + nb * j->bs < j->size ? start + nb * j->bs : j->size;
+	size_t n_parent = 0;
+	bool have_parent = parent_list(j, t, k, &n_parent);
+	uint64_t added, holes = 0, read_bytes = 0, chunks = 0, added_total = 0;
+	int rc = ENG_OK;
+	for (uint64_t off = start; off < end && rc == ENG_OK; off += j->window) {
+		if (eng_par_stopping(&j->par))
+			return ENG_OK; /* the failure or cancel is reported by the runner */
+		uint64_t len = end - off < j->window ? end - off : j->window;
+		size_t b0 = (size_t)((off - start) / j->bs);
+		size_t nwin = (size_t)((len + j->bs - 1) / j->bs);
+		if (window_is_hole(j, off, len)) {
+			memset(t->list + b0 * ENG_ID_LEN, 0, nwin * ENG_ID_LEN);
+			holes += nwin;
+			atomic_fetch_add(&j->par.done_bytes, len);
+			continue;
+		}
+		ssize_t got = eng_pread_full(j->fd, t->buf, len, (off_t)off);
+		if (got < 0)
+			return eng_fail_errno(err, "cannot read %s at offset %llu", j->source, (unsigned long long)off);
+		if ((uint64_t)got != len)
+			return eng_fail(err, ENG_EIO, "%s shrank while it was read (short read at offset %llu)",
+					j->source, (unsigned long long)off);
+		read_bytes += len;
+		for (size_t i = 0; i < nwin && rc == ENG_OK; i++) {
+			const uint8_t *blk = t->buf + i * j->bs;
+			size_t blen = len - i * j->bs < j->bs ? len - i * j->bs : j->bs;
+			uint8_t *id = t->list + (b0 + i) * ENG_ID_LEN;
+			if (all_zero(blk, blen)) {
+				memset(id, 0, ENG_ID_LEN);
+				holes++;
+				continue;
+			}
+			eng_codec_id(t->codec, blk, blen, id);
+			if (have_parent && b0 + i < n_parent && memcmp(id, t->plist + (b0 + i) * ENG_ID_LEN, ENG_ID_LEN) == 0)
+				continue;
+			rc = eng_packer_store(j->pk, t->codec, id, ENG_CHUNK_DATA, blk, blen, t->seal, &added, err);
+			if (added) {
+				added_total += added;
+				chunks++;
+			}
+		}
+		atomic_fetch_add(&j->par.done_bytes, len);
+	}
+	if (rc == ENG_OK) {
+		size_t list_len = (size_t)nb * ENG_ID_LEN;
+		eng_codec_id(t->codec, t->list, list_len, j->lists[k]);
+		rc = eng_packer_store(j->pk, t->codec, j->lists[k], ENG_CHUNK_META, t->list, list_len, t->seal, &added, err);
+		if (added) {
+			added_total += added;
+			chunks++;
+		}
+	}
+	atomic_fetch_add(&j->bytes_read, read_bytes);
+	atomic_fetch_add(&j->holes, holes);
+	atomic_fetch_add(&j->added, added_total);
+	atomic_fetch_add(&j->chunks_added, chunks);
+	return rc;
+}
+
+static int open_source(const char *source, int *fd_out, uint64_t *size, bool *regular, eng_err *err)
+{
+	int fd = open(source, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return eng_fail(err, ENG_EINPUT, "%s: no such file", source);
+		return eng_fail(err, errno == EACCES ? ENG_EINPUT : ENG_EIO, "cannot open %s: %s", source, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return eng_fail_errno(err, "cannot stat %s", source);
+	}
+	*regular = S_ISREG(st.st_mode);
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, size) != 0) {
+			close(fd);
+			return eng_fail_errno(err, "cannot get the size of %s", source);
+		}
+	} else {
+		close(fd);
+		if (S_ISDIR(st.st_mode))
+			return eng_fail(err, ENG_EINPUT, "%s is a folder: only image datasets (files, block devices) are supported so far", source);
+		return eng_fail(err, ENG_EINPUT, "%s is not a regular file or block device", source);
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	*fd_out = fd;
+	return ENG_OK;
+}
+
+static bool valid_block_size(uint32_t bs)
+{
+	return bs >= 4096 && bs <= (4u << 20) && (bs & (bs - 1)) == 0;
+}
+
+int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sync_result *res, eng_err *err)
+{
+	const char *why, *cons = opts->consistency ? opts->consistency : "crash";
+	if (!eng_name_valid(opts->machine, &why))
+		return eng_fail(err, ENG_EINPUT, "machine name '%s' %s", opts->machine ? opts->machine : "", why);
+	if (!eng_name_valid(opts->dataset, &why))
+		return eng_fail(err, ENG_EINPUT, "dataset name '%s' %s", opts->dataset ? opts->dataset : "", why);
+	if (strcmp(cons, "crash") && strcmp(cons, "app") && strcmp(cons, "planned"))
+		return eng_fail(err, ENG_EINPUT, "consistency '%s' is not one of crash, app, planned", cons);
+	if (opts->block_size && !valid_block_size(opts->block_size))
+		return eng_fail(err, ENG_EINPUT, "block size %u is not a power of two from 4 KiB to 4 MiB", opts->block_size);
+
+	struct sync_job j = { .s = s, .source = source, .fd = -1 };
+	eng_point parent = { 0 }, pt = { 0 };
+	bool have_parent = false;
+	int64_t t0 = eng_now_us();
+	int rc = open_source(source, &j.fd, &j.size, &j.regular, err);
+	if (rc)
+		return rc;
+	if ((rc = s->be->ops->lock(s->be, false, err)) || (rc = eng_store_load_index(s, err)))
+		goto out;
+	eng_point_info newest;
+	eng_err perr;
+	if (eng_point_find(s, opts->machine, opts->dataset, "latest", &newest, &perr) == ENG_OK) {
+		if ((rc = eng_point_load(s, opts->machine, opts->dataset, newest.id, &parent, err)))
+			goto out;
+		have_parent = true;
+	}
+	j.bs = opts->block_size ? opts->block_size
+		: have_parent && !strcmp(parent.info.kind, "image") ? parent.info.block_size : ENG_DEFAULT_BLOCK;
+	if (have_parent && !strcmp(parent.info.kind, "image") && parent.info.block_size == j.bs)
+		j.parent = &parent;
+	j.window = j.bs > WINDOW ? j.bs : WINDOW;
+	j.nblocks = (j.size + j.bs - 1) / j.bs;
+	size_t nseg = (size_t)((j.nblocks + ENG_SEGMENT_BLOCKS - 1) / ENG_SEGMENT_BLOCKS);
+	j.lists = nseg ? calloc(nseg, ENG_ID_LEN) : NULL;
+	j.pk = eng_packer_new(s);
+	if ((nseg && !j.lists) || !j.pk) {
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+		goto out;
+	}
+	j.par = (eng_par){ .items = nseg, .total_bytes = j.size, .ctx = &j,
+			   .make_tls = sync_tls_new, .free_tls = sync_tls_free, .work = sync_segment };
+	rc = eng_par_run(&j.par, &opts->run, err);
+	/* Even when stopped, index what reached finished packs: the next sync reuses it. */
+	eng_err ferr;
+	int frc = eng_packer_finish(j.pk, rc != ENG_OK, rc ? &ferr : err);
+	if (rc == ENG_OK)
+		rc = frc;
+	if (rc)
+		goto out;
+
+	pt.info = (eng_point_info){ .size = j.size, .block_size = j.bs, .time_us = t0,
+				    .added_bytes = atomic_load(&j.added) };
+	snprintf(pt.info.machine, sizeof(pt.info.machine), "%s", opts->machine);
+	snprintf(pt.info.dataset, sizeof(pt.info.dataset), "%s", opts->dataset);
+	strcpy(pt.info.kind, "image");
+	snprintf(pt.info.consistency, sizeof(pt.info.consistency), "%s", cons);
+	eng_format_time(t0, pt.info.time);
+	if (have_parent)
+		strcpy(pt.info.parent, parent.info.id);
+	gethostname(pt.host, sizeof(pt.host) - 1);
+	pt.blocks = j.nblocks;
+	pt.lists = j.lists;
+	pt.n_lists = nseg;
+	pt.bytes_read = atomic_load(&j.bytes_read);
+	pt.chunks_added = atomic_load(&j.chunks_added);
+	pt.holes = atomic_load(&j.holes);
+	pt.seconds = (double)(eng_now_us() - t0) / 1e6;
+	rc = eng_point_write(s, &pt, err);
+	if (rc == ENG_OK && res) {
+		*res = (eng_sync_result){ .size = j.size, .bytes_read = pt.bytes_read, .bytes_added = pt.info.added_bytes,
+					  .chunks_added = pt.chunks_added, .holes = pt.holes,
+					  .seconds = (double)(eng_now_us() - t0) / 1e6 };
+		strcpy(res->point_id, pt.info.id);
+	}
+out:
+	eng_packer_free(j.pk);
+	free(j.lists);
+	eng_point_release(&parent);
+	if (j.fd >= 0)
+		close(j.fd);
+	return rc;
+}

@@ -1,0 +1,149 @@
+/*
+ * lifeboat_engine.h — the one header the runtime uses to reach the replication
+ * core. The engine is a library: it never exits, never prints, keeps no
+ * mutable globals, and reports every failure as a status plus an eng_err
+ * whose message names the object involved.
+ */
+#ifndef LIFEBOAT_ENGINE_H
+#define LIFEBOAT_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define ENG_FORMAT_VERSION 1
+
+/* Statuses: 0 is success, every failure is negative. */
+enum {
+	ENG_OK = 0,
+	ENG_EINPUT = -1,   /* bad argument, missing source, unknown point */
+	ENG_EFORMAT = -2,  /* not a store, or a format this build cannot read */
+	ENG_EKEY = -3,     /* key missing or wrong */
+	ENG_ECORRUPT = -4, /* store damage: an object failed authentication */
+	ENG_EIO = -5,      /* the operating system refused */
+	ENG_ENOMEM = -6,
+	ENG_EBUSY = -7,    /* a lock is held by someone else */
+	ENG_ECANCEL = -8,  /* the caller's cancel flag was raised */
+	ENG_EEXIST = -9,   /* destination exists */
+};
+
+typedef struct eng_err {
+	int status;
+	char msg[768];
+} eng_err;
+
+typedef struct eng_store eng_store;
+
+/* How a store is unlocked: a key file's contents or a passphrase. */
+typedef struct eng_secret {
+	const char *key_file;   /* may be NULL */
+	const char *passphrase; /* may be NULL */
+} eng_secret;
+
+typedef struct eng_init_opts {
+	bool encrypt;
+	eng_secret secret;
+	uint32_t scrypt_log_n; /* 0: default */
+} eng_init_opts;
+
+/* Progress callback, called from the calling thread a few times a second. */
+typedef void (*eng_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+typedef struct eng_run_opts {
+	int threads;                /* 0: one per core */
+	volatile int *cancel;       /* may be NULL; set non-zero to stop */
+	eng_progress_fn progress;   /* may be NULL */
+	void *progress_ctx;
+} eng_run_opts;
+
+typedef struct eng_sync_opts {
+	const char *machine;
+	const char *dataset;
+	const char *consistency; /* crash (default), app, planned */
+	uint32_t block_size;     /* 0: the parent's, else 16 KiB */
+	eng_run_opts run;
+} eng_sync_opts;
+
+typedef struct eng_sync_result {
+	char point_id[17];
+	uint64_t size;
+	uint64_t bytes_read;
+	uint64_t bytes_added;   /* stored bytes of new chunks and lists */
+	uint64_t chunks_added;
+	uint64_t holes;
+	double seconds;
+} eng_sync_result;
+
+typedef struct eng_point_info {
+	char id[17];
+	char parent[17];
+	char machine[256];
+	char dataset[256];
+	char kind[16];
+	char consistency[16];
+	char time[40]; /* RFC 3339, UTC */
+	int64_t time_us;
+	uint64_t size;
+	uint64_t added_bytes;
+	uint32_t block_size;
+} eng_point_info;
+
+typedef struct eng_restore_opts {
+	const char *machine;
+	const char *dataset;
+	const char *point;  /* id or unique prefix, or NULL/"latest" */
+	bool force;         /* replace an existing destination */
+	eng_run_opts run;
+} eng_restore_opts;
+
+typedef struct eng_restore_result {
+	char point_id[17];
+	uint64_t size;
+	uint64_t bytes_written;
+	double seconds;
+} eng_restore_result;
+
+typedef void (*eng_report_fn)(void *ctx, const char *problem);
+
+typedef struct eng_verify_opts {
+	bool full;
+	eng_run_opts run;
+	eng_report_fn report; /* each problem found, one line, naming the object */
+	void *report_ctx;
+	eng_report_fn note;   /* harmless findings (e.g. leftovers of an interrupted sync) */
+} eng_verify_opts;
+
+typedef struct eng_verify_result {
+	uint64_t problems;
+	uint64_t notes;
+	uint64_t packs;
+	uint64_t chunks;
+	uint64_t points;
+	uint64_t bytes_checked;
+} eng_verify_result;
+
+const char *eng_status_name(int status);
+
+int eng_store_init(const char *url, const eng_init_opts *opts, eng_err *err);
+int eng_store_open(const char *url, const eng_secret *secret, eng_store **out, eng_err *err);
+void eng_store_close(eng_store *s);
+bool eng_store_encrypted(const eng_store *s);
+
+/* Points of a store, oldest first; machine and dataset may be NULL for all. */
+int eng_points_list(eng_store *s, const char *machine, const char *dataset,
+		    eng_point_info **out, size_t *n, eng_err *err);
+/* Resolves "latest", NULL, an id or a unique id prefix to one point. */
+int eng_point_find(eng_store *s, const char *machine, const char *dataset,
+		   const char *which, eng_point_info *out, eng_err *err);
+
+int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts,
+	     eng_sync_result *res, eng_err *err);
+int eng_restore(eng_store *s, const char *dest, const eng_restore_opts *opts,
+		eng_restore_result *res, eng_err *err);
+int eng_verify(eng_store *s, const eng_verify_opts *opts, eng_verify_result *res, eng_err *err);
+
+/* Names for machines and datasets: non-empty, no '/', no "..", no control bytes. */
+bool eng_name_valid(const char *name, const char **why);
+
+#endif

@@ -1,0 +1,308 @@
+/* point.c — recovery points: a sealed JSON object per point at
+ * points/MACHINE/DATASET/ID, where ID is the first 16 hex digits of the
+ * object's id. A point is written last, after every chunk it references is
+ * durable, so its presence means it is complete. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "envelope.h"
+#include "err.h"
+#include "store.h"
+
+#define POINT_MAX (64u << 20)
+
+bool eng_name_valid(const char *name, const char **why)
+{
+	const char *w = NULL;
+	if (!name || !*name)
+		w = "is empty";
+	else if (strlen(name) > 200)
+		w = "is longer than 200 bytes";
+	else if (strchr(name, '/'))
+		w = "contains '/'";
+	else if (strstr(name, ".."))
+		w = "contains '..'";
+	else if (name[0] == '.')
+		w = "starts with '.'";
+	else
+		for (const unsigned char *p = (const unsigned char *)name; *p && !w; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				w = "contains a control character";
+	if (why)
+		*why = w;
+	return w == NULL;
+}
+
+static cJSON *point_json(const eng_point *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	const eng_point_info *i = &p->info;
+	cJSON_AddNumberToObject(o, "format", ENG_FORMAT_VERSION);
+	cJSON_AddStringToObject(o, "machine", i->machine);
+	cJSON_AddStringToObject(o, "dataset", i->dataset);
+	cJSON_AddStringToObject(o, "kind", i->kind);
+	cJSON_AddStringToObject(o, "time", i->time);
+	cJSON_AddNumberToObject(o, "time_us", (double)i->time_us);
+	cJSON_AddStringToObject(o, "consistency", i->consistency);
+	if (i->parent[0])
+		cJSON_AddStringToObject(o, "parent", i->parent);
+	else
+		cJSON_AddNullToObject(o, "parent");
+	cJSON_AddStringToObject(o, "host", p->host);
+	cJSON_AddNumberToObject(o, "size", (double)i->size);
+	cJSON_AddNumberToObject(o, "block_size", i->block_size);
+	cJSON_AddNumberToObject(o, "blocks", (double)p->blocks);
+	cJSON *lists = cJSON_AddArrayToObject(o, "lists");
+	char hex[2 * ENG_ID_LEN + 1];
+	for (size_t k = 0; k < p->n_lists; k++) {
+		eng_hex(p->lists[k], ENG_ID_LEN, hex);
+		cJSON_AddItemToArray(lists, cJSON_CreateString(hex));
+	}
+	cJSON *st = cJSON_AddObjectToObject(o, "stats");
+	cJSON_AddNumberToObject(st, "bytes_read", (double)p->bytes_read);
+	cJSON_AddNumberToObject(st, "added_bytes", (double)i->added_bytes);
+	cJSON_AddNumberToObject(st, "chunks_added", (double)p->chunks_added);
+	cJSON_AddNumberToObject(st, "holes", (double)p->holes);
+	cJSON_AddNumberToObject(st, "seconds", p->seconds);
+	return o;
+}
+
+static bool copy_str(const cJSON *o, const char *key, char *dst, size_t cap)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap)
+		return false;
+	strcpy(dst, v->valuestring);
+	return true;
+}
+
+static bool get_num(const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+		return false;
+	*out = v->valuedouble;
+	return true;
+}
+
+static int decode_point(const char *name, const char *text, size_t len, eng_point *p, eng_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	cJSON *o = cJSON_ParseWithLength(text, len);
+	double fmt, tus, size, bs, blocks, v;
+	const cJSON *lists = o ? cJSON_GetObjectItemCaseSensitive(o, "lists") : NULL;
+	const cJSON *parent = o ? cJSON_GetObjectItemCaseSensitive(o, "parent") : NULL;
+	const cJSON *st = o ? cJSON_GetObjectItemCaseSensitive(o, "stats") : NULL;
+	eng_point_info *i = &p->info;
+	bool ok = o && get_num(o, "format", &fmt) && copy_str(o, "machine", i->machine, sizeof(i->machine)) &&
+		  copy_str(o, "dataset", i->dataset, sizeof(i->dataset)) && copy_str(o, "kind", i->kind, sizeof(i->kind)) &&
+		  copy_str(o, "time", i->time, sizeof(i->time)) && get_num(o, "time_us", &tus) &&
+		  copy_str(o, "consistency", i->consistency, sizeof(i->consistency)) &&
+		  get_num(o, "size", &size) && get_num(o, "block_size", &bs) && get_num(o, "blocks", &blocks) &&
+		  cJSON_IsArray(lists) && (cJSON_IsNull(parent) || (cJSON_IsString(parent) && strlen(parent->valuestring) == 16));
+	if (ok && fmt > ENG_FORMAT_VERSION) {
+		cJSON_Delete(o);
+		return eng_fail(err, ENG_EFORMAT, "%s has format %.0f; this lifeboat reads format %d: upgrade lifeboat",
+				name, fmt, ENG_FORMAT_VERSION);
+	}
+	if (ok) {
+		copy_str(o, "host", p->host, sizeof(p->host));
+		if (cJSON_IsString(parent))
+			strcpy(i->parent, parent->valuestring);
+		i->time_us = (int64_t)tus;
+		i->size = (uint64_t)size;
+		i->block_size = (uint32_t)bs;
+		p->blocks = (uint64_t)blocks;
+		if (cJSON_IsObject(st)) {
+			if (get_num(st, "added_bytes", &v)) i->added_bytes = (uint64_t)v;
+			if (get_num(st, "bytes_read", &v)) p->bytes_read = (uint64_t)v;
+			if (get_num(st, "chunks_added", &v)) p->chunks_added = (uint64_t)v;
+			if (get_num(st, "holes", &v)) p->holes = (uint64_t)v;
+			if (get_num(st, "seconds", &v)) p->seconds = v;
+		}
+		p->n_lists = (size_t)cJSON_GetArraySize(lists);
+		ok = i->block_size >= 512 && (i->block_size & (i->block_size - 1)) == 0 &&
+		     p->blocks == (i->size + i->block_size - 1) / i->block_size &&
+		     p->n_lists == (p->blocks + ENG_SEGMENT_BLOCKS - 1) / ENG_SEGMENT_BLOCKS;
+	}
+	if (ok && p->n_lists) {
+		p->lists = malloc(p->n_lists * ENG_ID_LEN);
+		size_t k = 0;
+		const cJSON *e;
+		cJSON_ArrayForEach(e, lists) {
+			if (!p->lists || !cJSON_IsString(e) || !eng_unhex(e->valuestring, p->lists[k], ENG_ID_LEN)) {
+				ok = false;
+				break;
+			}
+			k++;
+		}
+	}
+	cJSON_Delete(o);
+	if (!ok) {
+		eng_point_release(p);
+		return eng_fail(err, ENG_ECORRUPT, "%s: malformed point", name);
+	}
+	return ENG_OK;
+}
+
+void eng_point_release(eng_point *p)
+{
+	free(p->lists);
+	p->lists = NULL;
+	p->n_lists = 0;
+}
+
+static int read_point(eng_store *s, eng_codec *c, const char *name, eng_point *p, eng_err *err);
+
+int eng_point_read(eng_store *s, const char *name, eng_point *out, eng_err *err)
+{
+	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
+	if (!c)
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	int rc = read_point(s, c, name, out, err);
+	eng_codec_free(c);
+	return rc;
+}
+
+static int read_point(eng_store *s, eng_codec *c, const char *name, eng_point *p, eng_err *err)
+{
+	uint8_t *raw = NULL, *body = NULL;
+	size_t raw_len, body_len;
+	int rc = eng_backend_get_all(s->be, name, POINT_MAX, &raw, &raw_len, err);
+	if (!rc)
+		rc = eng_envelope_open(c, "LBPOINT1", raw, raw_len, name, &body, &body_len, NULL, err);
+	if (!rc)
+		rc = decode_point(name, (const char *)body, body_len, p, err);
+	/* The name says which point this is; the content must agree. */
+	const char *id = strrchr(name, '/');
+	if (!rc) {
+		char expect[600];
+		snprintf(expect, sizeof(expect), "points/%s/%s/", p->info.machine, p->info.dataset);
+		if (strncmp(name, expect, strlen(expect)) != 0 || strlen(id + 1) != 16) {
+			eng_point_release(p);
+			rc = eng_fail(err, ENG_ECORRUPT, "%s: its content names another point", name);
+		} else {
+			strcpy(p->info.id, id + 1);
+		}
+	}
+	free(raw);
+	free(body);
+	return rc;
+}
+
+int eng_point_load(eng_store *s, const char *machine, const char *dataset, const char *id,
+		   eng_point *out, eng_err *err)
+{
+	char name[600];
+	snprintf(name, sizeof(name), "points/%s/%s/%s", machine, dataset, id);
+	return eng_point_read(s, name, out, err);
+}
+
+int eng_point_write(eng_store *s, eng_point *p, eng_err *err)
+{
+	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
+	cJSON *o = point_json(p);
+	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+	uint8_t *env = NULL, id[ENG_ID_LEN];
+	size_t env_len;
+	char hex[2 * ENG_ID_LEN + 1], name[600];
+	int rc = !c || !text ? eng_fail(err, ENG_ENOMEM, "out of memory")
+			     : eng_envelope_seal(c, "LBPOINT1", text, strlen(text), &env, &env_len, id, err);
+	if (!rc) {
+		eng_hex(id, ENG_ID_LEN, hex);
+		hex[16] = 0;
+		snprintf(name, sizeof(name), "points/%s/%s/%s", p->info.machine, p->info.dataset, hex);
+		rc = s->be->ops->put(s->be, name, env, env_len, err);
+		if (!rc)
+			strcpy(p->info.id, hex);
+	}
+	free(env);
+	free(text);
+	cJSON_Delete(o);
+	eng_codec_free(c);
+	return rc;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const eng_point_info *x = a, *y = b;
+	if (x->time_us != y->time_us)
+		return x->time_us < y->time_us ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int eng_points_list(eng_store *s, const char *machine, const char *dataset,
+		    eng_point_info **out, size_t *n, eng_err *err)
+{
+	char prefix[600];
+	if (machine && dataset)
+		snprintf(prefix, sizeof(prefix), "points/%s/%s", machine, dataset);
+	else if (machine)
+		snprintf(prefix, sizeof(prefix), "points/%s", machine);
+	else
+		snprintf(prefix, sizeof(prefix), "points");
+	char **names = NULL;
+	size_t n_names = 0;
+	eng_point_info *infos = NULL;
+	size_t count = 0;
+	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
+	int rc = c ? eng_backend_names(s->be, prefix, &names, &n_names, err)
+		   : eng_fail(err, ENG_ENOMEM, "out of memory");
+	if (!rc && n_names && !(infos = calloc(n_names, sizeof(*infos))))
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory listing points");
+	for (size_t i = 0; !rc && i < n_names; i++) {
+		eng_point p;
+		rc = read_point(s, c, names[i], &p, err);
+		if (!rc) {
+			infos[count++] = p.info;
+			eng_point_release(&p);
+		}
+	}
+	eng_names_free(names, n_names);
+	eng_codec_free(c);
+	if (rc) {
+		free(infos);
+		return rc;
+	}
+	if (count)
+		qsort(infos, count, sizeof(*infos), by_time);
+	*out = infos;
+	*n = count;
+	return ENG_OK;
+}
+
+int eng_point_find(eng_store *s, const char *machine, const char *dataset,
+		   const char *which, eng_point_info *out, eng_err *err)
+{
+	eng_point_info *all;
+	size_t n;
+	int rc = eng_points_list(s, machine, dataset, &all, &n, err);
+	if (rc)
+		return rc;
+	const eng_point_info *hit = NULL;
+	if (!which || !*which || strcmp(which, "latest") == 0) {
+		hit = n ? &all[n - 1] : NULL;
+		if (!hit)
+			rc = eng_fail(err, ENG_EINPUT, "no points for %s/%s in store %s", machine, dataset, s->be->where);
+	} else {
+		size_t len = strlen(which);
+		for (size_t i = 0; i < n && rc == ENG_OK; i++) {
+			if (strncmp(all[i].id, which, len) != 0)
+				continue;
+			if (hit)
+				rc = eng_fail(err, ENG_EINPUT, "point '%s' of %s/%s is ambiguous: give more digits",
+					      which, machine, dataset);
+			hit = &all[i];
+		}
+		if (!rc && !hit)
+			rc = eng_fail(err, ENG_EINPUT, "no point '%s' for %s/%s in store %s", which, machine, dataset,
+				      s->be->where);
+	}
+	if (!rc)
+		*out = *hit;
+	free(all);
+	return rc;
+}

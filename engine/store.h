@@ -1,0 +1,65 @@
+/* store.h — the store object shared by the engine's operations: backend,
+ * keys, settings from the store's config, and the chunk index once loaded. */
+#ifndef ENG_STORE_H
+#define ENG_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "chunkindex.h"
+#include "codec.h"
+#include "lifeboat_engine.h"
+
+#define ENG_DEFAULT_BLOCK (16u << 10)
+#define ENG_SEGMENT_BLOCKS 1024 /* blocks per block-list chunk */
+
+struct eng_store {
+	eng_backend *be;
+	eng_keys keys;
+	char store_id[33];
+	int zstd_level;
+	uint64_t pack_target;
+	eng_cindex *ci; /* NULL until eng_store_load_index */
+	char **index_files;
+	size_t n_index_files;
+};
+
+/* A decoded recovery point. */
+typedef struct eng_point {
+	eng_point_info info;
+	uint64_t blocks;
+	uint8_t (*lists)[ENG_ID_LEN]; /* one block-list chunk id per segment */
+	size_t n_lists;
+	uint64_t bytes_read, chunks_added, holes;
+	double seconds;
+	char host[256];
+} eng_point;
+
+/* Loads every index file into s->ci (once). Fails naming a damaged index. */
+int eng_store_load_index(eng_store *s, eng_err *err);
+
+int eng_point_load(eng_store *s, const char *machine, const char *dataset, const char *id,
+		   eng_point *out, eng_err *err);
+/* Reads the point stored under an object name such as points/M/D/ID. */
+int eng_point_read(eng_store *s, const char *name, eng_point *out, eng_err *err);
+void eng_point_release(eng_point *p);
+/* Encodes, seals and publishes a point; fills p->info.id. */
+int eng_point_write(eng_store *s, eng_point *p, eng_err *err);
+
+/* Reads and opens one chunk into out (raw_length bytes). */
+int eng_chunk_read(eng_store *s, eng_codec *c, const uint8_t id[ENG_ID_LEN], uint8_t *blob_buf,
+		   uint8_t *out, size_t out_cap, size_t *out_len, eng_err *err);
+
+/* The same, for a chunk already located in pack object obj. */
+int eng_chunk_read_at(eng_store *s, eng_codec *c, const uint8_t id[ENG_ID_LEN], const eng_loc *loc,
+		      const char *obj, uint8_t *blob_buf, uint8_t *out, size_t out_cap, size_t *out_len,
+		      eng_err *err);
+
+/* The object name of a pack. */
+void eng_pack_object(const uint8_t name[ENG_ID_LEN], char out[128]);
+/* "now" in microseconds and its RFC 3339 form. */
+int64_t eng_now_us(void);
+void eng_format_time(int64_t us, char out[40]);
+
+#endif

@@ -1,0 +1,299 @@
+/* verify.c — checking a store. Always: every index file opens, every pack
+ * it names exists with the recorded size, every point opens and every chunk
+ * its block lists name is in the index. With full: every pack is read
+ * whole, its header authenticated and compared with the index, and every
+ * blob authenticated and re-hashed. Each problem is reported as one line
+ * naming the object; checking goes on past problems. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "envelope.h"
+#include "err.h"
+#include "parallel.h"
+#include "store.h"
+
+#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
+
+struct verify_job {
+	eng_store *s;
+	const eng_verify_opts *o;
+	eng_verify_result *r;
+	void *mu;
+	const char **pack_names; /* per pack number: object name */
+	eng_par par;
+};
+
+static void problem(struct verify_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct verify_job *j, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (j->mu)
+		pthread_mutex_lock(j->mu);
+	j->r->problems++;
+	if (j->o->report)
+		j->o->report(j->o->report_ctx, line);
+	if (j->mu)
+		pthread_mutex_unlock(j->mu);
+}
+
+static void note(struct verify_job *j, const char *line)
+{
+	j->r->notes++;
+	if (j->o->note)
+		j->o->note(j->o->report_ctx, line);
+}
+
+struct pack_seen {
+	eng_cindex *ci;
+	uint8_t *seen; /* per pack number */
+	struct verify_job *j;
+};
+
+static int check_pack_object(void *ctx, const char *name, uint64_t size)
+{
+	struct pack_seen *ps = ctx;
+	const char *base = strrchr(name, '/');
+	uint8_t pname[ENG_ID_LEN];
+	if (strstr(name, ".tmp"))
+		return 0;
+	if (!base || !eng_unhex(base + 1, pname, ENG_ID_LEN)) {
+		char line[600];
+		snprintf(line, sizeof(line), "%s: stray object in packs/", name);
+		note(ps->j, line);
+		return 0;
+	}
+	for (size_t i = 0; i < eng_cindex_packs(ps->ci); i++) {
+		const eng_pack_ref *ref = eng_cindex_pack(ps->ci, (uint32_t)i);
+		if (memcmp(ref->name, pname, ENG_ID_LEN) != 0)
+			continue;
+		ps->seen[i] = 1;
+		if (ref->size != size)
+			problem(ps->j, "%s/%s: size %llu, the index says %llu", ps->j->s->be->where, name,
+				(unsigned long long)size, (unsigned long long)ref->size);
+		return 0;
+	}
+	char line[600];
+	snprintf(line, sizeof(line), "%s: not in any index (left by an interrupted sync; prune removes it)", name);
+	note(ps->j, line);
+	return 0;
+}
+
+static void check_points(struct verify_job *j, eng_codec *c, uint8_t *blob, uint8_t *list)
+{
+	eng_store *s = j->s;
+	char **names = NULL;
+	size_t n = 0;
+	eng_err e;
+	if (eng_backend_names(s->be, "points", &names, &n, &e)) {
+		problem(j, "%s", e.msg);
+		return;
+	}
+	static const uint8_t hole[ENG_ID_LEN];
+	for (size_t i = 0; i < n; i++) {
+		eng_point p;
+		if (eng_point_read(s, names[i], &p, &e)) {
+			problem(j, "%s/%s", s->be->where, e.msg);
+			continue;
+		}
+		j->r->points++;
+		uint64_t missing = 0;
+		char first_missing[2 * ENG_ID_LEN + 1] = "";
+		for (size_t k = 0; k < p.n_lists; k++) {
+			size_t len;
+			if (eng_chunk_read(s, c, p.lists[k], blob, list, LIST_BYTES, &len, &e)) {
+				problem(j, "point %s/%s/%s: block list %zu: %s", p.info.machine, p.info.dataset, p.info.id, k, e.msg);
+				continue;
+			}
+			for (size_t b = 0; b < len / ENG_ID_LEN; b++) {
+				const uint8_t *id = list + b * ENG_ID_LEN;
+				if (memcmp(id, hole, ENG_ID_LEN) == 0 || eng_cindex_get(s->ci, id, NULL))
+					continue;
+				if (!missing++)
+					eng_hex(id, ENG_ID_LEN, first_missing);
+			}
+		}
+		if (missing)
+			problem(j, "point %s/%s/%s: %llu chunks missing from the store (first: %s)", p.info.machine,
+				p.info.dataset, p.info.id, (unsigned long long)missing, first_missing);
+		eng_point_release(&p);
+	}
+	eng_names_free(names, n);
+}
+
+struct full_tls {
+	eng_codec *codec;
+	uint8_t *pack, *out;
+	size_t pack_cap;
+};
+
+static void *full_tls_new(void *ctx)
+{
+	struct verify_job *j = ctx;
+	struct full_tls *t = calloc(1, sizeof(*t));
+	if (!t || !(t->codec = eng_codec_new(&j->s->keys, j->s->zstd_level)) || !(t->out = malloc(4u << 20))) {
+		if (t)
+			eng_codec_free(t->codec);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void full_tls_free(void *p)
+{
+	struct full_tls *t = p;
+	eng_codec_free(t->codec);
+	free(t->pack);
+	free(t->out);
+	free(t);
+}
+
+static int verify_pack(void *ctx, void *tlsp, size_t item, eng_err *err)
+{
+	(void)err;
+	struct verify_job *j = ctx;
+	struct full_tls *t = tlsp;
+	eng_store *s = j->s;
+	const eng_pack_ref *ref = eng_cindex_pack(s->ci, (uint32_t)item);
+	const char *obj = j->pack_names[item];
+	const char *where = s->be->where;
+	eng_err e;
+	if (!obj)
+		return ENG_OK; /* missing: already reported */
+	if (ref->size > t->pack_cap) {
+		uint8_t *p = realloc(t->pack, ref->size);
+		if (!p) {
+			problem(j, "%s/%s: out of memory reading it", where, obj);
+			return ENG_OK;
+		}
+		t->pack = p;
+		t->pack_cap = ref->size;
+	}
+	if (s->be->ops->get(s->be, obj, 0, t->pack, ref->size, &e)) {
+		problem(j, "%s", e.msg);
+		return ENG_OK;
+	}
+	atomic_fetch_add(&j->par.done_bytes, ref->size);
+	const uint8_t *p = t->pack;
+	size_t size = ref->size;
+	if (size < 20 || memcmp(p, "LBPACK01", 8) || memcmp(p + size - 8, "LBPKEND1", 8)) {
+		problem(j, "%s/%s: not a pack (bad magic)", where, obj);
+		return ENG_OK;
+	}
+	uint32_t env_len = get_u32(p + size - 12);
+	uint8_t *hdr = NULL;
+	size_t hdr_len;
+	char name[200];
+	snprintf(name, sizeof(name), "%s/%s header", where, obj);
+	if (env_len > size - 20) {
+		problem(j, "%s/%s: header length out of range", where, obj);
+		return ENG_OK;
+	}
+	if (eng_envelope_open(t->codec, "LBPKHDR1", p + size - 12 - env_len, env_len, name, &hdr, &hdr_len, NULL, &e)) {
+		problem(j, "%s", e.msg);
+		return ENG_OK;
+	}
+	uint32_t count = hdr_len >= 4 ? get_u32(hdr) : 0;
+	if (hdr_len < 4 || (hdr_len - 4) / ENG_ENTRY_LEN != count || (hdr_len - 4) % ENG_ENTRY_LEN) {
+		problem(j, "%s/%s: malformed header", where, obj);
+		free(hdr);
+		return ENG_OK;
+	}
+	uint64_t bad = 0, checked = 0;
+	char first[1000] = "";
+	for (uint32_t i = 0; i < count; i++) {
+		uint8_t id[ENG_ID_LEN];
+		eng_loc loc, idx;
+		char hex[2 * ENG_ID_LEN + 1];
+		eng_entry_get(hdr + 4 + (size_t)i * ENG_ENTRY_LEN, id, &loc);
+		eng_hex(id, ENG_ID_LEN, hex);
+		const char *what = NULL;
+		if (!eng_cindex_get(s->ci, id, &idx) || idx.pack != item)
+			; /* a duplicate stored elsewhere too: fine */
+		else if (idx.offset != loc.offset || idx.length != loc.length || idx.raw_length != loc.raw_length)
+			what = "index and pack header disagree";
+		if (!what && ((uint64_t)loc.offset + loc.length > size - 12 - env_len || loc.offset < 8 ||
+			      loc.raw_length > (4u << 20)))
+			what = "entry out of range";
+		if (!what && eng_codec_open(t->codec, id, p + loc.offset, loc.length, t->out, loc.raw_length, true, &e))
+			what = e.msg;
+		checked++;
+		if (what && !bad++)
+			snprintf(first, sizeof(first), "chunk %s at offset %u: %s", hex, loc.offset, what);
+	}
+	free(hdr);
+	pthread_mutex_lock(j->mu);
+	j->r->chunks += checked;
+	j->r->bytes_checked += size;
+	pthread_mutex_unlock(j->mu);
+	if (bad)
+		problem(j, "%s/%s: %llu of %u chunks damaged; first: %s", where, obj, (unsigned long long)bad, count, first);
+	return ENG_OK;
+}
+
+int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng_err *err)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct verify_job j = { .s = s, .o = o, .r = r };
+	memset(r, 0, sizeof(*r));
+	eng_err e;
+	int rc = s->be->ops->lock(s->be, false, err);
+	if (rc)
+		return rc;
+	if (eng_store_load_index(s, &e)) {
+		problem(&j, "%s", e.msg);
+		return eng_fail(err, ENG_ECORRUPT, "store %s: the index cannot be read", s->be->where);
+	}
+	size_t npacks = eng_cindex_packs(s->ci);
+	r->packs = npacks;
+	struct pack_seen ps = { .ci = s->ci, .seen = calloc(npacks + 1, 1), .j = &j };
+	j.pack_names = calloc(npacks + 1, sizeof(*j.pack_names));
+	char (*names)[128] = calloc(npacks + 1, 128);
+	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
+	uint8_t *blob = malloc(eng_codec_bound(LIST_BYTES)), *list = malloc(LIST_BYTES);
+	if (!ps.seen || !j.pack_names || !names || !c || !blob || !list) {
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = s->be->ops->list(s->be, "packs", check_pack_object, &ps, err)))
+		goto out;
+	for (size_t i = 0; i < npacks; i++) {
+		eng_pack_object(eng_cindex_pack(s->ci, (uint32_t)i)->name, names[i]);
+		if (ps.seen[i])
+			j.pack_names[i] = names[i];
+		else
+			problem(&j, "%s/%s is missing (named by the index)", s->be->where, names[i]);
+	}
+	check_points(&j, c, blob, list);
+	if (o->full) {
+		j.mu = &mu;
+		uint64_t total = 0;
+		for (size_t i = 0; i < npacks; i++)
+			total += eng_cindex_pack(s->ci, (uint32_t)i)->size;
+		j.par = (eng_par){ .items = npacks, .total_bytes = total, .ctx = &j,
+				   .make_tls = full_tls_new, .free_tls = full_tls_free, .work = verify_pack };
+		rc = eng_par_run(&j.par, &o->run, err);
+		j.mu = NULL;
+	} else {
+		r->chunks = eng_cindex_count(s->ci);
+	}
+	if (rc == ENG_OK && r->problems)
+		rc = eng_fail(err, ENG_ECORRUPT, "store %s: %llu problem%s found", s->be->where,
+			      (unsigned long long)r->problems, r->problems == 1 ? "" : "s");
+out:
+	free(ps.seen);
+	free(j.pack_names);
+	free(names);
+	free(blob);
+	free(list);
+	eng_codec_free(c);
+	return rc;
+}

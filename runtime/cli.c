@@ -1,0 +1,214 @@
+/* cli.c — shared command-line plumbing. */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+volatile int rt_cancel;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	rt_cancel = 1;
+}
+
+void rt_install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int rt_exit_code(int status)
+{
+	switch (status) {
+	case ENG_OK: return EXIT_DONE;
+	case ENG_EINPUT:
+	case ENG_EFORMAT:
+	case ENG_EKEY:
+	case ENG_EEXIST: return EXIT_BAD_INPUT;
+	case ENG_ECANCEL: return EXIT_INTERRUPTED;
+	default: return EXIT_FAILED;
+	}
+}
+
+int rt_fail(const char *cmd, int status, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "lifeboat %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return rt_exit_code(status);
+}
+
+int rt_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "lifeboat %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'lifeboat %s --help')\n", cmd);
+	return EXIT_BAD_INPUT;
+}
+
+void rt_secret(const rt_store_opts *o, eng_secret *sec)
+{
+	sec->key_file = o->key_file ? o->key_file : getenv("LIFEBOAT_KEY_FILE");
+	if (sec->key_file && !*sec->key_file)
+		sec->key_file = NULL;
+	sec->passphrase = getenv("LIFEBOAT_PASSPHRASE");
+}
+
+int rt_open_store(const char *cmd, rt_store_opts *o, eng_store **out)
+{
+	if (!o->url)
+		o->url = getenv("LIFEBOAT_STORE");
+	if (!o->url || !*o->url)
+		return rt_usage(cmd, "no store given: use --store URL (or set LIFEBOAT_STORE)");
+	eng_secret sec;
+	eng_err err;
+	rt_secret(o, &sec);
+	int rc = eng_store_open(o->url, &sec, out, &err);
+	if (rc)
+		return rt_fail(cmd, rc, "%s", err.msg);
+	return EXIT_DONE;
+}
+
+const char *rt_size(uint64_t bytes, char buf[32])
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, 32, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, 32, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, units[u]);
+	return buf;
+}
+
+bool rt_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	unsigned long long v = strtoull(s, &end, 10);
+	static const struct { const char *suffix; uint64_t mul; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "K", 1024 }, { "KiB", 1024 }, { "M", 1 << 20 }, { "MiB", 1 << 20 },
+		{ "G", 1 << 30 }, { "GiB", 1 << 30 },
+	};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (v > UINT64_MAX / units[i].mul)
+				return false;
+			*out = v * units[i].mul;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int64_t now_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+void rt_progress_init(rt_progress *p, const char *label, bool json)
+{
+	p->label = label;
+	p->on = !json && isatty(STDERR_FILENO);
+	p->start_us = now_us();
+}
+
+void rt_progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+	rt_progress *p = ctx;
+	if (!p->on)
+		return;
+	char a[32], b[32], r[32];
+	double secs = (double)(now_us() - p->start_us) / 1e6;
+	double rate = secs > 0 ? (double)done / secs : 0;
+	int pct = total ? (int)(100.0 * (double)done / (double)total) : 100;
+	char eta[32] = "";
+	if (rate > 0 && total > done)
+		snprintf(eta, sizeof(eta), "  ETA %.0fs", (double)(total - done) / rate);
+	int width = 24, fill = total ? (int)((double)width * (double)done / (double)total) : width;
+	char bar[32];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[width] = 0;
+	fprintf(stderr, "\r\033[K%s [%s] %3d%%  %s / %s  %s/s%s", p->label, bar, pct, rt_size(done, a),
+		rt_size(total, b), rt_size((uint64_t)rate, r), eta);
+	fflush(stderr);
+}
+
+void rt_progress_done(rt_progress *p)
+{
+	if (p->on)
+		fprintf(stderr, "\r\033[K");
+}
+
+bool rt_split_target(const char *cmd, const char *arg, char *machine, char *dataset, char *point, bool allow_point)
+{
+	const char *slash = strchr(arg, '/');
+	const char *at = strchr(arg, '@');
+	if (!slash || (at && at < slash)) {
+		rt_usage(cmd, "'%s' is not MACHINE/DATASET%s", arg, allow_point ? "[@POINT]" : "");
+		return false;
+	}
+	if (at && !allow_point) {
+		rt_usage(cmd, "'%s': a point cannot be given here", arg);
+		return false;
+	}
+	size_t ml = (size_t)(slash - arg), dl = at ? (size_t)(at - slash - 1) : strlen(slash + 1);
+	if (ml > 255 || dl > 255 || (at && strlen(at + 1) > 63)) {
+		rt_usage(cmd, "'%s' is too long", arg);
+		return false;
+	}
+	memcpy(machine, arg, ml);
+	machine[ml] = 0;
+	memcpy(dataset, slash + 1, dl);
+	dataset[dl] = 0;
+	if (point)
+		strcpy(point, at ? at + 1 : "latest");
+	const char *why;
+	if (!eng_name_valid(machine, &why)) {
+		rt_usage(cmd, "machine name '%s' %s", machine, why);
+		return false;
+	}
+	if (!eng_name_valid(dataset, &why)) {
+		rt_usage(cmd, "dataset name '%s' %s", dataset, why);
+		return false;
+	}
+	return true;
+}
+
+void rt_json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}

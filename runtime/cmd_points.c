@@ -1,0 +1,99 @@
+/* cmd_points.c — `lifeboat points`: the recovery points in a store. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const char help[] =
+	"usage: lifeboat points --store URL [MACHINE[/DATASET]] [--json]\n\n"
+	"Lists recovery points, oldest first: id, time (UTC), consistency, image\n"
+	"size and the bytes that point added to the store.\n\n"
+	"  --store URL      the replica store (default: LIFEBOAT_STORE)\n"
+	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
+	"  --json           an array of objects: id, machine, dataset, kind, time\n"
+	"                   (RFC 3339, UTC), consistency, size, added_bytes, parent\n";
+
+int cmd_points(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	rt_store_opts so = { 0 };
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': so.url = optarg; break;
+		case 'k': so.key_file = optarg; break;
+		case 'j': so.json = true; break;
+		case 'h': fputs(help, stdout); return EXIT_DONE;
+		case ':': return rt_usage("points", "%s needs a value", argv[optind - 1]);
+		default: return rt_usage("points", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		return rt_usage("points", "give at most one MACHINE[/DATASET]");
+	char machine[256] = "", dataset[256] = "";
+	if (optind < argc) {
+		const char *arg = argv[optind], *why;
+		if (strchr(arg, '/')) {
+			if (!rt_split_target("points", arg, machine, dataset, NULL, false))
+				return EXIT_BAD_INPUT;
+		} else if (!eng_name_valid(arg, &why)) {
+			return rt_usage("points", "machine name '%s' %s", arg, why);
+		} else {
+			snprintf(machine, sizeof(machine), "%s", arg);
+		}
+	}
+	eng_store *s;
+	int rc = rt_open_store("points", &so, &s);
+	if (rc)
+		return rc;
+	eng_point_info *pts;
+	size_t n;
+	eng_err err;
+	rc = eng_points_list(s, machine[0] ? machine : NULL, dataset[0] ? dataset : NULL, &pts, &n, &err);
+	eng_store_close(s);
+	if (rc)
+		return rt_fail("points", rc, "%s", err.msg);
+	if (so.json) {
+		printf("[");
+		for (size_t i = 0; i < n; i++) {
+			const eng_point_info *p = &pts[i];
+			printf("%s{\"id\":\"%s\",\"machine\":", i ? "," : "", p->id);
+			rt_json_str(p->machine);
+			printf(",\"dataset\":");
+			rt_json_str(p->dataset);
+			printf(",\"kind\":\"%s\",\"time\":\"%s\",\"consistency\":\"%s\",\"size\":%llu,"
+			       "\"added_bytes\":%llu,\"block_size\":%u,\"parent\":",
+			       p->kind, p->time, p->consistency, (unsigned long long)p->size,
+			       (unsigned long long)p->added_bytes, p->block_size);
+			if (p->parent[0])
+				printf("\"%s\"}", p->parent);
+			else
+				printf("null}");
+		}
+		printf("]\n");
+	} else if (n == 0) {
+		fprintf(stderr, "no points\n");
+	} else {
+		printf("%-16s  %-24s  %-20s  %-11s  %10s  %10s\n", "ID", "MACHINE/DATASET", "TIME (UTC)",
+		       "CONSISTENCY", "SIZE", "ADDED");
+		for (size_t i = 0; i < n; i++) {
+			const eng_point_info *p = &pts[i];
+			char md[520], a[32], b[32];
+			snprintf(md, sizeof(md), "%s/%s", p->machine, p->dataset);
+			printf("%-16s  %-24s  %-20s  %-11s  %10s  %10s\n", p->id, md, p->time, p->consistency,
+			       rt_size(p->size, a), rt_size(p->added_bytes, b));
+		}
+	}
+	free(pts);
+	return EXIT_DONE;
+}

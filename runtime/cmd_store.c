@@ -1,0 +1,105 @@
+/* cmd_store.c — `lifeboat store init`: creates a replica store. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const char help[] =
+	"usage: lifeboat store init URL [--encrypt [--key-file FILE]] [--json]\n\n"
+	"Creates an empty replica store at URL (a folder path or file://path).\n\n"
+	"  --encrypt        encrypt the store: chunks with AES-256-GCM, chunk ids keyed\n"
+	"                   (HMAC-SHA-256); the data keys are wrapped by a key derived\n"
+	"                   with scrypt from the key file or passphrase\n"
+	"  --key-file FILE  the key file (default: LIFEBOAT_KEY_FILE); created with 32\n"
+	"                   random bytes (mode 0600) when it does not exist. Without a\n"
+	"                   key file the passphrase in LIFEBOAT_PASSPHRASE is used.\n"
+	"  --json           print the result as JSON\n";
+
+/* Writes 64 random hex digits into a new file of mode 0600. */
+static int create_key_file(const char *path)
+{
+	unsigned char key[32];
+	char hex[66];
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		return -1;
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	hex[64] = '\n';
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = write(fd, hex, 65) == 65 && fsync(fd) == 0 ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+int cmd_store(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "encrypt", no_argument, NULL, 'e' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	eng_init_opts io = { 0 };
+	rt_store_opts so = { 0 };
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e': io.encrypt = true; break;
+		case 'k': so.key_file = optarg; break;
+		case 'j': so.json = true; break;
+		case 'h': fputs(help, stdout); return EXIT_DONE;
+		case ':': return rt_usage("store", "%s needs a value", argv[optind - 1]);
+		default: return rt_usage("store", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc || strcmp(argv[optind], "init") != 0)
+		return rt_usage("store", optind < argc ? "unknown subcommand '%s'" : "give a subcommand: init%s",
+				optind < argc ? argv[optind] : "");
+	if (argc - optind != 2)
+		return rt_usage("store init", "give exactly one URL");
+	so.url = argv[optind + 1];
+	rt_secret(&so, &io.secret);
+	if (so.key_file && !io.encrypt)
+		return rt_usage("store init", "--key-file needs --encrypt");
+	bool created = false;
+	if (io.encrypt) {
+		if (!io.secret.key_file && !(io.secret.passphrase && *io.secret.passphrase))
+			return rt_usage("store init", "--encrypt needs --key-file FILE or LIFEBOAT_PASSPHRASE");
+		if (io.secret.key_file && access(io.secret.key_file, F_OK) != 0) {
+			if (create_key_file(io.secret.key_file) != 0)
+				return rt_fail("store init", ENG_EINPUT, "cannot create key file %s: %s",
+					       io.secret.key_file, strerror(errno));
+			created = true;
+		}
+	}
+	eng_err err;
+	int rc = eng_store_init(so.url, &io, &err);
+	if (rc) {
+		if (created)
+			unlink(io.secret.key_file);
+		return rt_fail("store init", rc, "%s", err.msg);
+	}
+	if (so.json) {
+		printf("{\"store\":");
+		rt_json_str(so.url);
+		printf(",\"encrypted\":%s}\n", io.encrypt ? "true" : "false");
+	} else {
+		printf("created store %s (%s)\n", so.url, io.encrypt ? "encrypted" : "not encrypted");
+		if (created)
+			printf("created key file %s: keep a copy elsewhere, the store cannot be read without it\n",
+			       io.secret.key_file);
+	}
+	return EXIT_DONE;
+}

@@ -1,0 +1,58 @@
+/* main.c — the lifeboat program: finds the command and runs it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "store", cmd_store, "create a replica store (store init)" },
+	{ "sync", cmd_sync, "take a recovery point of a disk image or block device" },
+	{ "points", cmd_points, "list the recovery points in a store" },
+	{ "restore", cmd_restore, "write a recovery point back, bit-exact and sparse" },
+	{ "verify", cmd_verify, "check a store's structure, or every chunk with --full" },
+	{ "version", cmd_version, "print the versions of lifeboat and its libraries" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: lifeboat COMMAND [OPTIONS]\n\n"
+		   "lifeboat keeps encrypted, deduplicated recovery points of machines' data\n"
+		   "in a replica store and restores them fast.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'lifeboat COMMAND --help' describes a command.\n"
+		   "exit codes: 0 done, 1 failed, 2 bad input, 3 paused, 130 interrupted\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_BAD_INPUT;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		if (argc > 2 && strcmp(cmd, "help") == 0) {
+			char *help_argv[] = { argv[2], "--help", NULL };
+			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+				if (!strcmp(commands[i].name, argv[2]))
+					return commands[i].run(2, help_argv);
+		}
+		usage(stdout);
+		return EXIT_DONE;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V"))
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, cmd)) {
+			rt_install_signals();
+			return commands[i].run(argc - 1, argv + 1);
+		}
+	fprintf(stderr, "lifeboat: unknown command '%s' (see 'lifeboat --help')\n", cmd);
+	return EXIT_BAD_INPUT;
+}
