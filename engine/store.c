@@ -52,7 +52,7 @@ static int read_secret(const eng_secret *sec, const char *where, char **out, siz
 	if (sec && sec->key_file) {
 		FILE *f = fopen(sec->key_file, "rb");
 		if (!f)
-			return eng_fail_errno(err, "cannot read key file %s", sec->key_file);
+			return eng_fail(err, ENG_EKEY, "cannot read key file %s: %s", sec->key_file, strerror(errno));
 		char *buf = malloc(4097);
 		size_t n = buf ? fread(buf, 1, 4097, f) : 0;
 		fclose(f);
@@ -373,6 +373,8 @@ int eng_chunk_read_at(eng_store *s, eng_codec *c, const uint8_t id[ENG_ID_LEN], 
 		return eng_fail(err, ENG_ECORRUPT, "%s/%s: chunk entry with implausible size %u", s->be->where, obj,
 				loc->raw_length);
 	int rc = s->be->ops->get(s->be, obj, loc->offset, blob_buf, loc->length, err);
+	if (rc == ENG_EINPUT) /* a pack the index names is gone: damage, not bad input */
+		rc = err ? (err->status = ENG_ECORRUPT) : ENG_ECORRUPT;
 	if (rc)
 		return rc;
 	eng_err e;

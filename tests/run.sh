@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test: the C unit tests, then the end-to-end shell tests. Each
+# prints TAP lines ("ok N - ..." / "not ok N - ..."); this script counts them
+# and ends with one line: N passed, N failed.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export LIFEBOAT_BIN=${LIFEBOAT_BIN:-$PWD/$BUILD/lifeboat}
+export LIFEBOAT_TOOLS=$PWD/$BUILD/tools
+export LIFEBOAT_WRAP=${LIFEBOAT_WRAP:-}
+passed=0 failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run() { # name command...
+	local name=$1 rc; shift
+	printf '== %s\n' "$name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	local p f
+	p=$(grep -c '^ok ' "$log")
+	f=$(grep -c '^not ok ' "$log")
+	grep -E '^(not ok|#)' "$log"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - $name exited $rc without a failing check:"; tail -n 20 "$log"
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f))
+	printf '   %d passed, %d failed\n' "$p" "$f"
+}
+
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] && run "unit $(basename "$t")" $LIFEBOAT_WRAP "$t"
+done
+for t in tests/e2e/*.sh; do
+	[ "$(basename "$t")" = lib.sh ] && continue
+	run "e2e $(basename "$t" .sh)" bash "$t"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
