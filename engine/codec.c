@@ -5,11 +5,14 @@
  * flags is ENG_BLOB_RAW or ENG_BLOB_ZSTD.                                 */
 #include "codec.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
 #include "err.h"
+
+#define SAMPLE 1024
 
 struct eng_codec {
 	eng_keys keys;
@@ -20,6 +23,8 @@ struct eng_codec {
 	ZSTD_DCtx *dctx;
 	uint8_t *scratch;
 	size_t scratch_cap;
+	bool last_raw;             /* the previous chunk did not compress */
+	float clogc[SAMPLE + 1];   /* c * log2(c), for the entropy estimate */
 };
 
 eng_codec *eng_codec_new(const eng_keys *keys, int zstd_level)
@@ -29,6 +34,8 @@ eng_codec *eng_codec_new(const eng_keys *keys, int zstd_level)
 		return NULL;
 	c->keys = *keys;
 	c->level = zstd_level;
+	for (int i = 1; i <= SAMPLE; i++)
+		c->clogc[i] = (float)(i * log2(i));
 	c->hasher = eng_hasher_new(keys->encrypted ? keys->mac_key : NULL);
 	c->cctx = ZSTD_createCCtx();
 	c->dctx = ZSTD_createDCtx();
@@ -71,6 +78,24 @@ void eng_codec_id(eng_codec *c, const void *data, size_t len, uint8_t id[ENG_ID_
 	eng_hasher_id(c->hasher, data, len, id);
 }
 
+/* Random-looking data (already compressed or encrypted) does not shrink;
+ * after a chunk that did not, estimate the next one's byte entropy from a
+ * sample and skip zstd when it is close to 8 bits per byte. */
+static bool looks_incompressible(const eng_codec *c, const uint8_t *p, size_t len)
+{
+	if (!c->last_raw || len < 4 * SAMPLE)
+		return false;
+	uint16_t hist[256] = { 0 };
+	const uint8_t *s = p + len / 2 - SAMPLE / 2;
+	for (int i = 0; i < SAMPLE; i++)
+		hist[s[i]]++;
+	float sum = 0;
+	for (int i = 0; i < 256; i++)
+		sum += c->clogc[hist[i]];
+	float bits = 10.0f - sum / SAMPLE; /* log2(SAMPLE) - sum/SAMPLE */
+	return bits > 7.5f;
+}
+
 size_t eng_codec_bound(size_t len)
 {
 	return ZSTD_compressBound(len) + 1 + ENG_NONCE_LEN + ENG_TAG_LEN;
@@ -84,9 +109,13 @@ int eng_codec_seal(eng_codec *c, const uint8_t id[ENG_ID_LEN], const void *data,
 	uint8_t *z = c->keys.encrypted ? scratch(c, bound) : out + 1;
 	if (!z)
 		return eng_fail(err, ENG_ENOMEM, "out of memory sealing a %zu-byte chunk", len);
-	size_t zlen = len ? ZSTD_compressCCtx(c->cctx, z, bound, data, len, c->level) : 0;
-	if (ZSTD_isError(zlen))
-		return eng_fail(err, ENG_EIO, "zstd: %s", ZSTD_getErrorName(zlen));
+	size_t zlen = len;
+	if (len && !looks_incompressible(c, data, len)) {
+		zlen = ZSTD_compressCCtx(c->cctx, z, bound, data, len, c->level);
+		if (ZSTD_isError(zlen))
+			return eng_fail(err, ENG_EIO, "zstd: %s", ZSTD_getErrorName(zlen));
+	}
+	c->last_raw = zlen >= len - len / 32;
 	uint8_t flags = ENG_BLOB_ZSTD;
 	const void *payload = z;
 	size_t plen = zlen;

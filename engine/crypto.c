@@ -18,9 +18,14 @@ struct eng_hasher {
 	EVP_MD_CTX *outer;
 };
 
+/* Nonces: a random 96-bit start per object, then a counter. Two objects
+ * (threads, processes) collide only if their random starts fall within
+ * 2^64 of each other, which is as unlikely as a random nonce repeating,
+ * without a trip to the random generator per blob. */
 struct eng_aead {
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
+	uint8_t nonce[ENG_NONCE_LEN];
 };
 
 int eng_random(void *buf, size_t n, eng_err *err)
@@ -118,7 +123,7 @@ eng_aead *eng_aead_new(const uint8_t key[ENG_KEY_LEN])
 		return NULL;
 	a->enc = EVP_CIPHER_CTX_new();
 	a->dec = EVP_CIPHER_CTX_new();
-	if (!a->enc || !a->dec ||
+	if (!a->enc || !a->dec || RAND_bytes(a->nonce, ENG_NONCE_LEN) != 1 ||
 	    !EVP_EncryptInit_ex2(a->enc, EVP_aes_256_gcm(), key, NULL, NULL) ||
 	    !EVP_DecryptInit_ex2(a->dec, EVP_aes_256_gcm(), key, NULL, NULL)) {
 		eng_aead_free(a);
@@ -141,8 +146,10 @@ int eng_aead_seal(eng_aead *a, const uint8_t *aad, size_t aad_len,
 {
 	uint8_t *nonce = out, *ct = out + ENG_NONCE_LEN;
 	int n = 0;
-	if (RAND_bytes(nonce, ENG_NONCE_LEN) != 1 ||
-	    !EVP_EncryptInit_ex2(a->enc, NULL, NULL, nonce, NULL) ||
+	for (int i = ENG_NONCE_LEN - 1; i >= 0 && ++a->nonce[i] == 0; i--)
+		;
+	memcpy(nonce, a->nonce, ENG_NONCE_LEN);
+	if (!EVP_EncryptInit_ex2(a->enc, NULL, NULL, nonce, NULL) ||
 	    (aad_len && !EVP_EncryptUpdate(a->enc, NULL, &n, aad, (int)aad_len)) ||
 	    (hlen && !EVP_EncryptUpdate(a->enc, ct, &n, head, (int)hlen)) ||
 	    (len && !EVP_EncryptUpdate(a->enc, ct + hlen, &n, body, (int)len)) ||

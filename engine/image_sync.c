@@ -43,6 +43,7 @@ struct sync_job {
 
 struct sync_tls {
 	eng_codec *codec;
+	eng_pack_writer *writer;
 	uint8_t *buf, *seal, *list, *plist, *blob;
 };
 
@@ -54,13 +55,15 @@ static void *sync_tls_new(void *ctx)
 		return NULL;
 	size_t seal = eng_codec_bound(j->bs > LIST_BYTES ? j->bs : LIST_BYTES);
 	t->codec = eng_codec_new(&j->s->keys, j->s->zstd_level);
+	t->writer = eng_pack_writer_new(j->pk);
 	t->buf = malloc(j->window);
 	t->seal = malloc(seal);
 	t->blob = malloc(seal);
 	t->list = malloc(LIST_BYTES);
 	t->plist = malloc(LIST_BYTES);
-	if (!t->codec || !t->buf || !t->seal || !t->blob || !t->list || !t->plist) {
+	if (!t->codec || !t->writer || !t->buf || !t->seal || !t->blob || !t->list || !t->plist) {
 		eng_codec_free(t->codec);
+		eng_pack_writer_close(t->writer, true, NULL);
 		free(t->buf); free(t->seal); free(t->blob); free(t->list); free(t->plist);
 		free(t);
 		return NULL;
@@ -68,12 +71,16 @@ static void *sync_tls_new(void *ctx)
 	return t;
 }
 
-static void sync_tls_free(void *p)
+/* Finishes the thread's open pack, or drops it when the run failed. */
+static int sync_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 {
+	(void)ctx;
 	struct sync_tls *t = p;
+	int rc = eng_pack_writer_close(t->writer, failed, err);
 	eng_codec_free(t->codec);
 	free(t->buf); free(t->seal); free(t->blob); free(t->list); free(t->plist);
 	free(t);
+	return rc;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -162,7 +169,7 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 			eng_codec_id(t->codec, blk, blen, id);
 			if (have_parent && b0 + i < n_parent && memcmp(id, t->plist + (b0 + i) * ENG_ID_LEN, ENG_ID_LEN) == 0)
 				continue;
-			rc = eng_packer_store(j->pk, t->codec, id, ENG_CHUNK_DATA, blk, blen, t->seal, &added, err);
+			rc = eng_packer_store(t->writer, t->codec, id, ENG_CHUNK_DATA, blk, blen, t->seal, &added, err);
 			if (added) {
 				added_total += added;
 				chunks++;
@@ -173,7 +180,7 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 	if (rc == ENG_OK) {
 		size_t list_len = (size_t)nb * ENG_ID_LEN;
 		eng_codec_id(t->codec, t->list, list_len, j->lists[k]);
-		rc = eng_packer_store(j->pk, t->codec, j->lists[k], ENG_CHUNK_META, t->list, list_len, t->seal, &added, err);
+		rc = eng_packer_store(t->writer, t->codec, j->lists[k], ENG_CHUNK_META, t->list, list_len, t->seal, &added, err);
 		if (added) {
 			added_total += added;
 			chunks++;
@@ -265,11 +272,11 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 		goto out;
 	}
 	j.par = (eng_par){ .items = nseg, .total_bytes = j.size, .ctx = &j,
-			   .make_tls = sync_tls_new, .free_tls = sync_tls_free, .work = sync_segment };
+			   .make_tls = sync_tls_new, .end_tls = sync_tls_end, .work = sync_segment };
 	rc = eng_par_run(&j.par, &opts->run, err);
 	/* Even when stopped, index what reached finished packs: the next sync reuses it. */
 	eng_err ferr;
-	int frc = eng_packer_finish(j.pk, rc != ENG_OK, rc ? &ferr : err);
+	int frc = eng_packer_finish(j.pk, rc ? &ferr : err);
 	if (rc == ENG_OK)
 		rc = frc;
 	if (rc)

@@ -19,41 +19,48 @@
 #define PACK_MAGIC "LBPACK01"
 #define INDEX_EVERY 32
 
+#define WRITE_BUF (1u << 20)
+
 struct open_pack {
 	uint32_t no;
 	uint8_t name[ENG_ID_LEN];
 	int fd;
 	char path[PATH_MAX];
-	uint64_t size;
+	uint64_t size;    /* bytes of the pack so far, buffered ones included */
 	uint8_t *entries; /* ENG_ENTRY_LEN bytes each */
 	size_t n, cap;
 };
 
-struct eng_packer {
-	eng_store *s;
-	pthread_mutex_t mu;
+/* One per worker thread: its own open pack and write buffer, so appending
+ * takes no lock and reaches the file in large aligned writes. */
+struct eng_pack_writer {
+	eng_packer *p;
 	struct open_pack *cur;
-	struct open_pack **done;
-	size_t ndone, cap_done;
-	pthread_mutex_t index_mu; /* one index file written at a time */
-	eng_codec *index_codec;
+	uint8_t *buf;
+	size_t buffered;
 };
 
-eng_packer *eng_packer_new(eng_store *s)
-{
-	eng_packer *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->s = s;
-	p->index_codec = eng_codec_new(&s->keys, s->zstd_level);
-	if (!p->index_codec) {
-		free(p);
-		return NULL;
-	}
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_mutex_init(&p->index_mu, NULL);
-	return p;
-}
+#define QUEUE_MAX 4 /* full packs waiting to be published */
+
+struct eng_packer {
+	eng_store *s;
+	pthread_mutex_t mu; /* guards the chunk index and done */
+	struct open_pack **done;
+	size_t ndone, cap_done;
+	eng_codec *index_codec; /* the publisher's */
+	/* Publishing (header, fsync, rename) runs on its own thread so that
+	 * workers never wait for the disk. */
+	pthread_t publisher;
+	bool started, closing;
+	pthread_mutex_t qmu;
+	pthread_cond_t work, space;
+	struct open_pack *queue[QUEUE_MAX];
+	size_t qhead, qlen;
+	int status; /* first publishing failure */
+	eng_err err;
+};
+
+static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_err *err);
 
 static void pack_free(struct open_pack *op, bool unlink_spool)
 {
@@ -68,17 +75,104 @@ static void pack_free(struct open_pack *op, bool unlink_spool)
 	free(op);
 }
 
+static void *publisher_main(void *arg)
+{
+	eng_packer *p = arg;
+	pthread_mutex_lock(&p->qmu);
+	for (;;) {
+		while (!p->qlen && !p->closing)
+			pthread_cond_wait(&p->work, &p->qmu);
+		if (!p->qlen)
+			break;
+		struct open_pack *op = p->queue[p->qhead];
+		p->qhead = (p->qhead + 1) % QUEUE_MAX;
+		p->qlen--;
+		pthread_cond_broadcast(&p->space);
+		int failed = p->status;
+		pthread_mutex_unlock(&p->qmu);
+		eng_err e;
+		int rc = failed ? (pack_free(op, true), ENG_OK) : pack_done(p, op, false, &e);
+		pthread_mutex_lock(&p->qmu);
+		if (rc && !p->status) {
+			p->status = rc;
+			p->err = e;
+			pthread_cond_broadcast(&p->space);
+		}
+	}
+	pthread_mutex_unlock(&p->qmu);
+	return NULL;
+}
+
+eng_packer *eng_packer_new(eng_store *s)
+{
+	eng_packer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->s = s;
+	p->index_codec = eng_codec_new(&s->keys, s->zstd_level);
+	if (!p->index_codec) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->qmu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->space, NULL);
+	p->started = pthread_create(&p->publisher, NULL, publisher_main, p) == 0;
+	if (!p->started) {
+		eng_packer_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Stops the publisher after it has published what is queued. */
+static void stop_publisher(eng_packer *p)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->qmu);
+	p->closing = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->qmu);
+	pthread_join(p->publisher, NULL);
+	p->started = false;
+}
+
+/* Hands a full pack to the publisher; fails when publishing already failed. */
+static int enqueue(eng_packer *p, struct open_pack *op, eng_err *err)
+{
+	pthread_mutex_lock(&p->qmu);
+	while (p->qlen == QUEUE_MAX && !p->status)
+		pthread_cond_wait(&p->space, &p->qmu);
+	int rc = p->status;
+	if (rc) {
+		if (err)
+			*err = p->err;
+	} else {
+		p->queue[(p->qhead + p->qlen) % QUEUE_MAX] = op;
+		p->qlen++;
+		pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->qmu);
+	if (rc)
+		pack_free(op, true);
+	return rc;
+}
+
 void eng_packer_free(eng_packer *p)
 {
 	if (!p)
 		return;
-	pack_free(p->cur, true);
+	stop_publisher(p);
 	for (size_t i = 0; i < p->ndone; i++)
 		pack_free(p->done[i], false);
 	free(p->done);
 	eng_codec_free(p->index_codec);
 	pthread_mutex_destroy(&p->mu);
-	pthread_mutex_destroy(&p->index_mu);
+	pthread_mutex_destroy(&p->qmu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->space);
 	free(p);
 }
 
@@ -92,9 +186,9 @@ bool eng_packer_lookup(eng_packer *p, const uint8_t id[ENG_ID_LEN], eng_loc *loc
 	return found;
 }
 
-/* Called with mu held. */
-static int pack_open(eng_packer *p, eng_err *err)
+static int pack_open(eng_pack_writer *w, eng_err *err)
 {
+	eng_packer *p = w->p;
 	struct open_pack *op = calloc(1, sizeof(*op));
 	if (!op)
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
@@ -105,16 +199,29 @@ static int pack_open(eng_packer *p, eng_err *err)
 		if (op->fd < 0)
 			rc = err ? err->status : ENG_EIO;
 	}
-	if (!rc && eng_write_all(op->fd, PACK_MAGIC, 8) != 0)
-		rc = eng_fail_errno(err, "cannot write %s", op->path);
-	if (!rc && (op->no = eng_cindex_add_pack(p->s->ci, op->name, 0)) == UINT32_MAX)
-		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+	if (!rc) {
+		pthread_mutex_lock(&p->mu);
+		op->no = eng_cindex_add_pack(p->s->ci, op->name, 0);
+		pthread_mutex_unlock(&p->mu);
+		if (op->no == UINT32_MAX)
+			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+	}
 	if (rc) {
 		pack_free(op, true);
 		return rc;
 	}
+	memcpy(w->buf, PACK_MAGIC, 8);
+	w->buffered = 8;
 	op->size = 8;
-	p->cur = op;
+	w->cur = op;
+	return ENG_OK;
+}
+
+static int writer_flush(eng_pack_writer *w, eng_err *err)
+{
+	if (w->buffered && eng_write_all(w->cur->fd, w->buf, w->buffered) != 0)
+		return eng_fail_errno(err, "cannot write pack %s", w->cur->path);
+	w->buffered = 0;
 	return ENG_OK;
 }
 
@@ -127,9 +234,7 @@ static int pack_seal(eng_packer *p, struct open_pack *op, eng_err *err)
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
 	put_u32(hdr, (uint32_t)op->n);
 	memcpy(hdr + 4, op->entries, op->n * ENG_ENTRY_LEN);
-	pthread_mutex_lock(&p->index_mu);
 	int rc = eng_envelope_seal(p->index_codec, "LBPKHDR1", hdr, 4 + op->n * ENG_ENTRY_LEN, &env, &env_len, NULL, err);
-	pthread_mutex_unlock(&p->index_mu);
 	free(hdr);
 	if (rc)
 		return rc;
@@ -169,9 +274,7 @@ static int write_index(eng_packer *p, struct open_pack **packs, size_t n, eng_er
 		memcpy(body + pos, packs[i]->entries, packs[i]->n * ENG_ENTRY_LEN);
 		pos += packs[i]->n * ENG_ENTRY_LEN;
 	}
-	pthread_mutex_lock(&p->index_mu);
 	int rc = eng_envelope_seal(p->index_codec, "LBINDEX1", body, len, &env, &env_len, id, err);
-	pthread_mutex_unlock(&p->index_mu);
 	free(body);
 	if (!rc) {
 		char hex[2 * ENG_ID_LEN + 1], name[80];
@@ -183,7 +286,36 @@ static int write_index(eng_packer *p, struct open_pack **packs, size_t n, eng_er
 	return rc;
 }
 
-/* Publishes a full pack and, every INDEX_EVERY packs, indexes the finished ones. */
+/* With mu held: a published pack's entries enter the index, and the pack
+ * waits in done for the next index file. Frees op on failure. */
+static int adopt_pack(eng_packer *p, struct open_pack *op, eng_err *err)
+{
+	eng_cindex_set_pack_size(p->s->ci, op->no, op->size);
+	for (size_t i = 0; i < op->n; i++) {
+		uint8_t id[ENG_ID_LEN];
+		eng_loc loc;
+		eng_entry_get(op->entries + i * ENG_ENTRY_LEN, id, &loc);
+		loc.pack = op->no;
+		if (eng_cindex_put(p->s->ci, id, &loc) != 0)
+			goto oom;
+	}
+	if (p->ndone == p->cap_done) {
+		size_t cap = p->cap_done ? 2 * p->cap_done : INDEX_EVERY;
+		struct open_pack **d = realloc(p->done, cap * sizeof(*d));
+		if (!d)
+			goto oom;
+		p->done = d;
+		p->cap_done = cap;
+	}
+	p->done[p->ndone++] = op;
+	return ENG_OK;
+oom:
+	pack_free(op, false);
+	return eng_fail(err, ENG_ENOMEM, "out of memory");
+}
+
+/* Publishes a full pack (op may be NULL) and, every INDEX_EVERY packs or
+ * when forced, writes an index file for the published ones. */
 static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_err *err)
 {
 	int rc = op ? pack_seal(p, op, err) : ENG_OK;
@@ -194,22 +326,9 @@ static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_
 	struct open_pack **take = NULL;
 	size_t ntake = 0;
 	pthread_mutex_lock(&p->mu);
-	if (op) {
-		eng_cindex_set_pack_size(p->s->ci, op->no, op->size);
-		if (p->ndone == p->cap_done) {
-			size_t cap = p->cap_done ? 2 * p->cap_done : INDEX_EVERY;
-			struct open_pack **d = realloc(p->done, cap * sizeof(*d));
-			if (!d) {
-				pthread_mutex_unlock(&p->mu);
-				pack_free(op, false);
-				return eng_fail(err, ENG_ENOMEM, "out of memory");
-			}
-			p->done = d;
-			p->cap_done = cap;
-		}
-		p->done[p->ndone++] = op;
-	}
-	if (p->ndone && (force_index || p->ndone >= INDEX_EVERY)) {
+	if (op)
+		rc = adopt_pack(p, op, err);
+	if (!rc && p->ndone && (force_index || p->ndone >= INDEX_EVERY)) {
 		take = p->done;
 		ntake = p->ndone;
 		p->done = NULL;
@@ -224,9 +343,41 @@ static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_
 	return rc;
 }
 
-int eng_packer_store(eng_packer *p, eng_codec *c, const uint8_t id[ENG_ID_LEN], uint8_t type,
+eng_pack_writer *eng_pack_writer_new(eng_packer *p)
+{
+	eng_pack_writer *w = calloc(1, sizeof(*w));
+	if (!w || !(w->buf = malloc(WRITE_BUF))) {
+		free(w);
+		return NULL;
+	}
+	w->p = p;
+	return w;
+}
+
+int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_err *err)
+{
+	if (!w)
+		return ENG_OK;
+	int rc = ENG_OK;
+	struct open_pack *op = w->cur;
+	if (op && (discard || op->n == 0)) {
+		pack_free(op, true);
+	} else if (op) {
+		rc = writer_flush(w, err);
+		if (rc)
+			pack_free(op, true);
+		else
+			rc = enqueue(w->p, op, err);
+	}
+	free(w->buf);
+	free(w);
+	return rc;
+}
+
+int eng_packer_store(eng_pack_writer *w, eng_codec *c, const uint8_t id[ENG_ID_LEN], uint8_t type,
 		     const void *data, size_t len, uint8_t *sealbuf, uint64_t *added, eng_err *err)
 {
+	eng_packer *p = w->p;
 	*added = 0;
 	eng_loc loc = { .pack = ENG_PACK_PENDING, .raw_length = (uint32_t)len, .type = type };
 	pthread_mutex_lock(&p->mu);
@@ -241,53 +392,47 @@ int eng_packer_store(eng_packer *p, eng_codec *c, const uint8_t id[ENG_ID_LEN], 
 	rc = eng_codec_seal(c, id, data, len, sealbuf, &blob_len, err);
 	if (rc)
 		return rc;
-	struct open_pack *full = NULL;
-	pthread_mutex_lock(&p->mu);
-	if (!p->cur)
-		rc = pack_open(p, err);
-	struct open_pack *op = p->cur;
-	if (!rc && op->n == op->cap) {
+	if (!w->cur && (rc = pack_open(w, err)))
+		return rc;
+	struct open_pack *op = w->cur;
+	if (op->n == op->cap) {
 		size_t cap = op->cap ? 2 * op->cap : 1024;
 		uint8_t *e = realloc(op->entries, cap * ENG_ENTRY_LEN);
 		if (!e)
-			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
-		else {
-			op->entries = e;
-			op->cap = cap;
-		}
+			return eng_fail(err, ENG_ENOMEM, "out of memory");
+		op->entries = e;
+		op->cap = cap;
 	}
-	if (!rc && eng_write_all(op->fd, sealbuf, blob_len) != 0)
-		rc = eng_fail_errno(err, "cannot write pack %s", op->path);
-	if (!rc) {
-		loc.pack = op->no;
-		loc.offset = (uint32_t)op->size;
-		loc.length = (uint32_t)blob_len;
-		eng_entry_put(op->entries + op->n * ENG_ENTRY_LEN, id, &loc);
-		op->n++;
-		op->size += blob_len;
-		if (eng_cindex_put(p->s->ci, id, &loc) != 0)
-			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
-		if (op->size >= p->s->pack_target) {
-			full = op;
-			p->cur = NULL;
-		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	if (rc)
+	if (w->buffered + blob_len > WRITE_BUF && (rc = writer_flush(w, err)))
 		return rc;
+	if (blob_len > WRITE_BUF) {
+		if (eng_write_all(op->fd, sealbuf, blob_len) != 0)
+			return eng_fail_errno(err, "cannot write pack %s", op->path);
+	} else {
+		memcpy(w->buf + w->buffered, sealbuf, blob_len);
+		w->buffered += blob_len;
+	}
+	loc.offset = (uint32_t)op->size;
+	loc.length = (uint32_t)blob_len;
+	eng_entry_put(op->entries + op->n * ENG_ENTRY_LEN, id, &loc);
+	op->n++;
+	op->size += blob_len;
 	*added = blob_len;
-	return full ? pack_done(p, full, false, err) : ENG_OK;
+	if (op->size < p->s->pack_target)
+		return ENG_OK;
+	if ((rc = writer_flush(w, err)))
+		return rc;
+	w->cur = NULL;
+	return enqueue(p, op, err);
 }
 
-int eng_packer_finish(eng_packer *p, bool discard_open, eng_err *err)
+int eng_packer_finish(eng_packer *p, eng_err *err)
 {
-	pthread_mutex_lock(&p->mu);
-	struct open_pack *op = p->cur;
-	p->cur = NULL;
-	pthread_mutex_unlock(&p->mu);
-	if (op && (discard_open || op->n == 0)) {
-		pack_free(op, true);
-		op = NULL;
+	stop_publisher(p);
+	if (p->status) {
+		if (err)
+			*err = p->err;
+		return p->status;
 	}
-	return pack_done(p, op, true, err);
+	return pack_done(p, NULL, true, err);
 }

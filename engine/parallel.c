@@ -47,8 +47,14 @@ static void *thread_main(void *arg)
 			break;
 		}
 	}
-	if (tls && par->free_tls)
-		par->free_tls(tls);
+	if (tls && par->end_tls) {
+		pthread_mutex_lock(par->mu);
+		bool failed = par->status != ENG_OK;
+		pthread_mutex_unlock(par->mu);
+		int rc = par->end_tls(par->ctx, tls, failed, &e);
+		if (rc)
+			record(par, rc, &e);
+	}
 	pthread_mutex_lock(par->mu);
 	if (atomic_fetch_sub(&par->running, 1) == 1)
 		pthread_cond_signal(par->cv);

@@ -6,6 +6,7 @@
 #define ENG_PARALLEL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,8 @@ typedef struct eng_par {
 	_Atomic uint64_t done_bytes;    /* workers add to it */
 	void *ctx;
 	void *(*make_tls)(void *ctx);   /* NULL result: out of memory */
-	void (*free_tls)(void *tls);
+	/* Ends a thread's context; failed tells whether the run failed. */
+	int (*end_tls)(void *ctx, void *tls, bool failed, eng_err *err);
 	int (*work)(void *ctx, void *tls, size_t item, eng_err *err);
 	/* internal */
 	_Atomic size_t next;

@@ -147,13 +147,17 @@ static void *full_tls_new(void *ctx)
 	return t;
 }
 
-static void full_tls_free(void *p)
+static int full_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 {
+	(void)ctx;
+	(void)failed;
+	(void)err;
 	struct full_tls *t = p;
 	eng_codec_free(t->codec);
 	free(t->pack);
 	free(t->out);
 	free(t);
+	return ENG_OK;
 }
 
 static int verify_pack(void *ctx, void *tlsp, size_t item, eng_err *err)
@@ -279,7 +283,7 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 		for (size_t i = 0; i < npacks; i++)
 			total += eng_cindex_pack(s->ci, (uint32_t)i)->size;
 		j.par = (eng_par){ .items = npacks, .total_bytes = total, .ctx = &j,
-				   .make_tls = full_tls_new, .free_tls = full_tls_free, .work = verify_pack };
+				   .make_tls = full_tls_new, .end_tls = full_tls_end, .work = verify_pack };
 		rc = eng_par_run(&j.par, &o->run, err);
 		j.mu = NULL;
 	} else {

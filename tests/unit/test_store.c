@@ -38,6 +38,7 @@ static void test_packs_and_index(void)
 	CHECK(s && eng_store_load_index(s, &e) == 0, "a new store has an empty, loadable index");
 	s->pack_target = 1 << 20; /* small packs: exercise pack rollover */
 	eng_packer *pk = eng_packer_new(s);
+	eng_pack_writer *w = eng_pack_writer_new(pk);
 	eng_codec *c = eng_codec_new(&s->keys, 1);
 	size_t n = 200, len = 16384;
 	uint8_t (*ids)[ENG_ID_LEN] = malloc(n * ENG_ID_LEN);
@@ -48,14 +49,14 @@ static void test_packs_and_index(void)
 		for (size_t k = 0; k < len; k++)
 			data[k] = noise(i, k);
 		eng_codec_id(c, data, len, ids[i]);
-		failures += eng_packer_store(pk, c, ids[i], ENG_CHUNK_DATA, data, len, seal, &added, &e) != 0;
+		failures += eng_packer_store(w, c, ids[i], ENG_CHUNK_DATA, data, len, seal, &added, &e) != 0;
 		total += added;
 		/* the same chunk again: stored once */
-		failures += eng_packer_store(pk, c, ids[i], ENG_CHUNK_DATA, data, len, seal, &added, &e) != 0;
+		failures += eng_packer_store(w, c, ids[i], ENG_CHUNK_DATA, data, len, seal, &added, &e) != 0;
 		failures += added != 0;
 	}
 	CHECK(failures == 0, "200 chunks stored, each duplicate skipped");
-	CHECK(eng_packer_finish(pk, false, &e) == 0, "packer finishes");
+	CHECK(eng_pack_writer_close(w, false, &e) == 0 && eng_packer_finish(pk, &e) == 0, "packer finishes");
 	eng_packer_free(pk);
 	size_t packs = eng_cindex_packs(s->ci);
 	eng_store_close(s);
