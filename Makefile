@@ -69,7 +69,7 @@ test:
 	@$(MAKE) --no-print-directory check
 
 check: $(BUILD)/lifeboat $(UNIT_BIN) $(TOOL_BIN)
-	@BUILD=$(BUILD) LIFEBOAT_WRAP="$(LIFEBOAT_WRAP)" tests/run.sh
+	@BUILD=$(BUILD) LIFEBOAT_WRAP="$(LIFEBOAT_WRAP)" ONLY="$(ONLY)" tests/run.sh
 
 demo:
 	@$(MAKE) --no-print-directory deps
@@ -87,9 +87,11 @@ asan:
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined"
 
+# The unit tests and the small end-to-end tests, every process under valgrind.
 valgrind:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES=valgrind
-	@$(MAKE) --no-print-directory check LIFEBOAT_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	@$(MAKE) --no-print-directory check ONLY='test_|badinput|encrypted' \
+		LIFEBOAT_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 
 PREFIX ?= /usr/local
 install: lifeboat

@@ -8,6 +8,7 @@ BUILD=${BUILD:-build}
 export LIFEBOAT_BIN=${LIFEBOAT_BIN:-$PWD/$BUILD/lifeboat}
 export LIFEBOAT_TOOLS=$PWD/$BUILD/tools
 export LIFEBOAT_WRAP=${LIFEBOAT_WRAP:-}
+ONLY=${ONLY:-.}   # a regex choosing tests by name
 passed=0 failed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -30,10 +31,11 @@ run() { # name command...
 }
 
 for t in "$BUILD"/tests/test_*; do
-	[ -x "$t" ] && run "unit $(basename "$t")" $LIFEBOAT_WRAP "$t"
+	[ -x "$t" ] && [[ $t =~ $ONLY ]] && run "unit $(basename "$t")" $LIFEBOAT_WRAP "$t"
 done
 for t in tests/e2e/*.sh; do
 	[ "$(basename "$t")" = lib.sh ] && continue
+	[[ $t =~ $ONLY ]] || continue
 	run "e2e $(basename "$t" .sh)" bash "$t"
 done
 echo "$passed passed, $failed failed"

@@ -56,6 +56,7 @@ static void test_packs_and_index(void)
 		failures += added != 0;
 	}
 	CHECK(failures == 0, "200 chunks stored, each duplicate skipped");
+	CHECK(total > n * len, "random chunks are stored raw: added bytes exceed their plain size");
 	CHECK(eng_pack_writer_close(w, false, &e) == 0 && eng_packer_finish(pk, &e) == 0, "packer finishes");
 	eng_packer_free(pk);
 	size_t packs = eng_cindex_packs(s->ci);
