@@ -86,6 +86,14 @@ static int check_pack_object(void *ctx, const char *name, uint64_t size)
 	return 0;
 }
 
+static int count_object(void *ctx, const char *name, uint64_t size)
+{
+	(void)name;
+	(void)size;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
 static void check_points(struct verify_job *j, eng_codec *c, uint8_t *blob, uint8_t *list)
 {
 	eng_store *s = j->s;
@@ -275,6 +283,13 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 			j.pack_names[i] = names[i];
 		else
 			problem(&j, "%s/%s is missing (named by the index)", s->be->where, names[i]);
+	}
+	size_t n_left = 0;
+	if (s->be->ops->list(s->be, "tmp", count_object, &n_left, &e) == ENG_OK && n_left) {
+		char line[200];
+		snprintf(line, sizeof(line),
+			 "%zu temporary files in tmp/ (writes in progress, or left by interrupted ones: harmless)", n_left);
+		note(&j, line);
 	}
 	check_points(&j, c, blob, list);
 	if (o->full) {

@@ -2,10 +2,12 @@
 # make bench: lifeboat against restic, borg, casync and rsync, in one run,
 # on the same generated image, with a warm page cache. Measures initial
 # sync, incremental sync after a 1% mutation, and restore of the second
-# point: wall time, CPU time, peak RSS, bytes added to the store. Writes the
-# table to docs/benchmarks.md.
+# point: wall time, CPU time, peak RSS, bytes added to the store. Every
+# tool runs BENCH_RUNS rounds, interleaved (round 1 of each tool, then round
+# 2...), and the table shows the median of each figure. Writes the table to
+# docs/benchmarks.md.
 #
-#   BENCH_SIZE=2G (image size)   BENCH_DIR=bench-work (scratch, needs ~4x the size)
+#   BENCH_SIZE=2G (image size)   BENCH_RUNS=3   BENCH_DIR=bench-work (scratch, ~4x the size)
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -13,6 +15,7 @@ BUILD=${BUILD:-build}
 LB=$ROOT/$BUILD/lifeboat
 GEN=$ROOT/$BUILD/tools/genimage
 SIZE=${BENCH_SIZE:-2G}
+RUNS=${BENCH_RUNS:-3}
 W=${BENCH_DIR:-$ROOT/bench-work}
 OUT=$ROOT/docs/benchmarks.md
 rm -rf "$W"; mkdir -p "$W"; cd "$W"
@@ -38,14 +41,15 @@ measure() {
 	/usr/bin/time -f '%e %U %S %M' -o "$W/time.out" "$@" >"$W/cmd.out" 2>"$W/cmd.err" || {
 		echo "FAILED: $*"; cat "$W/cmd.err"; exit 1; }
 	read -r wall user sys rss < "$W/time.out"
-	R[$key.wall]=$wall
-	R[$key.cpu]=$(awk "BEGIN{printf \"%.2f\", $user+$sys}")
-	R[$key.rss]=$((rss / 1024))
-	printf '  %-22s %6.2fs wall %6.2fs cpu %5d MiB rss\n' "$key" "$wall" "${R[$key.cpu]}" "${R[$key.rss]}"
+	local cpu; cpu=$(awk "BEGIN{printf \"%.2f\", $user+$sys}")
+	R[$key.wall]+=" $wall" R[$key.cpu]+=" $cpu" R[$key.rss]+=" $((rss / 1024))"
+	printf '  %-22s %6.2fs wall %6.2fs cpu %5d MiB rss\n' "$key" "$wall" "$cpu" "$((rss / 1024))"
 }
-added() { R[$1.added]=$(( $3 - $2 )); }
+added() { R[$1.added]+=" $(( $3 - $2 ))"; }
+median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 
-echo "lifeboat (encrypted: AES-256-GCM, zstd 1, 16 KiB blocks)"
+bench_lifeboat() {
+rm -rf lb-store lb.key
 "$LB" store init lb-store --encrypt --key-file lb.key >/dev/null
 export LIFEBOAT_KEY_FILE=$W/lb.key
 warm v1.img; measure lifeboat.initial "$LB" sync v1.img --store lb-store --as vm/disk
@@ -56,8 +60,10 @@ measure lifeboat.restore "$LB" restore --store lb-store vm/disk lb-out.img
 cmp v2.img lb-out.img
 lb_alloc=$(( $(stat -c %b lb-out.img) * $(stat -c %B lb-out.img) ))
 rm -f lb-out.img
+}
 
-echo "restic $(restic version | cut -d' ' -f2) (encrypted, zstd auto)"
+bench_restic() {
+rm -rf restic-repo restic-cache
 restic init -r restic-repo >/dev/null
 warm v1.img; measure restic.initial restic -r restic-repo backup v1.img
 s1=$(sizes restic-repo); added restic.initial 0 "$s1"
@@ -69,10 +75,12 @@ measure restic.restore restic -r restic-repo restore latest --target restic-out
 cmp v2.img restic-out/v1.img
 restic_alloc=$(( $(stat -c %b restic-out/v1.img) * $(stat -c %B restic-out/v1.img) ))
 rm -rf restic-out
-"$GEN" create v1.img "$SIZE" 1
+cp --sparse=always v1.orig v1.img
+}
 
-echo "borg $(borg --version | cut -d' ' -f2) (repokey encryption, zstd,1)"
-borg init --encryption=repokey borg-repo
+bench_borg() {
+rm -rf borg-repo borg-home
+borg init --encryption=repokey borg-repo 2>/dev/null
 warm v1.img; measure borg.initial borg create --compression zstd,1 borg-repo::a1 v1.img
 s1=$(sizes borg-repo); added borg.initial 0 "$s1"
 cp --sparse=always v2.img v1.img.new && mv v1.img.new v1.img
@@ -83,9 +91,11 @@ measure borg.restore sh -c "cd borg-out && borg extract --sparse ../borg-repo::a
 cmp v2.img borg-out/v1.img
 borg_alloc=$(( $(stat -c %b borg-out/v1.img) * $(stat -c %B borg-out/v1.img) ))
 rm -rf borg-out
-"$GEN" create v1.img "$SIZE" 1
+cp --sparse=always v1.orig v1.img
+}
 
-echo "casync $(casync --version | head -1 | awk '{print $2}') (no encryption, default compression)"
+bench_casync() {
+rm -rf casync-store a1.caibx a2.caibx
 mkdir -p casync-store
 warm v1.img; measure casync.initial casync make --store=casync-store a1.caibx v1.img
 s1=$(sizes casync-store); added casync.initial 0 "$s1"
@@ -95,15 +105,27 @@ measure casync.restore casync extract --store=casync-store a2.caibx casync-out.i
 cmp v2.img casync-out.img
 casync_alloc=$(( $(stat -c %b casync-out.img) * $(stat -c %B casync-out.img) ))
 rm -f casync-out.img
+}
 
-echo "rsync $(rsync --version | head -1 | awk '{print $3}') (no store: a copy)"
+bench_rsync() {
+rm -rf rsync-dst
 mkdir -p rsync-dst
 warm v1.img; measure rsync.initial rsync -a --sparse v1.img rsync-dst/disk.img
-R[rsync.initial.added]=$(sizes rsync-dst)
+added rsync.initial 0 "$(sizes rsync-dst)"
 cp --sparse=always v2.img v1.img.new && mv v1.img.new v1.img
 warm v1.img rsync-dst/disk.img; measure rsync.incr rsync -a --inplace --no-whole-file v1.img rsync-dst/disk.img
-R[rsync.incr.added]=0
+added rsync.incr 0 0
 cmp v2.img rsync-dst/disk.img
+cp --sparse=always v1.orig v1.img
+}
+
+cp --sparse=always v1.img v1.orig
+for round in $(seq "$RUNS"); do
+	echo "round $round of $RUNS"
+	for tool in lifeboat restic borg casync rsync; do "bench_$tool"; done
+done
+# medians
+for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
 
 mib() { awk "BEGIN{printf \"%.0f\", $1/1048576}"; }
 ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1/$2; else print \"-\" }"; }
@@ -114,7 +136,7 @@ best_rest=$(min_of "${R[restic.restore.wall]}" "${R[borg.restore.wall]}" "${R[ca
 {
 	echo "# Benchmarks"
 	echo
-	echo "Generated by \`make bench\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)); warm page cache, every tool on the same files in the same run."
+	echo "Generated by \`make bench\` on $(date -u +%Y-%m-%d) ($(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)); warm page cache, every tool on the same files in the same run; each figure is the median of $RUNS interleaved rounds."
 	echo
 	echo "Data: a $(mib "$img_bytes") MiB image from \`genimage create IMG $SIZE 1\` (1 MiB extents: ~25% zero, left as holes; ~40% log-like text; ~35% random), then \`genimage mutate IMG 1 2\`: $(mib "$changed") MiB rewritten in random 4 KiB-aligned writes."
 	echo

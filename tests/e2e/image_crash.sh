@@ -36,3 +36,17 @@ check "the store verifies after concurrent syncs" lb verify --store st --full
 lb restore --store st x/one one.out >/dev/null && lb restore --store st x/two two.out >/dev/null
 check "concurrent points restore bit-exact" sh -c 'cmp big.img one.out && cmp c.img two.out'
 check "x/two has two points" test "$(lb points --store st x/two --json | grep -o '"id"' | wc -l)" = 2
+
+# Ctrl-C: the sync stops, exits 130, and leaves no point and a sound store.
+n_before=$(lb points --store st m/big --json | grep -o '"id"' | wc -l)
+"$GEN" mutate big.img 5 $((SEED + 3)) >/dev/null
+lb sync big.img --store st --as m/big >/dev/null 2>int.err & pid=$!
+sleep 0.2
+kill -INT $pid
+wait $pid; rc=$?
+if [ $rc = 130 ]; then pass "an interrupted sync exits 130"
+elif [ $rc = 0 ]; then pass "the sync finished before the interrupt (nothing to check)"
+else fail "an interrupted sync exits 130" "exit $rc: $(cat int.err)"; fi
+n_after=$(lb points --store st m/big --json | grep -o '"id"' | wc -l)
+if [ $rc = 130 ]; then check "and adds no point" test "$n_before" = "$n_after"; fi
+check "the store verifies after the interrupt" lb verify --store st
