@@ -24,6 +24,7 @@
 #include "fsutil.h"
 #include "parallel.h"
 #include "store.h"
+#include "sync.h"
 
 #define GATHER (1u << 20)
 #define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
@@ -195,37 +196,18 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 	return ENG_OK;
 }
 
-int eng_restore(eng_store *s, const char *dest, const eng_restore_opts *opts, eng_restore_result *res,
-		eng_err *err)
+int eng_image_restore(eng_store *s, const eng_point *pt, const char *dest, const eng_restore_opts *opts,
+		      eng_restore_result *res, eng_err *err)
 {
-	const char *why;
-	if (!eng_name_valid(opts->machine, &why))
-		return eng_fail(err, ENG_EINPUT, "machine name '%s' %s", opts->machine ? opts->machine : "", why);
-	if (!eng_name_valid(opts->dataset, &why))
-		return eng_fail(err, ENG_EINPUT, "dataset name '%s' %s", opts->dataset ? opts->dataset : "", why);
-	int64_t t0 = eng_now_us();
-	eng_point_info info;
-	eng_point pt = { 0 };
-	struct restore_job j = { .s = s, .dest = dest, .fd = -1, .pt = &pt, .gather = GATHER };
+	struct restore_job j = { .s = s, .dest = dest, .fd = -1, .pt = pt, .gather = GATHER };
 	char tmp[PATH_MAX] = "";
 	mode_t mode;
-	int rc = s->be->ops->lock(s->be, false, err);
-	if (!rc)
-		rc = eng_point_find(s, opts->machine, opts->dataset, opts->point, &info, err);
-	if (!rc)
-		rc = eng_point_load(s, opts->machine, opts->dataset, info.id, &pt, err);
+	if (j.gather < pt->info.block_size)
+		j.gather = pt->info.block_size;
+	int rc = open_dest(&j, opts, tmp, &mode, err);
 	if (rc)
-		return rc;
-	if (strcmp(pt.info.kind, "image") != 0) {
-		rc = eng_fail(err, ENG_EINPUT, "point %s is a %s point; this build restores image points", pt.info.id,
-			      pt.info.kind);
 		goto out;
-	}
-	if (j.gather < pt.info.block_size)
-		j.gather = pt.info.block_size;
-	if ((rc = eng_store_load_index(s, err)) || (rc = open_dest(&j, opts, tmp, &mode, err)))
-		goto out;
-	j.par = (eng_par){ .items = pt.n_lists, .total_bytes = pt.info.size, .ctx = &j,
+	j.par = (eng_par){ .items = pt->n_lists, .total_bytes = pt->info.size, .ctx = &j,
 			   .make_tls = restore_tls_new, .end_tls = restore_tls_end, .work = restore_segment };
 	/* Threads block on the disk now and then: twice as many keep the cores busy. */
 	eng_run_opts run = opts->run;
@@ -246,16 +228,11 @@ int eng_restore(eng_store *s, const char *dest, const eng_restore_opts *opts, en
 		tmp[0] = 0;
 		eng_fsync_dir_of(dest);
 	}
-	if (res) {
-		*res = (eng_restore_result){ .size = pt.info.size, .bytes_written = atomic_load(&j.written),
-					     .seconds = (double)(eng_now_us() - t0) / 1e6 };
-		strcpy(res->point_id, pt.info.id);
-	}
+	res->bytes_written = atomic_load(&j.written);
 out:
 	if (j.fd >= 0)
 		close(j.fd);
 	if (tmp[0])
 		unlink(tmp);
-	eng_point_release(&pt);
 	return rc;
 }

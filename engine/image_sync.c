@@ -23,6 +23,7 @@
 #include "packer.h"
 #include "parallel.h"
 #include "store.h"
+#include "sync.h"
 
 #define WINDOW (1u << 20)
 #define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
@@ -216,9 +217,7 @@ static int open_source(const char *source, int *fd_out, uint64_t *size, bool *re
 		}
 	} else {
 		close(fd);
-		if (S_ISDIR(st.st_mode))
-			return eng_fail(err, ENG_EINPUT, "%s is a folder: only image datasets (files, block devices) are supported so far", source);
-		return eng_fail(err, ENG_EINPUT, "%s is not a regular file or block device", source);
+		return eng_fail(err, ENG_EINPUT, "%s is not a regular file, block device or folder", source);
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	*fd_out = fd;
@@ -230,38 +229,19 @@ static bool valid_block_size(uint32_t bs)
 	return bs >= 4096 && bs <= (4u << 20) && (bs & (bs - 1)) == 0;
 }
 
-int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sync_result *res, eng_err *err)
+int eng_image_sync(eng_store *s, const char *source, const eng_sync_opts *opts, const eng_point *parent,
+		   eng_point *pt, eng_err *err)
 {
-	const char *why, *cons = opts->consistency ? opts->consistency : "crash";
-	if (!eng_name_valid(opts->machine, &why))
-		return eng_fail(err, ENG_EINPUT, "machine name '%s' %s", opts->machine ? opts->machine : "", why);
-	if (!eng_name_valid(opts->dataset, &why))
-		return eng_fail(err, ENG_EINPUT, "dataset name '%s' %s", opts->dataset ? opts->dataset : "", why);
-	if (strcmp(cons, "crash") && strcmp(cons, "app") && strcmp(cons, "planned"))
-		return eng_fail(err, ENG_EINPUT, "consistency '%s' is not one of crash, app, planned", cons);
 	if (opts->block_size && !valid_block_size(opts->block_size))
 		return eng_fail(err, ENG_EINPUT, "block size %u is not a power of two from 4 KiB to 4 MiB", opts->block_size);
-
 	struct sync_job j = { .s = s, .source = source, .fd = -1 };
-	eng_point parent = { 0 }, pt = { 0 };
-	bool have_parent = false;
-	int64_t t0 = eng_now_us();
 	int rc = open_source(source, &j.fd, &j.size, &j.regular, err);
 	if (rc)
 		return rc;
-	if ((rc = s->be->ops->lock(s->be, false, err)) || (rc = eng_store_load_index(s, err)))
-		goto out;
-	eng_point_info newest;
-	eng_err perr;
-	if (eng_point_find(s, opts->machine, opts->dataset, "latest", &newest, &perr) == ENG_OK) {
-		if ((rc = eng_point_load(s, opts->machine, opts->dataset, newest.id, &parent, err)))
-			goto out;
-		have_parent = true;
-	}
-	j.bs = opts->block_size ? opts->block_size
-		: have_parent && !strcmp(parent.info.kind, "image") ? parent.info.block_size : ENG_DEFAULT_BLOCK;
-	if (have_parent && !strcmp(parent.info.kind, "image") && parent.info.block_size == j.bs)
-		j.parent = &parent;
+	bool image_parent = parent && !strcmp(parent->info.kind, "image");
+	j.bs = opts->block_size ? opts->block_size : image_parent ? parent->info.block_size : ENG_DEFAULT_BLOCK;
+	if (image_parent && parent->info.block_size == j.bs)
+		j.parent = parent;
 	j.window = j.bs > WINDOW ? j.bs : WINDOW;
 	j.nblocks = (j.size + j.bs - 1) / j.bs;
 	size_t nseg = (size_t)((j.nblocks + ENG_SEGMENT_BLOCKS - 1) / ENG_SEGMENT_BLOCKS);
@@ -281,36 +261,20 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 		rc = frc;
 	if (rc)
 		goto out;
-
-	pt.info = (eng_point_info){ .size = j.size, .block_size = j.bs, .time_us = t0,
-				    .added_bytes = atomic_load(&j.added) };
-	snprintf(pt.info.machine, sizeof(pt.info.machine), "%s", opts->machine);
-	snprintf(pt.info.dataset, sizeof(pt.info.dataset), "%s", opts->dataset);
-	strcpy(pt.info.kind, "image");
-	snprintf(pt.info.consistency, sizeof(pt.info.consistency), "%s", cons);
-	eng_format_time(t0, pt.info.time);
-	if (have_parent)
-		strcpy(pt.info.parent, parent.info.id);
-	gethostname(pt.host, sizeof(pt.host) - 1);
-	pt.blocks = j.nblocks;
-	pt.lists = j.lists;
-	pt.n_lists = nseg;
-	pt.bytes_read = atomic_load(&j.bytes_read);
-	pt.chunks_added = atomic_load(&j.chunks_added);
-	pt.holes = atomic_load(&j.holes);
-	pt.seconds = (double)(eng_now_us() - t0) / 1e6;
-	rc = eng_point_write(s, &pt, err);
-	if (rc == ENG_OK && res) {
-		*res = (eng_sync_result){ .size = j.size, .bytes_read = pt.bytes_read, .bytes_added = pt.info.added_bytes,
-					  .chunks_added = pt.chunks_added, .holes = pt.holes,
-					  .seconds = (double)(eng_now_us() - t0) / 1e6 };
-		strcpy(res->point_id, pt.info.id);
-	}
+	strcpy(pt->info.kind, "image");
+	pt->info.size = j.size;
+	pt->info.block_size = j.bs;
+	pt->info.added_bytes = atomic_load(&j.added);
+	pt->blocks = j.nblocks;
+	pt->lists = j.lists;
+	j.lists = NULL;
+	pt->n_lists = nseg;
+	pt->bytes_read = atomic_load(&j.bytes_read);
+	pt->chunks_added = atomic_load(&j.chunks_added);
+	pt->holes = atomic_load(&j.holes);
 out:
 	eng_packer_free(j.pk);
 	free(j.lists);
-	eng_point_release(&parent);
-	if (j.fd >= 0)
-		close(j.fd);
+	close(j.fd);
 	return rc;
 }

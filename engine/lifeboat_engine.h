@@ -67,6 +67,9 @@ typedef struct eng_sync_opts {
 
 typedef struct eng_sync_result {
 	char point_id[17];
+	char kind[16];          /* image or tree */
+	uint64_t files;         /* tree: regular files */
+	uint64_t skipped;       /* tree: files unchanged since the parent, not read */
 	uint64_t size;
 	uint64_t bytes_read;
 	uint64_t bytes_added;   /* stored bytes of new chunks and lists */

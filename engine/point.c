@@ -61,6 +61,27 @@ static cJSON *point_json(const eng_point *p)
 		eng_hex(p->lists[k], ENG_ID_LEN, hex);
 		cJSON_AddItemToArray(lists, cJSON_CreateString(hex));
 	}
+	if (!strcmp(i->kind, "tree")) {
+		cJSON *root = cJSON_AddObjectToObject(o, "root");
+		cJSON *refs = cJSON_AddArrayToObject(root, "refs");
+		for (size_t k = 0; k < p->root_refs.n; k++) {
+			eng_ref r;
+			eng_ref_get(p->root_refs.v + k * ENG_REF_LEN, &r);
+			eng_hex(r.id, ENG_ID_LEN, hex);
+			cJSON *pair = cJSON_CreateArray();
+			cJSON_AddItemToArray(pair, cJSON_CreateString(hex));
+			cJSON_AddItemToArray(pair, cJSON_CreateNumber(r.len));
+			cJSON_AddItemToArray(refs, pair);
+		}
+		cJSON_AddNumberToObject(root, "mode", p->root_mode);
+		cJSON_AddNumberToObject(root, "uid", p->root_uid);
+		cJSON_AddNumberToObject(root, "gid", p->root_gid);
+		cJSON *mt = cJSON_AddArrayToObject(root, "mtime");
+		cJSON_AddItemToArray(mt, cJSON_CreateNumber((double)(p->root_mtime_ns / 1000000000)));
+		cJSON_AddItemToArray(mt, cJSON_CreateNumber((double)(p->root_mtime_ns % 1000000000)));
+		cJSON_AddNumberToObject(o, "files", (double)p->files);
+		cJSON_AddNumberToObject(o, "dirs", (double)p->dirs);
+	}
 	cJSON *st = cJSON_AddObjectToObject(o, "stats");
 	cJSON_AddNumberToObject(st, "bytes_read", (double)p->bytes_read);
 	cJSON_AddNumberToObject(st, "added_bytes", (double)i->added_bytes);
@@ -85,6 +106,37 @@ static bool get_num(const cJSON *o, const char *key, double *out)
 	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
 		return false;
 	*out = v->valuedouble;
+	return true;
+}
+
+static bool decode_tree_root(const cJSON *o, eng_point *p)
+{
+	const cJSON *root = cJSON_GetObjectItemCaseSensitive(o, "root");
+	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(root, "refs"), *pair;
+	double v;
+	if (!cJSON_IsObject(root) || !cJSON_IsArray(refs))
+		return false;
+	cJSON_ArrayForEach(pair, refs) {
+		const cJSON *h = cJSON_GetArrayItem(pair, 0), *l = cJSON_GetArrayItem(pair, 1);
+		uint8_t id[ENG_ID_LEN];
+		if (!cJSON_IsString(h) || !eng_unhex(h->valuestring, id, ENG_ID_LEN) || !cJSON_IsNumber(l) ||
+		    l->valuedouble < 0 || l->valuedouble > 4294967295.0 ||
+		    eng_refs_add(&p->root_refs, id, (uint32_t)l->valuedouble))
+			return false;
+	}
+	if (!get_num(root, "mode", &v)) return false;
+	p->root_mode = (uint32_t)v;
+	if (!get_num(root, "uid", &v)) return false;
+	p->root_uid = (uint32_t)v;
+	if (!get_num(root, "gid", &v)) return false;
+	p->root_gid = (uint32_t)v;
+	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "mtime");
+	const cJSON *sec = cJSON_GetArrayItem(mt, 0), *nsec = cJSON_GetArrayItem(mt, 1);
+	if (!cJSON_IsNumber(sec) || !cJSON_IsNumber(nsec))
+		return false;
+	p->root_mtime_ns = (int64_t)sec->valuedouble * 1000000000 + (int64_t)nsec->valuedouble;
+	if (get_num(o, "files", &v)) p->files = (uint64_t)v;
+	if (get_num(o, "dirs", &v)) p->dirs = (uint64_t)v;
 	return true;
 }
 
@@ -124,9 +176,14 @@ static int decode_point(const char *name, const char *text, size_t len, eng_poin
 			if (get_num(st, "seconds", &v)) p->seconds = v;
 		}
 		p->n_lists = (size_t)cJSON_GetArraySize(lists);
-		ok = i->block_size >= 512 && (i->block_size & (i->block_size - 1)) == 0 &&
-		     p->blocks == (i->size + i->block_size - 1) / i->block_size &&
-		     p->n_lists == (p->blocks + ENG_SEGMENT_BLOCKS - 1) / ENG_SEGMENT_BLOCKS;
+		if (!strcmp(i->kind, "image"))
+			ok = i->block_size >= 512 && (i->block_size & (i->block_size - 1)) == 0 &&
+			     p->blocks == (i->size + i->block_size - 1) / i->block_size &&
+			     p->n_lists == (p->blocks + ENG_SEGMENT_BLOCKS - 1) / ENG_SEGMENT_BLOCKS;
+		else if (!strcmp(i->kind, "tree"))
+			ok = p->n_lists == 0 && decode_tree_root(o, p);
+		else
+			ok = false;
 	}
 	if (ok && p->n_lists) {
 		p->lists = malloc(p->n_lists * ENG_ID_LEN);
@@ -153,6 +210,7 @@ void eng_point_release(eng_point *p)
 	free(p->lists);
 	p->lists = NULL;
 	p->n_lists = 0;
+	eng_refs_free(&p->root_refs);
 }
 
 static int read_point(eng_store *s, eng_codec *c, const char *name, eng_point *p, eng_err *err);

@@ -10,6 +10,7 @@
 #include "chunkindex.h"
 #include "codec.h"
 #include "lifeboat_engine.h"
+#include "tree.h"
 
 #define ENG_DEFAULT_BLOCK (16u << 10)
 #define ENG_SEGMENT_BLOCKS 1024 /* blocks per block-list chunk */
@@ -29,8 +30,12 @@ struct eng_store {
 typedef struct eng_point {
 	eng_point_info info;
 	uint64_t blocks;
-	uint8_t (*lists)[ENG_ID_LEN]; /* one block-list chunk id per segment */
+	uint8_t (*lists)[ENG_ID_LEN]; /* image: one block-list chunk id per segment */
 	size_t n_lists;
+	eng_refs root_refs;           /* tree: the root folder's stream */
+	uint32_t root_mode, root_uid, root_gid;
+	int64_t root_mtime_ns;
+	uint64_t files, dirs, skipped;
 	uint64_t bytes_read, chunks_added, holes;
 	double seconds;
 	char host[256];

@@ -8,29 +8,6 @@
 #include "err.h"
 #include "store.h"
 
-int eng_refs_add(eng_refs *r, const uint8_t id[ENG_ID_LEN], uint32_t len)
-{
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 16;
-		uint8_t *v = realloc(r->v, cap * ENG_REF_LEN);
-		if (!v)
-			return ENG_ENOMEM;
-		r->v = v;
-		r->cap = cap;
-	}
-	eng_ref ref = { .len = len };
-	memcpy(ref.id, id, ENG_ID_LEN);
-	eng_ref_put(r->v + r->n * ENG_REF_LEN, &ref);
-	r->n++;
-	return ENG_OK;
-}
-
-void eng_refs_free(eng_refs *r)
-{
-	free(r->v);
-	memset(r, 0, sizeof(*r));
-}
-
 int eng_stream_put(eng_pack_writer *w, eng_codec *c, const eng_cdc *cdc, uint8_t type, const uint8_t *data,
 		   size_t len, bool final, uint8_t *sealbuf, eng_refs *out, size_t *consumed, uint64_t *added,
 		   eng_err *err)

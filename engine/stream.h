@@ -8,15 +8,6 @@
 #include "packer.h"
 #include "tree.h"
 
-/* A growable array of encoded refs (ENG_REF_LEN bytes each). */
-typedef struct eng_refs {
-	uint8_t *v;
-	size_t n, cap;
-} eng_refs;
-
-int eng_refs_add(eng_refs *r, const uint8_t id[ENG_ID_LEN], uint32_t len);
-void eng_refs_free(eng_refs *r);
-
 /* Cuts len bytes of data into chunks, stores them (type ENG_CHUNK_*) and
  * appends their refs. final: no more bytes follow. Returns the bytes
  * consumed (a tail shorter than a chunk is left for the next call unless

@@ -50,6 +50,15 @@ typedef struct eng_entry {
 } eng_entry;
 
 #define ENG_REF_LEN (ENG_ID_LEN + 4)
+
+/* A growable array of encoded refs (ENG_REF_LEN bytes each). */
+typedef struct eng_refs {
+	uint8_t *v;
+	size_t n, cap;
+} eng_refs;
+
+int eng_refs_add(eng_refs *r, const uint8_t id[ENG_ID_LEN], uint32_t len);
+void eng_refs_free(eng_refs *r);
 #define ENG_ENTRY_FIXED (1 + 2 + 4 * 3 + 8 * 5 + 4 + 2)
 
 /* Bytes an entry takes when encoded. */

@@ -1,6 +1,7 @@
 /* tree_format.c — encoding and decoding directory entries. */
 #include "tree.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -84,4 +85,27 @@ bool eng_entry_name_ok(const char *name, size_t len)
 	if (len == 0 || (len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
 		return false;
 	return !memchr(name, '/', len) && !memchr(name, 0, len);
+}
+
+int eng_refs_add(eng_refs *r, const uint8_t id[ENG_ID_LEN], uint32_t len)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+		uint8_t *v = realloc(r->v, cap * ENG_REF_LEN);
+		if (!v)
+			return ENG_ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	eng_ref ref = { .len = len };
+	memcpy(ref.id, id, ENG_ID_LEN);
+	eng_ref_put(r->v + r->n * ENG_REF_LEN, &ref);
+	r->n++;
+	return ENG_OK;
+}
+
+void eng_refs_free(eng_refs *r)
+{
+	free(r->v);
+	memset(r, 0, sizeof(*r));
 }

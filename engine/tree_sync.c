@@ -23,6 +23,7 @@
 #include "parallel.h"
 #include "store.h"
 #include "stream.h"
+#include "sync.h"
 
 #define READ_BUF (1u << 20)
 #define DIR_STREAM_MAX (256u << 20)
@@ -501,9 +502,6 @@ static int store_dir(struct tree_job *j, eng_pack_writer *w, uint8_t *seal, uint
 }
 
 int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const eng_run_opts *run,
-		  eng_point *pt, eng_err *err);
-
-int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const eng_run_opts *run,
 		  eng_point *pt, eng_err *err)
 {
 	struct tree_job j = { .s = s, .root = root, .rootfd = -1 };
@@ -561,6 +559,7 @@ int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const
 		pt->root_uid = j.nodes[0].e.uid;
 		pt->root_gid = j.nodes[0].e.gid;
 		pt->root_mtime_ns = j.nodes[0].e.mtime_ns;
+		strcpy(pt->info.kind, "tree");
 		pt->files = j.files;
 		pt->dirs = j.dirs;
 		pt->skipped = j.skipped;

@@ -9,9 +9,12 @@
 
 static const char help[] =
 	"usage: lifeboat restore --store URL MACHINE/DATASET[@POINT|@latest] DEST [options]\n\n"
-	"Writes a recovery point to DEST, bit-exact; zero blocks stay holes. The\n"
-	"image is written beside DEST and renamed into place when complete, so DEST\n"
-	"never holds a half-written image. POINT is an id or a unique prefix of one.\n\n"
+	"Writes a recovery point to DEST, bit-exact; holes stay holes. An image\n"
+	"point becomes a file (or is written onto a block device); a tree point\n"
+	"becomes a new folder with its files, links, modes, times (and owners, as\n"
+	"root). Everything is written beside DEST and renamed into place when\n"
+	"complete, so DEST never holds a half-written restore. POINT is an id or a\n"
+	"unique prefix of one.\n\n"
 	"  --store URL      the replica store (default: LIFEBOAT_STORE)\n"
 	"  --force          replace DEST if it exists (a block device is written in place)\n"
 	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
@@ -79,7 +82,7 @@ int cmd_restore(int argc, char **argv)
 		       (unsigned long long)r.bytes_written, r.seconds);
 	} else {
 		char a[32], b[32];
-		printf("restored %s/%s@%s to %s: %s image, %s written, %.2fs\n", machine, dataset, r.point_id, dest,
+		printf("restored %s/%s@%s to %s: %s, %s written, %.2fs\n", machine, dataset, r.point_id, dest,
 		       rt_size(r.size, a), rt_size(r.bytes_written, b), r.seconds);
 	}
 	return EXIT_DONE;

@@ -9,13 +9,16 @@
 
 static const char help[] =
 	"usage: lifeboat sync SOURCE --store URL --as MACHINE/DATASET [options]\n\n"
-	"Takes a recovery point of SOURCE (a disk image file or a block device),\n"
-	"incremental against the newest point of MACHINE/DATASET, and prints its id.\n\n"
+	"Takes a recovery point of SOURCE, incremental against the newest point of\n"
+	"MACHINE/DATASET, and prints its id. SOURCE is a disk image file or a block\n"
+	"device (an image point: fixed blocks), or a folder (a tree point: files,\n"
+	"folders, links, modes, times and owners; files whose size, mtime, ctime\n"
+	"and inode match the previous point are not read again).\n\n"
 	"  --store URL            the replica store (default: LIFEBOAT_STORE)\n"
 	"  --as MACHINE/DATASET   which dataset this is\n"
 	"  --consistency C        crash (default), app (quiesce hooks ran) or planned\n"
 	"                         (the machine was shut down)\n"
-	"  --block-size N         block size, a power of two from 4KiB to 4MiB\n"
+	"  --block-size N         image block size, a power of two from 4KiB to 4MiB\n"
 	"                         (default: the previous point's, else 16KiB)\n"
 	"  --key-file FILE        key of an encrypted store (default: LIFEBOAT_KEY_FILE,\n"
 	"                         or the passphrase in LIFEBOAT_PASSPHRASE)\n"
@@ -95,16 +98,21 @@ int cmd_sync(int argc, char **argv)
 		rt_json_str(machine);
 		printf(",\"dataset\":");
 		rt_json_str(dataset);
-		printf(",\"size\":%llu,\"bytes_read\":%llu,\"bytes_added\":%llu,\"chunks_added\":%llu,"
-		       "\"holes\":%llu,\"seconds\":%.3f}\n",
-		       (unsigned long long)r.size, (unsigned long long)r.bytes_read, (unsigned long long)r.bytes_added,
-		       (unsigned long long)r.chunks_added, (unsigned long long)r.holes, r.seconds);
+		printf(",\"kind\":\"%s\",\"size\":%llu,\"bytes_read\":%llu,\"bytes_added\":%llu,\"chunks_added\":%llu,"
+		       "\"holes\":%llu,\"files\":%llu,\"files_unchanged\":%llu,\"seconds\":%.3f}\n",
+		       r.kind, (unsigned long long)r.size, (unsigned long long)r.bytes_read,
+		       (unsigned long long)r.bytes_added, (unsigned long long)r.chunks_added, (unsigned long long)r.holes,
+		       (unsigned long long)r.files, (unsigned long long)r.skipped, r.seconds);
 	} else {
 		char a[32], b[32], d[32], e[32];
 		printf("%s\n", r.point_id);
-		fprintf(stderr, "point %s of %s/%s: %s image, %s read, %s added, %.2fs (%s/s)\n", r.point_id, machine,
-			dataset, rt_size(r.size, a), rt_size(r.bytes_read, b), rt_size(r.bytes_added, d), r.seconds,
-			rt_size(r.seconds > 0 ? (uint64_t)((double)r.size / r.seconds) : r.size, e));
+		char files[80] = "";
+		if (!strcmp(r.kind, "tree"))
+			snprintf(files, sizeof(files), " in %llu files (%llu unchanged, not read)", (unsigned long long)r.files,
+				 (unsigned long long)r.skipped);
+		fprintf(stderr, "point %s of %s/%s: %s %s%s, %s read, %s added, %.2fs (%s/s)\n", r.point_id, machine,
+			dataset, rt_size(r.size, a), r.kind, files, rt_size(r.bytes_read, b), rt_size(r.bytes_added, d),
+			r.seconds, rt_size(r.seconds > 0 ? (uint64_t)((double)r.size / r.seconds) : r.size, e));
 	}
 	return EXIT_DONE;
 }

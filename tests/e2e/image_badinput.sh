@@ -14,7 +14,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 chmod 644 a.img
 mkdir -p somedir
-expect 2 "*somedir is a folder*" "a folder is not an image (yet)" lb sync somedir --store st --as m/d
+mkfifo pipe
+expect 2 "*pipe is not a regular file, block device or folder*" "a fifo is not a dataset" lb sync pipe --store st --as m/d
 expect 2 "*notastore is not a store*" "a path that is not a store" lb points --store notastore
 mkdir -p emptydir
 expect 2 "*emptydir is not a store (it has no config*" "an empty folder is not a store" lb points --store emptydir

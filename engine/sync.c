@@ -1,0 +1,70 @@
+/* sync.c — a new recovery point: what every kind of dataset shares.
+ * Checks the names, takes the store's shared lock, finds the parent point,
+ * lets the kind (image or tree) store the data, then writes the point. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "sync.h"
+
+int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sync_result *res, eng_err *err)
+{
+	const char *why, *cons = opts->consistency ? opts->consistency : "crash";
+	if (!eng_name_valid(opts->machine, &why))
+		return eng_fail(err, ENG_EINPUT, "machine name '%s' %s", opts->machine ? opts->machine : "", why);
+	if (!eng_name_valid(opts->dataset, &why))
+		return eng_fail(err, ENG_EINPUT, "dataset name '%s' %s", opts->dataset ? opts->dataset : "", why);
+	if (strcmp(cons, "crash") && strcmp(cons, "app") && strcmp(cons, "planned"))
+		return eng_fail(err, ENG_EINPUT, "consistency '%s' is not one of crash, app, planned", cons);
+	struct stat st;
+	if (stat(source, &st) != 0)
+		return eng_fail(err, ENG_EINPUT, "%s: %s", source, errno == ENOENT ? "no such file" : strerror(errno));
+	bool tree = S_ISDIR(st.st_mode);
+	if (!tree && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return eng_fail(err, ENG_EINPUT, "%s is not a regular file, block device or folder", source);
+
+	eng_point parent = { 0 }, pt = { 0 };
+	bool have_parent = false;
+	int64_t t0 = eng_now_us();
+	int rc = s->be->ops->lock(s->be, false, err);
+	if (!rc)
+		rc = eng_store_load_index(s, err);
+	eng_point_info newest;
+	eng_err perr;
+	if (!rc && eng_point_find(s, opts->machine, opts->dataset, "latest", &newest, &perr) == ENG_OK) {
+		rc = eng_point_load(s, opts->machine, opts->dataset, newest.id, &parent, err);
+		have_parent = rc == ENG_OK;
+	}
+	if (!rc && tree)
+		rc = eng_tree_sync(s, source, have_parent && !strcmp(parent.info.kind, "tree") ? &parent : NULL,
+				   &opts->run, &pt, err);
+	else if (!rc)
+		rc = eng_image_sync(s, source, opts, have_parent ? &parent : NULL, &pt, err);
+	if (rc)
+		goto out;
+	pt.info.time_us = t0;
+	snprintf(pt.info.machine, sizeof(pt.info.machine), "%s", opts->machine);
+	snprintf(pt.info.dataset, sizeof(pt.info.dataset), "%s", opts->dataset);
+	snprintf(pt.info.consistency, sizeof(pt.info.consistency), "%s", cons);
+	eng_format_time(t0, pt.info.time);
+	if (have_parent)
+		strcpy(pt.info.parent, parent.info.id);
+	gethostname(pt.host, sizeof(pt.host) - 1);
+	pt.seconds = (double)(eng_now_us() - t0) / 1e6;
+	rc = eng_point_write(s, &pt, err);
+	if (rc == ENG_OK && res) {
+		*res = (eng_sync_result){ .size = pt.info.size, .bytes_read = pt.bytes_read,
+					  .bytes_added = pt.info.added_bytes, .chunks_added = pt.chunks_added,
+					  .holes = pt.holes, .files = pt.files, .skipped = pt.skipped,
+					  .seconds = (double)(eng_now_us() - t0) / 1e6 };
+		strcpy(res->point_id, pt.info.id);
+		strcpy(res->kind, pt.info.kind);
+	}
+out:
+	eng_point_release(&parent);
+	eng_point_release(&pt);
+	return rc;
+}

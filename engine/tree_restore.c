@@ -1,0 +1,458 @@
+/* tree_restore.c — writing a tree point back to a folder.
+ *
+ * The tree is rebuilt in a fresh private folder beside DEST and renamed to
+ * DEST when complete. Directories are created first (walking the point),
+ * then file contents are written on all cores, then hard links, symlinks
+ * and special files, and last the directories' own metadata, deepest
+ * first. Nothing the point says can write outside the new folder: names
+ * are checked (no "", ".", "..", '/' or NUL; names in a folder strictly
+ * increasing, so no duplicates), every file is created with O_EXCL and
+ * O_NOFOLLOW, and symlinks are created only after everything that could
+ * have been written through them. */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "bytes.h"
+#include "err.h"
+#include "fsutil.h"
+#include "parallel.h"
+#include "stream.h"
+#include "sync.h"
+
+#define DIR_STREAM_MAX (256u << 20)
+
+/* Something to create or finish after the walk; path is relative to the root. */
+struct later {
+	char *path;
+	uint8_t type;
+	uint32_t mode, uid, gid;
+	int64_t mtime_ns;
+	uint64_t size, rdev;
+	uint8_t *refs;
+	uint32_t nrefs;
+	char *target;
+};
+
+struct tree_restore {
+	eng_store *s;
+	const char *dest;
+	eng_codec *codec;
+	int rootfd;
+	bool as_root;
+	struct later *files, *links, *dirs;
+	size_t nfiles, nlinks, ndirs, cap_files, cap_links, cap_dirs;
+	_Atomic uint64_t written;
+	eng_par par;
+};
+
+static int push(struct later **v, size_t *n, size_t *cap, struct later *item, eng_err *err)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 256;
+		struct later *p = realloc(*v, c * sizeof(*p));
+		if (!p)
+			return eng_fail(err, ENG_ENOMEM, "out of memory");
+		*v = p;
+		*cap = c;
+	}
+	(*v)[(*n)++] = *item;
+	return ENG_OK;
+}
+
+static void later_free(struct later *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].path);
+		free(v[i].refs);
+		free(v[i].target);
+	}
+	free(v);
+}
+
+static struct later make_later(const eng_entry *e, const char *path)
+{
+	struct later l = { .type = e->type, .mode = e->mode, .uid = e->uid, .gid = e->gid,
+			   .mtime_ns = e->mtime_ns, .size = e->size, .rdev = e->rdev, .nrefs = e->nrefs };
+	l.path = strdup(path);
+	if (e->nrefs) {
+		l.refs = malloc((size_t)e->nrefs * ENG_REF_LEN);
+		if (l.refs)
+			memcpy(l.refs, e->refs, (size_t)e->nrefs * ENG_REF_LEN);
+	}
+	if (e->target_len || e->type == ENG_T_SYMLINK)
+		l.target = strndup(e->target, e->target_len);
+	return l;
+}
+
+static bool later_ok(const struct later *l)
+{
+	return l->path && (!l->nrefs || l->refs) && (l->target || (l->type != ENG_T_SYMLINK && l->type != ENG_T_HARDLINK));
+}
+
+/* A hard link's target: a relative path of checked names. */
+static bool relpath_ok(const char *p, size_t len)
+{
+	if (!len || p[0] == '/')
+		return false;
+	size_t start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || p[i] == '/') {
+			if (!eng_entry_name_ok(p + start, i - start))
+				return false;
+			start = i + 1;
+		}
+	}
+	return true;
+}
+
+static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8_t *refs, uint32_t nrefs, int depth,
+		eng_err *err)
+{
+	if (depth > 256)
+		return eng_fail(err, ENG_ECORRUPT, "point nests folders deeper than 256 levels");
+	uint8_t *bytes;
+	size_t len;
+	int rc = eng_stream_get(t->s, t->codec, refs, nrefs, DIR_STREAM_MAX, &bytes, &len, err);
+	if (rc)
+		return rc;
+	size_t pos = 0;
+	const char *prev = NULL;
+	size_t prev_len = 0;
+	while (pos < len && !rc) {
+		eng_entry e;
+		size_t used = eng_entry_decode(bytes + pos, len - pos, &e);
+		if (!used) {
+			rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point is malformed", path);
+			break;
+		}
+		pos += used;
+		if (!eng_entry_name_ok(e.name, e.name_len)) {
+			rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point holds a forbidden name (\"%.*s\")", path,
+				      (int)(e.name_len > 64 ? 64 : e.name_len), e.name);
+			break;
+		}
+		if (prev) {
+			size_t m = prev_len < e.name_len ? prev_len : e.name_len;
+			int c = memcmp(prev, e.name, m);
+			if (c > 0 || (c == 0 && prev_len >= e.name_len)) {
+				rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point has names out of order or twice", path);
+				break;
+			}
+		}
+		prev = e.name;
+		prev_len = e.name_len;
+		char child[PATH_MAX];
+		if ((size_t)snprintf(child, sizeof(child), "%s%s%.*s", path, *path ? "/" : "", (int)e.name_len, e.name) >=
+		    sizeof(child)) {
+			rc = eng_fail(err, ENG_EINPUT, "a path in the point is longer than %d bytes", PATH_MAX);
+			break;
+		}
+		const char *name = child + strlen(child) - e.name_len;
+		struct later l = make_later(&e, child);
+		if (!later_ok(&l)) {
+			free(l.path); free(l.refs); free(l.target);
+			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+			break;
+		}
+		switch (e.type) {
+		case ENG_T_DIR: {
+			if (mkdirat(dirfd, name, 0700) != 0) {
+				rc = eng_fail_errno(err, "cannot create %s/%s", t->dest, child);
+				free(l.path); free(l.refs); free(l.target);
+				break;
+			}
+			int cfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd < 0) {
+				rc = eng_fail_errno(err, "cannot open %s/%s", t->dest, child);
+				free(l.path); free(l.refs); free(l.target);
+				break;
+			}
+			rc = walk(t, cfd, child, e.refs, e.nrefs, depth + 1, err);
+			close(cfd);
+			free(l.refs);
+			l.refs = NULL;
+			l.nrefs = 0;
+			if (!rc)
+				rc = push(&t->dirs, &t->ndirs, &t->cap_dirs, &l, err);
+			else
+				free(l.path);
+			break;
+		}
+		case ENG_T_FILE: {
+			int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd < 0) {
+				rc = eng_fail_errno(err, "cannot create %s/%s", t->dest, child);
+				free(l.path); free(l.refs); free(l.target);
+				break;
+			}
+			close(fd);
+			rc = push(&t->files, &t->nfiles, &t->cap_files, &l, err);
+			break;
+		}
+		case ENG_T_HARDLINK:
+			if (!relpath_ok(l.target, e.target_len)) {
+				rc = eng_fail(err, ENG_ECORRUPT, "hard link %s of the point names a forbidden path", child);
+				free(l.path); free(l.refs); free(l.target);
+				break;
+			}
+			/* fall through */
+		default:
+			rc = push(&t->links, &t->nlinks, &t->cap_links, &l, err);
+			break;
+		}
+	}
+	free(bytes);
+	return rc;
+}
+
+static void mtime_ts(int64_t mtime_ns, struct timespec ts[2])
+{
+	ts[0] = (struct timespec){ .tv_nsec = UTIME_OMIT };
+	ts[1] = (struct timespec){ .tv_sec = mtime_ns / 1000000000, .tv_nsec = mtime_ns % 1000000000 };
+}
+
+/* Sets the modification time of path under dirfd, or of fd when path is NULL. */
+static void set_times(int dirfd, const char *path, int fd, int64_t mtime_ns, int flags)
+{
+	struct timespec ts[2];
+	mtime_ts(mtime_ns, ts);
+	if (path)
+		utimensat(dirfd, path, ts, flags);
+	else
+		futimens(fd, ts);
+}
+
+struct file_tls {
+	eng_codec *codec;
+	uint8_t *blob, *buf;
+};
+
+static void *file_tls_new(void *ctx)
+{
+	struct tree_restore *t = ctx;
+	struct file_tls *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->codec = eng_codec_new(&t->s->keys, t->s->zstd_level);
+	f->blob = malloc(eng_codec_bound(ENG_CDC_MAX));
+	f->buf = malloc(ENG_CDC_MAX);
+	if (!f->codec || !f->blob || !f->buf) {
+		eng_codec_free(f->codec);
+		free(f->blob);
+		free(f->buf);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static int file_tls_end(void *ctx, void *p, bool failed, eng_err *err)
+{
+	(void)ctx; (void)failed; (void)err;
+	struct file_tls *f = p;
+	eng_codec_free(f->codec);
+	free(f->blob);
+	free(f->buf);
+	free(f);
+	return ENG_OK;
+}
+
+static int write_file(void *ctx, void *tlsp, size_t item, eng_err *err)
+{
+	struct tree_restore *t = ctx;
+	struct file_tls *f = tlsp;
+	const struct later *l = &t->files[item];
+	int fd = openat(t->rootfd, l->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return eng_fail_errno(err, "cannot open %s/%s", t->dest, l->path);
+	uint64_t off = 0;
+	int rc = ENG_OK;
+	static const uint8_t zero[ENG_ID_LEN];
+	for (uint32_t i = 0; i < l->nrefs && !rc; i++) {
+		eng_ref r;
+		size_t got;
+		eng_ref_get(l->refs + (size_t)i * ENG_REF_LEN, &r);
+		if (!memcmp(r.id, zero, ENG_ID_LEN)) {
+			off += r.len; /* a hole */
+			continue;
+		}
+		if (r.len > ENG_CDC_MAX) {
+			rc = eng_fail(err, ENG_ECORRUPT, "file %s of the point has an oversized chunk ref", l->path);
+			break;
+		}
+		rc = eng_chunk_read(t->s, f->codec, r.id, f->blob, f->buf, r.len, &got, err);
+		if (!rc && got != r.len)
+			rc = eng_fail(err, ENG_ECORRUPT, "file %s of the point: a chunk has %zu bytes, its ref %u", l->path,
+				      got, r.len);
+		if (!rc && eng_pwrite_all(fd, f->buf, r.len, (off_t)off) != 0)
+			rc = eng_fail_errno(err, "cannot write %s/%s", t->dest, l->path);
+		off += r.len;
+		atomic_fetch_add(&t->written, r.len);
+		atomic_fetch_add(&t->par.done_bytes, r.len);
+	}
+	if (!rc && off != l->size)
+		rc = eng_fail(err, ENG_ECORRUPT, "file %s of the point: its chunks hold %llu bytes, its size is %llu", l->path,
+			      (unsigned long long)off, (unsigned long long)l->size);
+	if (!rc && ftruncate(fd, (off_t)l->size) != 0)
+		rc = eng_fail_errno(err, "cannot size %s/%s", t->dest, l->path);
+	if (!rc) {
+		if (t->as_root && fchown(fd, l->uid, l->gid) != 0)
+			rc = eng_fail_errno(err, "cannot set the owner of %s/%s", t->dest, l->path);
+		else if (fchmod(fd, l->mode) != 0)
+			rc = eng_fail_errno(err, "cannot set the mode of %s/%s", t->dest, l->path);
+		else
+			set_times(-1, NULL, fd, l->mtime_ns, 0);
+	}
+	close(fd);
+	return rc;
+}
+
+static int make_links(struct tree_restore *t, eng_err *err)
+{
+	/* hard links first: their targets are files, reached through real folders only */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < t->nlinks; i++) {
+			const struct later *l = &t->links[i];
+			if ((pass == 0) != (l->type == ENG_T_HARDLINK))
+				continue;
+			int r = 0;
+			switch (l->type) {
+			case ENG_T_HARDLINK: r = linkat(t->rootfd, l->target, t->rootfd, l->path, 0); break;
+			case ENG_T_SYMLINK: r = symlinkat(l->target, t->rootfd, l->path); break;
+			case ENG_T_FIFO: r = mkfifoat(t->rootfd, l->path, 0600); break;
+			case ENG_T_CHR:
+			case ENG_T_BLK:
+				if (!t->as_root)
+					continue; /* only root can make device nodes */
+				r = mknodat(t->rootfd, l->path, (l->type == ENG_T_CHR ? S_IFCHR : S_IFBLK) | 0600,
+					    (dev_t)l->rdev);
+				break;
+			}
+			if (r != 0)
+				return eng_fail_errno(err, "cannot create %s/%s", t->dest, l->path);
+			if (l->type == ENG_T_HARDLINK)
+				continue;
+			if (t->as_root && fchownat(t->rootfd, l->path, l->uid, l->gid, AT_SYMLINK_NOFOLLOW) != 0)
+				return eng_fail_errno(err, "cannot set the owner of %s/%s", t->dest, l->path);
+			if (l->type != ENG_T_SYMLINK && fchmodat(t->rootfd, l->path, l->mode, 0) != 0)
+				return eng_fail_errno(err, "cannot set the mode of %s/%s", t->dest, l->path);
+			set_times(t->rootfd, l->path, -1, l->mtime_ns, AT_SYMLINK_NOFOLLOW);
+		}
+	}
+	return ENG_OK;
+}
+
+static int finish_dirs(struct tree_restore *t, const eng_point *pt, eng_err *err)
+{
+	/* deepest first: a folder's time is set after everything inside it */
+	for (size_t i = t->ndirs; i-- > 0;) {
+		const struct later *l = &t->dirs[i];
+		if ((t->as_root && fchownat(t->rootfd, l->path, l->uid, l->gid, AT_SYMLINK_NOFOLLOW) != 0) ||
+		    fchmodat(t->rootfd, l->path, l->mode, 0) != 0)
+			return eng_fail_errno(err, "cannot set the metadata of %s/%s", t->dest, l->path);
+		set_times(t->rootfd, l->path, -1, l->mtime_ns, AT_SYMLINK_NOFOLLOW);
+	}
+	if ((t->as_root && fchown(t->rootfd, pt->root_uid, pt->root_gid) != 0) || fchmod(t->rootfd, pt->root_mode) != 0)
+		return eng_fail_errno(err, "cannot set the metadata of %s", t->dest);
+	set_times(-1, NULL, t->rootfd, pt->root_mtime_ns, 0);
+	return ENG_OK;
+}
+
+/* Removes a folder tree we created (after a failure), never following links. */
+static void remove_tree(int atfd, const char *name)
+{
+	int fd = openat(atfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		DIR *d = fdopendir(fd);
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) != 0 && errno == EISDIR)
+				remove_tree(dirfd(d), de->d_name);
+		}
+		if (d)
+			closedir(d);
+		else
+			close(fd);
+	}
+	unlinkat(atfd, name, AT_REMOVEDIR);
+}
+
+int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const eng_restore_opts *opts,
+		     eng_restore_result *res, eng_err *err)
+{
+	struct tree_restore t = { .s = s, .dest = dest, .rootfd = -1, .as_root = geteuid() == 0 };
+	struct stat st;
+	if (lstat(dest, &st) == 0)
+		return eng_fail(err, ENG_EEXIST, "%s exists: restore a tree to a new path (or use --delta)", dest);
+	char parent[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dest);
+	char *slash = strrchr(parent, '/');
+	if (slash == parent)
+		slash[1] = 0;
+	snprintf(base, sizeof(base), "%s", slash ? slash + 1 : dest);
+	if (!slash)
+		strcpy(parent, ".");
+	else if (slash != parent)
+		*slash = 0;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return eng_fail(err, ENG_EINPUT, "%s: give the path of a new folder", dest);
+	uint8_t r[6];
+	char hex[13];
+	int rc = eng_random(r, sizeof(r), err);
+	if (rc)
+		return rc;
+	eng_hex(r, sizeof(r), hex);
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.lifeboat-%s", parent, base, hex) >= (int)sizeof(tmp))
+		return eng_fail(err, ENG_EINPUT, "%s: path too long", dest);
+	if (mkdir(tmp, 0700) != 0) {
+		if (errno == ENOENT)
+			return eng_fail(err, ENG_EINPUT, "%s: the folder %s does not exist", dest, parent);
+		return eng_fail_errno(err, "cannot create a folder beside %s", dest);
+	}
+	t.rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	t.codec = eng_codec_new(&s->keys, s->zstd_level);
+	if (t.rootfd < 0 || !t.codec)
+		rc = eng_fail(err, ENG_ENOMEM, "cannot open %s", tmp);
+	if (!rc)
+		rc = walk(&t, t.rootfd, "", pt->root_refs.v, (uint32_t)pt->root_refs.n, 0, err);
+	if (!rc) {
+		t.par = (eng_par){ .items = t.nfiles, .total_bytes = pt->info.size, .ctx = &t,
+				   .make_tls = file_tls_new, .end_tls = file_tls_end, .work = write_file };
+		rc = eng_par_run(&t.par, &opts->run, err);
+	}
+	if (!rc)
+		rc = make_links(&t, err);
+	if (!rc)
+		rc = finish_dirs(&t, pt, err);
+	if (!rc && syncfs(t.rootfd) != 0)
+		rc = eng_fail_errno(err, "cannot flush %s", dest);
+	if (!rc && rename(tmp, dest) != 0)
+		rc = eng_fail_errno(err, "cannot put the restored tree at %s", dest);
+	if (!rc)
+		eng_fsync_dir_of(dest);
+	if (rc) {
+		int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd >= 0) {
+			remove_tree(pfd, strrchr(tmp, '/') + 1);
+			close(pfd);
+		}
+	}
+	res->bytes_written = atomic_load(&t.written);
+	if (t.rootfd >= 0)
+		close(t.rootfd);
+	eng_codec_free(t.codec);
+	later_free(t.files, t.nfiles);
+	later_free(t.links, t.nlinks);
+	later_free(t.dirs, t.ndirs);
+	return rc;
+}
