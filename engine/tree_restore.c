@@ -130,12 +130,12 @@ static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8
 		eng_entry e;
 		size_t used = eng_entry_decode(bytes + pos, len - pos, &e);
 		if (!used) {
-			rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point is malformed", path);
+			rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point is malformed", *path ? path : ".");
 			break;
 		}
 		pos += used;
 		if (!eng_entry_name_ok(e.name, e.name_len)) {
-			rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point holds a forbidden name (\"%.*s\")", path,
+			rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point holds a forbidden name (\"%.*s\")", *path ? path : ".",
 				      (int)(e.name_len > 64 ? 64 : e.name_len), e.name);
 			break;
 		}
@@ -143,7 +143,7 @@ static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8
 			size_t m = prev_len < e.name_len ? prev_len : e.name_len;
 			int c = memcmp(prev, e.name, m);
 			if (c > 0 || (c == 0 && prev_len >= e.name_len)) {
-				rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point has names out of order or twice", path);
+				rc = eng_fail(err, ENG_ECORRUPT, "folder '%s' of the point has names out of order or twice", *path ? path : ".");
 				break;
 			}
 		}
