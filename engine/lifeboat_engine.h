@@ -126,6 +126,27 @@ typedef struct eng_verify_result {
 	uint64_t bytes_checked;
 } eng_verify_result;
 
+typedef struct eng_prune_opts {
+	const char *machine;     /* scope of the policy; NULL: every machine */
+	const char *dataset;     /* NULL: every dataset of the machine */
+	int64_t keep_within_us;  /* keep points younger than this (0: no such rule) */
+	int keep_last;           /* keep the newest N points of each dataset */
+	int keep_app;            /* keep the newest N app-consistent points of each dataset */
+	bool dry_run;
+	eng_run_opts run;
+	/* Called for every point in scope with the verdict and its reason. */
+	void (*verdict)(void *ctx, const eng_point_info *p, bool keep, const char *why);
+	void *verdict_ctx;
+} eng_prune_opts;
+
+typedef struct eng_prune_result {
+	uint64_t points_kept, points_forgotten;
+	uint64_t packs_deleted, packs_repacked, packs_written;
+	uint64_t bytes_freed;    /* stored bytes no longer in the store (estimated when dry) */
+	uint64_t bytes_repacked; /* live bytes copied into new packs */
+	uint64_t leftovers;      /* unindexed packs and temporary files removed */
+} eng_prune_result;
+
 const char *eng_status_name(int status);
 
 int eng_store_init(const char *url, const eng_init_opts *opts, eng_err *err);
@@ -145,6 +166,11 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts,
 int eng_restore(eng_store *s, const char *dest, const eng_restore_opts *opts,
 		eng_restore_result *res, eng_err *err);
 int eng_verify(eng_store *s, const eng_verify_opts *opts, eng_verify_result *res, eng_err *err);
+/* Forgets points outside the policy (always keeping each dataset's newest
+ * point and newest app-consistent point), then removes chunks no point
+ * references, repacking packs that are mostly garbage. Takes the store's
+ * exclusive lock. */
+int eng_prune(eng_store *s, const eng_prune_opts *opts, eng_prune_result *res, eng_err *err);
 
 /* Names for machines and datasets: non-empty, no '/', no "..", no control bytes. */
 bool eng_name_valid(const char *name, const char **why);

@@ -256,33 +256,46 @@ static int pack_seal(eng_packer *p, struct open_pack *op, eng_err *err)
 	return rc;
 }
 
-static int write_index(eng_packer *p, struct open_pack **packs, size_t n, eng_err *err)
+int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, size_t n, eng_err *err)
 {
 	size_t len = 4;
 	for (size_t i = 0; i < n; i++)
-		len += ENG_ID_LEN + 12 + packs[i]->n * ENG_ENTRY_LEN;
+		len += ENG_ID_LEN + 12 + packs[i].count * ENG_ENTRY_LEN;
 	uint8_t *body = malloc(len), *env = NULL, id[ENG_ID_LEN];
 	if (!body)
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
 	size_t pos = 4, env_len;
 	put_u32(body, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
-		memcpy(body + pos, packs[i]->name, ENG_ID_LEN);
-		put_u64(body + pos + ENG_ID_LEN, packs[i]->size);
-		put_u32(body + pos + ENG_ID_LEN + 8, (uint32_t)packs[i]->n);
+		memcpy(body + pos, packs[i].name, ENG_ID_LEN);
+		put_u64(body + pos + ENG_ID_LEN, packs[i].size);
+		put_u32(body + pos + ENG_ID_LEN + 8, (uint32_t)packs[i].count);
 		pos += ENG_ID_LEN + 12;
-		memcpy(body + pos, packs[i]->entries, packs[i]->n * ENG_ENTRY_LEN);
-		pos += packs[i]->n * ENG_ENTRY_LEN;
+		memcpy(body + pos, packs[i].entries, packs[i].count * ENG_ENTRY_LEN);
+		pos += packs[i].count * ENG_ENTRY_LEN;
 	}
-	int rc = eng_envelope_seal(p->index_codec, "LBINDEX1", body, len, &env, &env_len, id, err);
+	int rc = eng_envelope_seal(c, "LBINDEX1", body, len, &env, &env_len, id, err);
 	free(body);
 	if (!rc) {
 		char hex[2 * ENG_ID_LEN + 1], name[80];
 		eng_hex(id, ENG_ID_LEN, hex);
 		snprintf(name, sizeof(name), "index/%s", hex);
-		rc = p->s->be->ops->put(p->s->be, name, env, env_len, err);
+		rc = s->be->ops->put(s->be, name, env, env_len, err);
 	}
 	free(env);
+	return rc;
+}
+
+static int write_index(eng_packer *p, struct open_pack **packs, size_t n, eng_err *err)
+{
+	eng_index_pack *v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		v[i] = (eng_index_pack){ .name = packs[i]->name, .size = packs[i]->size, .entries = packs[i]->entries,
+					 .count = packs[i]->n };
+	int rc = eng_index_write(p->s, p->index_codec, v, n, err);
+	free(v);
 	return rc;
 }
 
@@ -374,6 +387,45 @@ int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_err *err)
 	return rc;
 }
 
+/* Appends a sealed blob to the writer's open pack, publishing it when full. */
+static int append_blob(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], eng_loc loc, const uint8_t *blob,
+		       size_t blob_len, eng_err *err)
+{
+	eng_packer *p = w->p;
+	int rc;
+	if (!w->cur && (rc = pack_open(w, err)))
+		return rc;
+	struct open_pack *op = w->cur;
+	if (op->n == op->cap) {
+		size_t cap = op->cap ? 2 * op->cap : 1024;
+		uint8_t *e = realloc(op->entries, cap * ENG_ENTRY_LEN);
+		if (!e)
+			return eng_fail(err, ENG_ENOMEM, "out of memory");
+		op->entries = e;
+		op->cap = cap;
+	}
+	if (w->buffered + blob_len > WRITE_BUF && (rc = writer_flush(w, err)))
+		return rc;
+	if (blob_len > WRITE_BUF) {
+		if (eng_write_all(op->fd, blob, blob_len) != 0)
+			return eng_fail_errno(err, "cannot write pack %s", op->path);
+	} else {
+		memcpy(w->buf + w->buffered, blob, blob_len);
+		w->buffered += blob_len;
+	}
+	loc.offset = (uint32_t)op->size;
+	loc.length = (uint32_t)blob_len;
+	eng_entry_put(op->entries + op->n * ENG_ENTRY_LEN, id, &loc);
+	op->n++;
+	op->size += blob_len;
+	if (op->size < p->s->pack_target)
+		return ENG_OK;
+	if ((rc = writer_flush(w, err)))
+		return rc;
+	w->cur = NULL;
+	return enqueue(p, op, err);
+}
+
 int eng_packer_store(eng_pack_writer *w, eng_codec *c, const uint8_t id[ENG_ID_LEN], uint8_t type,
 		     const void *data, size_t len, uint8_t *sealbuf, uint64_t *added, eng_err *err)
 {
@@ -392,38 +444,15 @@ int eng_packer_store(eng_pack_writer *w, eng_codec *c, const uint8_t id[ENG_ID_L
 	rc = eng_codec_seal(c, id, data, len, sealbuf, &blob_len, err);
 	if (rc)
 		return rc;
-	if (!w->cur && (rc = pack_open(w, err)))
-		return rc;
-	struct open_pack *op = w->cur;
-	if (op->n == op->cap) {
-		size_t cap = op->cap ? 2 * op->cap : 1024;
-		uint8_t *e = realloc(op->entries, cap * ENG_ENTRY_LEN);
-		if (!e)
-			return eng_fail(err, ENG_ENOMEM, "out of memory");
-		op->entries = e;
-		op->cap = cap;
-	}
-	if (w->buffered + blob_len > WRITE_BUF && (rc = writer_flush(w, err)))
-		return rc;
-	if (blob_len > WRITE_BUF) {
-		if (eng_write_all(op->fd, sealbuf, blob_len) != 0)
-			return eng_fail_errno(err, "cannot write pack %s", op->path);
-	} else {
-		memcpy(w->buf + w->buffered, sealbuf, blob_len);
-		w->buffered += blob_len;
-	}
-	loc.offset = (uint32_t)op->size;
-	loc.length = (uint32_t)blob_len;
-	eng_entry_put(op->entries + op->n * ENG_ENTRY_LEN, id, &loc);
-	op->n++;
-	op->size += blob_len;
 	*added = blob_len;
-	if (op->size < p->s->pack_target)
-		return ENG_OK;
-	if ((rc = writer_flush(w, err)))
-		return rc;
-	w->cur = NULL;
-	return enqueue(p, op, err);
+	return append_blob(w, id, loc, sealbuf, blob_len, err);
+}
+
+int eng_packer_copy(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], uint8_t type, uint32_t raw_length,
+		    const uint8_t *blob, size_t blob_len, eng_err *err)
+{
+	eng_loc loc = { .raw_length = raw_length, .type = type };
+	return append_blob(w, id, loc, blob, blob_len, err);
 }
 
 int eng_packer_finish(eng_packer *p, eng_err *err)

@@ -26,6 +26,21 @@ int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_err *err);
  * the chunk was already there). */
 int eng_packer_store(eng_pack_writer *w, eng_codec *c, const uint8_t id[ENG_ID_LEN], uint8_t type,
 		     const void *data, size_t len, uint8_t *sealbuf, uint64_t *added, eng_err *err);
+/* Appends an already sealed blob (prune's repacking); its index entry moves
+ * to the new pack when that is published. */
+int eng_packer_copy(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], uint8_t type, uint32_t raw_length,
+		    const uint8_t *blob, size_t blob_len, eng_err *err);
+
+/* One pack's part of an index file. */
+typedef struct eng_index_pack {
+	const uint8_t *name;
+	uint64_t size;
+	const uint8_t *entries; /* count * ENG_ENTRY_LEN bytes */
+	size_t count;
+} eng_index_pack;
+/* Writes an index file naming packs (which must be durable). */
+int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, size_t n, eng_err *err);
+
 /* Looks a chunk in a finished pack up under the packer's lock; obj receives its pack's name. */
 bool eng_packer_lookup(eng_packer *p, const uint8_t id[ENG_ID_LEN], eng_loc *loc, char obj[128]);
 /* Waits for the publisher and indexes every published pack; call after

@@ -212,3 +212,34 @@ void rt_json_str(const char *s)
 	}
 	putchar('"');
 }
+
+bool rt_parse_duration(const char *s, int64_t *us)
+{
+	static const struct { char unit; int64_t us; } units[] = {
+		{ 'd', 86400000000LL }, { 'h', 3600000000LL }, { 'm', 60000000LL }, { 's', 1000000LL },
+	};
+	int64_t total = 0;
+	size_t next_unit = 0;
+	if (!s || !*s)
+		return false;
+	while (*s) {
+		if (*s < '0' || *s > '9')
+			return false;
+		int64_t v = 0;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (*s++ - '0');
+			if (v > 1000000000)
+				return false;
+		}
+		size_t u = next_unit;
+		while (u < 4 && units[u].unit != *s)
+			u++;
+		if (u == 4)
+			return false; /* a missing, unknown or out-of-order unit */
+		total += v * units[u].us;
+		next_unit = u + 1;
+		s++;
+	}
+	*us = total;
+	return true;
+}

@@ -53,6 +53,9 @@ void rt_progress_init(rt_progress *p, const char *label, bool json);
 void rt_progress_cb(void *ctx, uint64_t done, uint64_t total);
 void rt_progress_done(rt_progress *p);
 
+/* Parses "90s", "15m", "24h", "7d", "1h30m" into microseconds. */
+bool rt_parse_duration(const char *s, int64_t *us);
+
 /* Splits MACHINE/DATASET[@POINT]; false (with a message printed) when malformed. */
 bool rt_split_target(const char *cmd, const char *arg, char *machine, char *dataset, char *point, bool allow_point);
 

@@ -11,10 +11,11 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "store", cmd_store, "create a replica store (store init)" },
-	{ "sync", cmd_sync, "take a recovery point of a disk image or block device" },
+	{ "sync", cmd_sync, "take a recovery point of a disk image, block device or folder" },
 	{ "points", cmd_points, "list the recovery points in a store" },
 	{ "restore", cmd_restore, "write a recovery point back, bit-exact and sparse" },
 	{ "verify", cmd_verify, "check a store's structure, or every chunk with --full" },
+	{ "prune", cmd_prune, "forget points outside a retention policy and free their space" },
 	{ "version", cmd_version, "print the versions of lifeboat and its libraries" },
 };
 

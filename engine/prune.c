@@ -1,0 +1,485 @@
+/* prune.c — retention and garbage collection.
+ *
+ * Under the store's exclusive lock: (1) decide, per dataset, which points
+ * the policy keeps, and delete the others' point objects; (2) mark every
+ * chunk the remaining points reach (block lists and blocks of images;
+ * folder streams and file contents of trees, skipping subtrees already
+ * marked); (3) per pack, weigh live against dead bytes: packs with no live
+ * chunk are deleted, packs that are mostly garbage have their live blobs
+ * copied (still sealed) into new packs; (4) write an index of the live
+ * chunks of the packs that stay, then delete the old index files, then the
+ * old packs, unindexed packs and temporary files.
+ *
+ * Every step keeps the store valid if the process dies after it: new packs
+ * and indexes are durable before anything they replace is deleted, and a
+ * chunk is listed by some index until its last pack is gone. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "envelope.h"
+#include "err.h"
+#include "packer.h"
+#include "store.h"
+#include "stream.h"
+
+#define REPACK_BELOW 0.5 /* repack a pack whose live share is under this */
+#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
+
+struct gc {
+	eng_store *s;
+	eng_codec *codec;
+	eng_cindex *live; /* a set: chunk ids any kept point reaches */
+	uint8_t *blob, *buf;
+};
+
+/* Adds id to the live set; returns 1 when it was new, 0 if known, <0 on failure. */
+static int mark(struct gc *g, const uint8_t *id)
+{
+	static const uint8_t zero[ENG_ID_LEN];
+	if (!memcmp(id, zero, ENG_ID_LEN) || eng_cindex_get(g->live, id, NULL))
+		return 0;
+	eng_loc none = { 0 };
+	return eng_cindex_put(g->live, id, &none) ? ENG_ENOMEM : 1;
+}
+
+static int mark_image(struct gc *g, const eng_point *p, eng_err *err)
+{
+	for (size_t k = 0; k < p->n_lists; k++) {
+		int m = mark(g, p->lists[k]);
+		if (m < 0)
+			return eng_fail(err, ENG_ENOMEM, "out of memory");
+		if (m == 0)
+			continue; /* the same list in another point: its blocks are marked */
+		size_t len;
+		int rc = eng_chunk_read(g->s, g->codec, p->lists[k], g->blob, g->buf, LIST_BYTES, &len, err);
+		if (rc)
+			return rc;
+		for (size_t b = 0; b < len / ENG_ID_LEN; b++)
+			if (mark(g, g->buf + b * ENG_ID_LEN) < 0)
+				return eng_fail(err, ENG_ENOMEM, "out of memory");
+	}
+	return ENG_OK;
+}
+
+static int mark_refs(struct gc *g, const uint8_t *refs, uint32_t n, int *fresh)
+{
+	*fresh = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		int m = mark(g, refs + (size_t)i * ENG_REF_LEN);
+		if (m < 0)
+			return ENG_ENOMEM;
+		*fresh |= m;
+	}
+	return ENG_OK;
+}
+
+static int mark_dir(struct gc *g, const uint8_t *refs, uint32_t nrefs, int depth, eng_err *err)
+{
+	int fresh;
+	if (depth > 256)
+		return eng_fail(err, ENG_ECORRUPT, "a tree point nests deeper than 256 levels");
+	if (mark_refs(g, refs, nrefs, &fresh))
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	if (!fresh && nrefs)
+		return ENG_OK; /* the same folder in another point: its subtree is marked */
+	uint8_t *bytes;
+	size_t len, pos = 0;
+	int rc = eng_stream_get(g->s, g->codec, refs, nrefs, 256u << 20, &bytes, &len, err);
+	while (!rc && pos < len) {
+		eng_entry e;
+		size_t used = eng_entry_decode(bytes + pos, len - pos, &e);
+		if (!used) {
+			rc = eng_fail(err, ENG_ECORRUPT, "a folder of a tree point is malformed");
+			break;
+		}
+		pos += used;
+		if (e.type == ENG_T_DIR)
+			rc = mark_dir(g, e.refs, e.nrefs, depth + 1, err);
+		else if (mark_refs(g, e.refs, e.nrefs, &fresh))
+			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+	}
+	free(bytes);
+	return rc;
+}
+
+struct dataset_span {
+	size_t start, n; /* in the sorted points array */
+};
+
+static int by_dataset_then_time(const void *a, const void *b)
+{
+	const eng_point_info *x = a, *y = b;
+	int c = strcmp(x->machine, y->machine);
+	if (!c)
+		c = strcmp(x->dataset, y->dataset);
+	if (!c)
+		c = x->time_us < y->time_us ? -1 : x->time_us > y->time_us;
+	return c;
+}
+
+/* Decides keep[i] for every point in scope; returns how many are forgotten. */
+static size_t decide(const eng_prune_opts *o, eng_point_info *pts, size_t n, bool *keep, const char **why)
+{
+	int64_t now = eng_now_us();
+	size_t forgotten = 0;
+	for (size_t i = 0; i < n;) {
+		size_t end = i;
+		while (end < n && !strcmp(pts[end].machine, pts[i].machine) && !strcmp(pts[end].dataset, pts[i].dataset))
+			end++;
+		bool in_scope = (!o->machine || !strcmp(o->machine, pts[i].machine)) &&
+				(!o->dataset || !strcmp(o->dataset, pts[i].dataset));
+		int last = 0, app = 0;
+		bool newest_app_seen = false;
+		for (size_t k = end; k-- > i;) { /* newest first */
+			bool is_app = !strcmp(pts[k].consistency, "app");
+			keep[k] = true;
+			why[k] = "outside the policy's scope";
+			if (!in_scope)
+				continue;
+			if (k == end - 1)
+				why[k] = "newest point";
+			else if (is_app && !newest_app_seen)
+				why[k] = "newest app-consistent point";
+			else if (o->keep_within_us && now - pts[k].time_us <= o->keep_within_us)
+				why[k] = "within --keep-within";
+			else if (last < o->keep_last)
+				why[k] = "within --keep-last";
+			else if (is_app && app < o->keep_app)
+				why[k] = "within --keep-app";
+			else {
+				keep[k] = false;
+				why[k] = "outside the policy";
+				forgotten++;
+			}
+			if (keep[k])
+				last++;
+			if (is_app) {
+				newest_app_seen = true;
+				if (keep[k])
+					app++;
+			}
+		}
+		i = end;
+	}
+	return forgotten;
+}
+
+struct pack_weight {
+	uint64_t live, dead;
+	uint32_t live_n;
+};
+
+struct weigh_ctx {
+	eng_cindex *live;
+	struct pack_weight *w;
+};
+
+static void weigh(void *ctx, const uint8_t *id, const eng_loc *loc)
+{
+	struct weigh_ctx *c = ctx;
+	if (eng_cindex_get(c->live, id, NULL)) {
+		c->w[loc->pack].live += loc->length;
+		c->w[loc->pack].live_n++;
+	} else {
+		c->w[loc->pack].dead += loc->length;
+	}
+}
+
+/* Live entries of kept packs, grouped per pack, for the new index. */
+struct kept_ctx {
+	eng_cindex *live;
+	size_t np;
+	const uint8_t *keep;    /* per pack: stays as it is */
+	uint8_t **entries;      /* per pack */
+	size_t *count;
+};
+
+static void collect_kept(void *ctx, const uint8_t *id, const eng_loc *loc)
+{
+	struct kept_ctx *c = ctx;
+	if (loc->pack >= c->np || !c->keep[loc->pack] || !eng_cindex_get(c->live, id, NULL))
+		return;
+	eng_entry_put(c->entries[loc->pack] + c->count[loc->pack]++ * ENG_ENTRY_LEN, id, loc);
+}
+
+/* A live chunk to move out of a mostly-dead pack; the pack name is copied
+ * because the index grows while new packs are published. */
+struct move {
+	uint8_t id[ENG_ID_LEN];
+	uint8_t pack[ENG_ID_LEN];
+	eng_loc loc;
+};
+
+struct moves_ctx {
+	eng_cindex *live, *ci;
+	const uint8_t *repack;
+	size_t np;
+	struct move *v;
+	size_t n;
+};
+
+static void collect_moves(void *ctx, const uint8_t *id, const eng_loc *loc)
+{
+	struct moves_ctx *c = ctx;
+	if (loc->pack >= c->np || !c->repack[loc->pack] || !eng_cindex_get(c->live, id, NULL))
+		return;
+	struct move *m = &c->v[c->n++];
+	memcpy(m->id, id, ENG_ID_LEN);
+	memcpy(m->pack, eng_cindex_pack(c->ci, loc->pack)->name, ENG_ID_LEN);
+	m->loc = *loc;
+}
+
+static int by_pack_offset(const void *a, const void *b)
+{
+	const struct move *x = a, *y = b;
+	int c = memcmp(x->pack, y->pack, ENG_ID_LEN);
+	return c ? c : x->loc.offset < y->loc.offset ? -1 : x->loc.offset > y->loc.offset;
+}
+
+/* Copies the live blobs of the packs marked in repack into new packs. */
+static int repack_live(eng_store *s, struct gc *g, const uint8_t *repack, size_t np, size_t nmoves,
+		       uint64_t *copied, eng_err *err)
+{
+	struct moves_ctx mc = { .live = g->live, .ci = s->ci, .repack = repack, .np = np,
+				.v = malloc((nmoves + 1) * sizeof(struct move)) };
+	uint8_t *blob = malloc(eng_codec_bound(4u << 20));
+	eng_packer *pk = eng_packer_new(s);
+	eng_pack_writer *pw = pk ? eng_pack_writer_new(pk) : NULL;
+	int rc = !mc.v || !blob || !pw ? eng_fail(err, ENG_ENOMEM, "out of memory") : ENG_OK;
+	if (!rc) {
+		eng_cindex_each(s->ci, collect_moves, &mc);
+		qsort(mc.v, mc.n, sizeof(*mc.v), by_pack_offset); /* read each old pack front to back */
+	}
+	for (size_t i = 0; i < mc.n && !rc; i++) {
+		char obj[128];
+		eng_pack_object(mc.v[i].pack, obj);
+		rc = s->be->ops->get(s->be, obj, mc.v[i].loc.offset, blob, mc.v[i].loc.length, err);
+		if (!rc)
+			rc = eng_packer_copy(pw, mc.v[i].id, mc.v[i].loc.type, mc.v[i].loc.raw_length, blob,
+					     mc.v[i].loc.length, err);
+		*copied += mc.v[i].loc.length;
+	}
+	int wrc = eng_pack_writer_close(pw, rc != ENG_OK, rc ? NULL : err);
+	if (!rc)
+		rc = wrc;
+	int frc = pk ? eng_packer_finish(pk, rc ? NULL : err) : ENG_OK;
+	if (!rc)
+		rc = frc;
+	eng_packer_free(pk);
+	free(mc.v);
+	free(blob);
+	return rc;
+}
+
+static int remove_objects(eng_store *s, const char *prefix, const uint8_t *skip_names, size_t nskip,
+			  uint64_t *removed, eng_err *err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = eng_backend_names(s->be, prefix, &names, &n, err);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const char *base = strrchr(names[i], '/');
+		uint8_t bin[ENG_ID_LEN];
+		bool skip = false;
+		if (base && eng_unhex(base + 1, bin, ENG_ID_LEN))
+			for (size_t k = 0; k < nskip && !skip; k++)
+				skip = !memcmp(skip_names + k * ENG_ID_LEN, bin, ENG_ID_LEN);
+		if (!skip) {
+			rc = s->be->ops->remove(s->be, names[i], err);
+			(*removed)++;
+		}
+	}
+	eng_names_free(names, n);
+	return rc;
+}
+
+static int collect(eng_store *s, struct gc *g, bool *keep, eng_point_info *pts, size_t n, eng_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!keep[i])
+			continue;
+		eng_point p;
+		int rc = eng_point_load(s, pts[i].machine, pts[i].dataset, pts[i].id, &p, err);
+		if (!rc)
+			rc = !strcmp(p.info.kind, "image")
+				? mark_image(g, &p, err)
+				: mark_dir(g, p.root_refs.v, (uint32_t)p.root_refs.n, 0, err);
+		eng_point_release(&p);
+		if (rc)
+			return rc;
+	}
+	return ENG_OK;
+}
+
+int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_err *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (!o->keep_within_us && !o->keep_last && !o->keep_app)
+		return eng_fail(err, ENG_EINPUT, "give a policy: --keep-within, --keep-last or --keep-app");
+	const char *why_name;
+	if (o->machine && !eng_name_valid(o->machine, &why_name))
+		return eng_fail(err, ENG_EINPUT, "machine name '%s' %s", o->machine, why_name);
+	if (o->dataset && !eng_name_valid(o->dataset, &why_name))
+		return eng_fail(err, ENG_EINPUT, "dataset name '%s' %s", o->dataset, why_name);
+	eng_point_info *pts = NULL;
+	size_t n = 0;
+	bool *keep = NULL;
+	const char **why = NULL;
+	struct gc g = { .s = s };
+	struct pack_weight *w = NULL;
+	uint8_t *keep_pack = NULL, *repack = NULL, **entries = NULL;
+	size_t *count = NULL;
+	size_t np = 0;
+	int rc = s->be->ops->lock(s->be, true, err);
+	if (rc == ENG_EBUSY)
+		rc = eng_fail(err, ENG_EBUSY, "store %s is in use (a sync, restore or verify runs): prune needs it alone; try again",
+			      s->be->where);
+	if (!rc)
+		rc = eng_store_load_index(s, err);
+	if (!rc)
+		rc = eng_points_list(s, NULL, NULL, &pts, &n, err);
+	if (rc)
+		goto out;
+	qsort(pts, n, sizeof(*pts), by_dataset_then_time);
+	keep = calloc(n + 1, sizeof(*keep));
+	why = calloc(n + 1, sizeof(*why));
+	g.codec = eng_codec_new(&s->keys, s->zstd_level);
+	g.live = eng_cindex_new();
+	g.blob = malloc(eng_codec_bound(LIST_BYTES > ENG_CDC_MAX ? LIST_BYTES : ENG_CDC_MAX));
+	g.buf = malloc(LIST_BYTES);
+	if (!keep || !why || !g.codec || !g.live || !g.blob || !g.buf) {
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+		goto out;
+	}
+	r->points_forgotten = decide(o, pts, n, keep, why);
+	r->points_kept = n - r->points_forgotten;
+	for (size_t i = 0; i < n; i++)
+		if (o->verdict && (!o->machine || !strcmp(o->machine, pts[i].machine)) &&
+		    (!o->dataset || !strcmp(o->dataset, pts[i].dataset)))
+			o->verdict(o->verdict_ctx, &pts[i], keep[i], why[i]);
+
+	/* 1. forget */
+	for (size_t i = 0; i < n && !rc && !o->dry_run; i++) {
+		if (keep[i])
+			continue;
+		char name[600];
+		snprintf(name, sizeof(name), "points/%s/%s/%s", pts[i].machine, pts[i].dataset, pts[i].id);
+		rc = s->be->ops->remove(s->be, name, err);
+	}
+	/* 2. mark */
+	if (!rc)
+		rc = collect(s, &g, keep, pts, n, err);
+	if (rc)
+		goto out;
+	/* 3. weigh packs */
+	np = eng_cindex_packs(s->ci);
+	w = calloc(np + 1, sizeof(*w));
+	keep_pack = calloc(np + 1, 1);
+	repack = calloc(np + 1, 1);
+	entries = calloc(np + 1, sizeof(*entries));
+	count = calloc(np + 1, sizeof(*count));
+	if (!w || !keep_pack || !repack || !entries || !count) {
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+		goto out;
+	}
+	struct weigh_ctx wc = { g.live, w };
+	eng_cindex_each(s->ci, weigh, &wc);
+	size_t nkeep = 0;
+	for (size_t i = 0; i < np; i++) {
+		uint64_t total = w[i].live + w[i].dead, size = eng_cindex_pack(s->ci, (uint32_t)i)->size;
+		if (!w[i].live) {
+			r->packs_deleted++;
+			r->bytes_freed += size;
+		} else if (w[i].dead && (double)w[i].live < REPACK_BELOW * (double)total) {
+			repack[i] = 1;
+			r->packs_repacked++;
+			r->bytes_freed += w[i].dead;
+			r->bytes_repacked += w[i].live;
+		} else {
+			keep_pack[i] = 1;
+			nkeep++;
+		}
+	}
+	if (o->dry_run)
+		goto out;
+	/* 4. copy live blobs of mostly-dead packs into new packs */
+	if (r->packs_repacked) {
+		size_t nmoves = 0;
+		for (size_t i = 0; i < np; i++)
+			if (repack[i])
+				nmoves += w[i].live_n;
+		size_t before = eng_cindex_packs(s->ci);
+		uint64_t copied = 0;
+		if ((rc = repack_live(s, &g, repack, np, nmoves, &copied, err)))
+			goto out;
+		r->packs_written = eng_cindex_packs(s->ci) - before;
+	}
+	/* 5. one index for what stays in the old packs */
+	eng_index_pack *ip = calloc(nkeep + 1, sizeof(*ip));
+	size_t nip = 0;
+	if (!ip) {
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < np && !rc; i++)
+		if (keep_pack[i] && !(entries[i] = malloc((size_t)w[i].live_n * ENG_ENTRY_LEN + 1)))
+			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+	if (!rc) {
+		struct kept_ctx kc = { g.live, np, keep_pack, entries, count };
+		eng_cindex_each(s->ci, collect_kept, &kc);
+		for (size_t i = 0; i < np; i++)
+			if (keep_pack[i])
+				ip[nip++] = (eng_index_pack){ .name = eng_cindex_pack(s->ci, (uint32_t)i)->name,
+							      .size = eng_cindex_pack(s->ci, (uint32_t)i)->size,
+							      .entries = entries[i], .count = count[i] };
+		if (nip)
+			rc = eng_index_write(s, g.codec, ip, nip, err);
+	}
+	free(ip);
+	if (rc)
+		goto out;
+	/* 6. delete what is replaced: old index files, then packs no index names, then temporary files */
+	for (size_t i = 0; i < s->n_index_files && !rc; i++)
+		rc = s->be->ops->remove(s->be, s->index_files[i], err);
+	eng_cindex_free(s->ci); /* reload: the index now lists only what stays */
+	s->ci = NULL;
+	eng_names_free(s->index_files, s->n_index_files);
+	s->index_files = NULL;
+	s->n_index_files = 0;
+	if (!rc)
+		rc = eng_store_load_index(s, err);
+	if (!rc) {
+		size_t nnow = eng_cindex_packs(s->ci);
+		uint8_t *still = malloc((nnow + 1) * ENG_ID_LEN);
+		uint64_t removed = 0;
+		if (!still) {
+			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < nnow; i++)
+			memcpy(still + i * ENG_ID_LEN, eng_cindex_pack(s->ci, (uint32_t)i)->name, ENG_ID_LEN);
+		rc = remove_objects(s, "packs", still, nnow, &removed, err);
+		free(still);
+		if (!rc)
+			rc = remove_objects(s, "tmp", NULL, 0, &r->leftovers, err);
+		r->leftovers += removed - r->packs_deleted - r->packs_repacked;
+	}
+out:
+	for (size_t i = 0; entries && i < np; i++)
+		free(entries[i]);
+	free(entries);
+	free(pts);
+	free(keep);
+	free(why);
+	free(w);
+	free(keep_pack);
+	free(repack);
+	free(count);
+	eng_codec_free(g.codec);
+	eng_cindex_free(g.live);
+	free(g.blob);
+	free(g.buf);
+	return rc;
+}

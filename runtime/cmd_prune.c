@@ -1,0 +1,126 @@
+/* cmd_prune.c — `lifeboat prune`: retention and garbage collection. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const char help[] =
+	"usage: lifeboat prune --store URL [MACHINE[/DATASET]] [--keep-within D]\n"
+	"                      [--keep-last N] [--keep-app N] [--dry-run] [--json]\n\n"
+	"Forgets the points of each dataset that the policy does not keep, then\n"
+	"removes the chunks no remaining point needs, repacking packs that are\n"
+	"mostly garbage. Each dataset's newest point and newest app-consistent point\n"
+	"are always kept. Prune needs the store alone: a sync or restore running at\n"
+	"the same time makes it fail (exit 1) without changing anything.\n\n"
+	"  --store URL       the replica store (default: LIFEBOAT_STORE)\n"
+	"  --keep-within D   keep points younger than D (90s, 15m, 24h, 7d, 1h30m)\n"
+	"  --keep-last N     keep the newest N points of each dataset\n"
+	"  --keep-app N      keep the newest N app-consistent points of each dataset\n"
+	"  --dry-run         print what would be forgotten and freed; change nothing\n"
+	"  --key-file FILE   key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
+	"  --json            print a JSON summary\n";
+
+static bool json_out;
+
+static void print_verdict(void *ctx, const eng_point_info *p, bool keep, const char *why)
+{
+	(void)ctx;
+	if (json_out)
+		return;
+	printf("%-6s %s  %s/%s  %s  %s  (%s)\n", keep ? "keep" : "forget", p->id, p->machine, p->dataset, p->time,
+	       p->consistency, why);
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "keep-within", required_argument, NULL, 'w' },
+		{ "keep-last", required_argument, NULL, 'l' },
+		{ "keep-app", required_argument, NULL, 'a' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	rt_store_opts so = { 0 };
+	eng_prune_opts o = { .verdict = print_verdict };
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		char *end;
+		long v;
+		switch (c) {
+		case 's': so.url = optarg; break;
+		case 'k': so.key_file = optarg; break;
+		case 'w':
+			if (!rt_parse_duration(optarg, &o.keep_within_us) || !o.keep_within_us)
+				return rt_usage("prune", "--keep-within '%s' is not a duration such as 24h or 1h30m", optarg);
+			break;
+		case 'l':
+		case 'a':
+			v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 1 || v > 1000000)
+				return rt_usage("prune", "%s '%s' is not a count from 1", c == 'l' ? "--keep-last" : "--keep-app",
+						optarg);
+			*(c == 'l' ? &o.keep_last : &o.keep_app) = (int)v;
+			break;
+		case 'n': o.dry_run = true; break;
+		case 'j': so.json = true; break;
+		case 'h': fputs(help, stdout); return EXIT_DONE;
+		case ':': return rt_usage("prune", "%s needs a value", argv[optind - 1]);
+		default: return rt_usage("prune", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	json_out = so.json;
+	char machine[256] = "", dataset[256] = "";
+	if (argc - optind > 1)
+		return rt_usage("prune", "give at most one MACHINE[/DATASET]");
+	if (optind < argc) {
+		const char *arg = argv[optind], *why;
+		if (strchr(arg, '/')) {
+			if (!rt_split_target("prune", arg, machine, dataset, NULL, false))
+				return EXIT_BAD_INPUT;
+		} else if (!eng_name_valid(arg, &why)) {
+			return rt_usage("prune", "machine name '%s' %s", arg, why);
+		} else {
+			snprintf(machine, sizeof(machine), "%s", arg);
+		}
+	}
+	if (!o.keep_within_us && !o.keep_last && !o.keep_app)
+		return rt_usage("prune", "give a policy: --keep-within, --keep-last or --keep-app");
+	o.machine = machine[0] ? machine : NULL;
+	o.dataset = dataset[0] ? dataset : NULL;
+	eng_store *s;
+	int rc = rt_open_store("prune", &so, &s);
+	if (rc)
+		return rc;
+	o.run.cancel = &rt_cancel;
+	eng_prune_result r;
+	eng_err err;
+	rc = eng_prune(s, &o, &r, &err);
+	eng_store_close(s);
+	if (rc)
+		return rt_fail("prune", rc, "%s", err.msg);
+	char a[32], b[32];
+	if (so.json)
+		printf("{\"dry_run\":%s,\"points_kept\":%llu,\"points_forgotten\":%llu,\"packs_deleted\":%llu,"
+		       "\"packs_repacked\":%llu,\"packs_written\":%llu,\"bytes_freed\":%llu,\"bytes_repacked\":%llu,"
+		       "\"leftovers_removed\":%llu}\n",
+		       o.dry_run ? "true" : "false", (unsigned long long)r.points_kept,
+		       (unsigned long long)r.points_forgotten, (unsigned long long)r.packs_deleted,
+		       (unsigned long long)r.packs_repacked, (unsigned long long)r.packs_written,
+		       (unsigned long long)r.bytes_freed, (unsigned long long)r.bytes_repacked,
+		       (unsigned long long)r.leftovers);
+	else
+		printf("%s %llu points, kept %llu; %s %s (%llu packs deleted, %llu repacked, %s of live data copied)\n",
+		       o.dry_run ? "would forget" : "forgot", (unsigned long long)r.points_forgotten,
+		       (unsigned long long)r.points_kept, o.dry_run ? "would free" : "freed", rt_size(r.bytes_freed, a),
+		       (unsigned long long)r.packs_deleted, (unsigned long long)r.packs_repacked,
+		       rt_size(r.bytes_repacked, b));
+	return EXIT_DONE;
+}
