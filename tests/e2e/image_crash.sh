@@ -10,7 +10,7 @@ lb sync base.img --store st --as m/base >/dev/null
 
 for round in 1 2 3; do
 	delay=$(( (RANDOM % 60) + 5 ))
-	lb sync big.img --store st --as m/big >/dev/null 2>&1 &
+	"$LB_BIN" sync big.img --store st --as m/big >/dev/null 2>&1 &
 	pid=$!
 	sleep "0.$(printf %02d $delay)"
 	kill -9 $pid 2>/dev/null
@@ -40,7 +40,7 @@ check "x/two has two points" test "$(lb points --store st x/two --json | grep -o
 # Ctrl-C: the sync stops, exits 130, and leaves no point and a sound store.
 n_before=$(lb points --store st m/big --json | grep -o '"id"' | wc -l)
 "$GEN" mutate big.img 5 $((SEED + 3)) >/dev/null
-lb sync big.img --store st --as m/big >/dev/null 2>int.err & pid=$!
+"$LB_BIN" sync big.img --store st --as m/big >/dev/null 2>int.err & pid=$!
 sleep 0.2
 kill -INT $pid
 wait $pid; rc=$?

@@ -14,6 +14,8 @@ trap cleanup_work EXIT
 cd "$WORK" || exit 1
 
 lb() { ${LIFEBOAT_WRAP:-} "$LB_BIN" "$@"; }
+# Processes a test kills must be started as "$LB_BIN" ... & so that $! is
+# lifeboat itself, not a subshell running the lb function.
 
 pass() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
 fail() { T_N=$((T_N + 1)); echo "not ok $T_N - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
