@@ -27,6 +27,23 @@ static inline uint64_t get_u64(const uint8_t *p)
 	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
+/* True when all n bytes are zero. */
+static inline bool eng_all_zero(const uint8_t *p, size_t n)
+{
+	const uint8_t *end = p + n;
+	while (p + 64 <= end) {
+		uint64_t v[8];
+		__builtin_memcpy(v, p, 64);
+		if (v[0] | v[1] | v[2] | v[3] | v[4] | v[5] | v[6] | v[7])
+			return false;
+		p += 64;
+	}
+	for (; p < end; p++)
+		if (*p)
+			return false;
+	return true;
+}
+
 /* Writes 2*n hex digits and a NUL into out. */
 void eng_hex(const uint8_t *bin, size_t n, char *out);
 /* Parses exactly 2*n hex digits; false on anything else. */

@@ -34,7 +34,8 @@ struct restore_job {
 	const eng_point *pt;
 	const char *dest;
 	int fd;
-	bool device;
+	bool device, delta;
+	_Atomic uint64_t read;
 	uint32_t gather;
 	_Atomic uint64_t written;
 	eng_par par;
@@ -42,7 +43,7 @@ struct restore_job {
 
 struct restore_tls {
 	eng_codec *codec;
-	uint8_t *list, *blob, *out;
+	uint8_t *list, *blob, *out, *have;
 	uint64_t out_off;
 	size_t out_len;
 };
@@ -58,9 +59,10 @@ static void *restore_tls_new(void *ctx)
 	t->list = malloc(LIST_BYTES);
 	t->blob = malloc(eng_codec_bound(bs > LIST_BYTES ? bs : LIST_BYTES));
 	t->out = malloc(j->gather);
-	if (!t->codec || !t->list || !t->blob || !t->out) {
+	t->have = malloc(bs);
+	if (!t->codec || !t->list || !t->blob || !t->out || !t->have) {
 		eng_codec_free(t->codec);
-		free(t->list); free(t->blob); free(t->out);
+		free(t->list); free(t->blob); free(t->out); free(t->have);
 		free(t);
 		return NULL;
 	}
@@ -74,7 +76,7 @@ static int restore_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 	(void)err;
 	struct restore_tls *t = p;
 	eng_codec_free(t->codec);
-	free(t->list); free(t->blob); free(t->out);
+	free(t->list); free(t->blob); free(t->out); free(t->have);
 	free(t);
 	return ENG_OK;
 }
@@ -89,6 +91,34 @@ static int flush(struct restore_job *j, struct restore_tls *t, eng_err *err)
 	atomic_fetch_add(&j->written, t->out_len);
 	t->out_len = 0;
 	return ENG_OK;
+}
+
+/* In-place restore: 1 when DEST already holds the block (or, for a hole,
+ * zeros), 0 when it must be written, -1 on failure. A hole whose place
+ * holds data is punched out here. */
+static int delta_same(struct restore_job *j, struct restore_tls *t, const uint8_t *id, bool is_hole, uint64_t off,
+		      size_t blen, eng_err *err)
+{
+	ssize_t got = eng_pread_full(j->fd, t->have, blen, (off_t)off);
+	if (got < 0)
+		return eng_fail_errno(err, "cannot read %s at offset %llu", j->dest, (unsigned long long)off), -1;
+	atomic_fetch_add(&j->read, (uint64_t)got);
+	memset(t->have + got, 0, blen - (size_t)got);
+	if (is_hole) {
+		if (eng_all_zero(t->have, blen))
+			return 1;
+		if (j->device)
+			return 0; /* written as zeros */
+		if (fallocate(j->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)blen) != 0)
+			return eng_fail_errno(err, "cannot clear %s at offset %llu", j->dest, (unsigned long long)off), -1;
+		atomic_fetch_add(&j->written, blen);
+		return 1;
+	}
+	if ((size_t)got < blen)
+		return 0;
+	uint8_t have_id[ENG_ID_LEN];
+	eng_codec_id(t->codec, t->have, blen, have_id);
+	return memcmp(have_id, id, ENG_ID_LEN) == 0;
 }
 
 static int restore_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
@@ -118,6 +148,16 @@ static int restore_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 		size_t blen = pt->info.size - off < bs ? (size_t)(pt->info.size - off) : bs;
 		const uint8_t *id = t->list + i * ENG_ID_LEN;
 		bool is_hole = memcmp(id, hole, ENG_ID_LEN) == 0;
+		if (j->delta) {
+			int same = delta_same(j, t, id, is_hole, off, blen, err);
+			if (same < 0)
+				return err->status;
+			if (same) {
+				rc = flush(j, t, err);
+				atomic_fetch_add(&j->par.done_bytes, blen);
+				continue;
+			}
+		}
 		if (is_hole && !j->device) {
 			rc = flush(j, t, err);
 			atomic_fetch_add(&j->par.done_bytes, blen);
@@ -149,6 +189,19 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 {
 	struct stat st;
 	*mode = 0600;
+	if (o->delta) {
+		if (stat(j->dest, &st) != 0)
+			return eng_fail(err, ENG_EINPUT, "%s: %s (--delta updates an existing image)", j->dest, strerror(errno));
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			return eng_fail(err, ENG_EINPUT, "%s is not an image file or block device", j->dest);
+		j->device = S_ISBLK(st.st_mode);
+		j->fd = open(j->dest, O_RDWR | O_CLOEXEC);
+		if (j->fd < 0)
+			return eng_fail_errno(err, "cannot open %s", j->dest);
+		if (j->device && (uint64_t)lseek(j->fd, 0, SEEK_END) < j->pt->info.size)
+			return eng_fail(err, ENG_EINPUT, "%s is smaller than the point", j->dest);
+		return ENG_OK;
+	}
 	if (lstat(j->dest, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			return eng_fail(err, ENG_EINPUT, "%s is a folder: give the path of the image file to write", j->dest);
@@ -199,7 +252,7 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 int eng_image_restore(eng_store *s, const eng_point *pt, const char *dest, const eng_restore_opts *opts,
 		      eng_restore_result *res, eng_err *err)
 {
-	struct restore_job j = { .s = s, .dest = dest, .fd = -1, .pt = pt, .gather = GATHER };
+	struct restore_job j = { .s = s, .dest = dest, .fd = -1, .pt = pt, .gather = GATHER, .delta = opts->delta };
 	char tmp[PATH_MAX] = "";
 	mode_t mode;
 	if (j.gather < pt->info.block_size)
@@ -216,11 +269,15 @@ int eng_image_restore(eng_store *s, const eng_point *pt, const char *dest, const
 	rc = eng_par_run(&j.par, &run, err);
 	if (rc)
 		goto out;
+	if (j.delta && !j.device && ftruncate(j.fd, (off_t)pt->info.size) != 0) {
+		rc = eng_fail_errno(err, "cannot size %s", dest);
+		goto out;
+	}
 	if (fsync(j.fd) != 0) {
 		rc = eng_fail_errno(err, "cannot flush %s", dest);
 		goto out;
 	}
-	if (!j.device) {
+	if (!j.device && !j.delta) {
 		if (fchmod(j.fd, mode) != 0 || rename(tmp, dest) != 0) {
 			rc = eng_fail_errno(err, "cannot put the restored image at %s", dest);
 			goto out;
@@ -229,6 +286,7 @@ int eng_image_restore(eng_store *s, const eng_point *pt, const char *dest, const
 		eng_fsync_dir_of(dest);
 	}
 	res->bytes_written = atomic_load(&j.written);
+	res->bytes_read = atomic_load(&j.read);
 out:
 	if (j.fd >= 0)
 		close(j.fd);

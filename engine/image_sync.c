@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "err.h"
 #include "fsutil.h"
 #include "packer.h"
@@ -84,22 +85,6 @@ static int sync_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 	return rc;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	const uint8_t *end = p + n;
-	while (p + 64 <= end) {
-		uint64_t v[8];
-		memcpy(v, p, 64);
-		if (v[0] | v[1] | v[2] | v[3] | v[4] | v[5] | v[6] | v[7])
-			return false;
-		p += 64;
-	}
-	for (; p < end; p++)
-		if (*p)
-			return false;
-	return true;
-}
-
 /* True when [off, off+len) of a regular file holds no data (a hole). */
 static bool window_is_hole(struct sync_job *j, uint64_t off, uint64_t len)
 {
@@ -162,7 +147,7 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 			const uint8_t *blk = t->buf + i * j->bs;
 			size_t blen = len - i * j->bs < j->bs ? len - i * j->bs : j->bs;
 			uint8_t *id = t->list + (b0 + i) * ENG_ID_LEN;
-			if (all_zero(blk, blen)) {
+			if (eng_all_zero(blk, blen)) {
 				memset(id, 0, ENG_ID_LEN);
 				holes++;
 				continue;

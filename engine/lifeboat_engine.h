@@ -97,6 +97,7 @@ typedef struct eng_restore_opts {
 	const char *dataset;
 	const char *point;  /* id or unique prefix, or NULL/"latest" */
 	bool force;         /* replace an existing destination */
+	bool delta;         /* update DEST in place, writing only what differs */
 	eng_run_opts run;
 } eng_restore_opts;
 
@@ -104,6 +105,7 @@ typedef struct eng_restore_result {
 	char point_id[17];
 	uint64_t size;
 	uint64_t bytes_written;
+	uint64_t bytes_read;    /* --delta: bytes of DEST read to compare */
 	double seconds;
 } eng_restore_result;
 

@@ -39,6 +39,7 @@ struct later {
 	uint8_t *refs;
 	uint32_t nrefs;
 	char *target;
+	bool in_place; /* --delta: the file exists; write only what differs */
 };
 
 struct tree_restore {
@@ -46,10 +47,10 @@ struct tree_restore {
 	const char *dest;
 	eng_codec *codec;
 	int rootfd;
-	bool as_root;
+	bool as_root, delta;
 	struct later *files, *links, *dirs;
 	size_t nfiles, nlinks, ndirs, cap_files, cap_links, cap_dirs;
-	_Atomic uint64_t written;
+	_Atomic uint64_t written, read;
 	eng_par par;
 };
 
@@ -113,6 +114,64 @@ static bool relpath_ok(const char *p, size_t len)
 	return true;
 }
 
+static void remove_tree(int atfd, const char *name);
+
+/* --delta: makes room for an entry of the point, keeping what can be
+ * updated in place (a folder for a folder, a lone regular file for a file).
+ * Returns whether something was kept. */
+static bool clear_place(int dirfd, const char *name, uint8_t type)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return false;
+	if ((type == ENG_T_DIR && S_ISDIR(st.st_mode)) || (type == ENG_T_FILE && S_ISREG(st.st_mode) && st.st_nlink == 1))
+		return true;
+	if (S_ISDIR(st.st_mode))
+		remove_tree(dirfd, name);
+	else
+		unlinkat(dirfd, name, 0);
+	return false;
+}
+
+/* --delta: whether the point's folder (its encoded entries, sorted by
+ * name) has an entry called name. */
+static bool point_has(const uint8_t *bytes, size_t len, const char *name)
+{
+	size_t n = strlen(name), pos = 0;
+	while (pos < len) {
+		eng_entry e;
+		size_t used = eng_entry_decode(bytes + pos, len - pos, &e);
+		if (!used)
+			return true; /* malformed: keep rather than delete */
+		if (e.name_len == n && !memcmp(e.name, name, n))
+			return true;
+		pos += used;
+	}
+	return false;
+}
+
+/* --delta: removes what a folder holds that the point's folder does not. */
+static int remove_extras(struct tree_restore *t, int dirfd, const uint8_t *bytes, size_t len, const char *path,
+			 eng_err *err)
+{
+	int fd2 = dup(dirfd);
+	DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+	if (!d) {
+		if (fd2 >= 0)
+			close(fd2);
+		return eng_fail_errno(err, "cannot read %s/%s", t->dest, path);
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || point_has(bytes, len, de->d_name))
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) != 0 && (errno == EISDIR || errno == EPERM))
+			remove_tree(dirfd, de->d_name);
+	}
+	closedir(d);
+	return ENG_OK;
+}
+
 static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8_t *refs, uint32_t nrefs, int depth,
 		eng_err *err)
 {
@@ -162,9 +221,10 @@ static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8
 			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 			break;
 		}
+		bool kept = t->delta && clear_place(dirfd, name, e.type);
 		switch (e.type) {
 		case ENG_T_DIR: {
-			if (mkdirat(dirfd, name, 0700) != 0) {
+			if (!kept && mkdirat(dirfd, name, 0700) != 0) {
 				rc = eng_fail_errno(err, "cannot create %s/%s", t->dest, child);
 				free(l.path); free(l.refs); free(l.target);
 				break;
@@ -187,6 +247,11 @@ static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8
 			break;
 		}
 		case ENG_T_FILE: {
+			l.in_place = kept;
+			if (kept) {
+				rc = push(&t->files, &t->nfiles, &t->cap_files, &l, err);
+				break;
+			}
 			int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (fd < 0) {
 				rc = eng_fail_errno(err, "cannot create %s/%s", t->dest, child);
@@ -209,6 +274,8 @@ static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8
 			break;
 		}
 	}
+	if (!rc && t->delta)
+		rc = remove_extras(t, dirfd, bytes, len, path, err);
 	free(bytes);
 	return rc;
 }
@@ -265,12 +332,46 @@ static int file_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 	return ENG_OK;
 }
 
+/* --delta: whether the file already holds the chunk at off. */
+static int same_chunk(struct tree_restore *t, struct file_tls *f, int fd, uint64_t off, const eng_ref *r)
+{
+	ssize_t got = eng_pread_full(fd, f->buf, r->len, (off_t)off);
+	if (got <= 0)
+		return 0;
+	atomic_fetch_add(&t->read, (uint64_t)got);
+	if ((size_t)got != r->len)
+		return 0;
+	uint8_t id[ENG_ID_LEN];
+	eng_codec_id(f->codec, f->buf, r->len, id);
+	return !memcmp(id, r->id, ENG_ID_LEN);
+}
+
+/* --delta: makes [off, off+len) a hole if it holds any data. */
+static int clear_hole(struct tree_restore *t, struct file_tls *f, int fd, uint64_t off, uint64_t len, const char *path,
+		      eng_err *err)
+{
+	for (uint64_t pos = 0; pos < len;) {
+		size_t n = len - pos < ENG_CDC_MAX ? (size_t)(len - pos) : ENG_CDC_MAX;
+		ssize_t got = eng_pread_full(fd, f->buf, n, (off_t)(off + pos));
+		if (got <= 0)
+			return ENG_OK; /* past the end: truncation makes the rest a hole */
+		atomic_fetch_add(&t->read, (uint64_t)got);
+		if (!eng_all_zero(f->buf, (size_t)got)) {
+			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0)
+				return eng_fail_errno(err, "cannot clear part of %s/%s", t->dest, path);
+			return ENG_OK;
+		}
+		pos += (uint64_t)got;
+	}
+	return ENG_OK;
+}
+
 static int write_file(void *ctx, void *tlsp, size_t item, eng_err *err)
 {
 	struct tree_restore *t = ctx;
 	struct file_tls *f = tlsp;
 	const struct later *l = &t->files[item];
-	int fd = openat(t->rootfd, l->path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(t->rootfd, l->path, (l->in_place ? O_RDWR : O_WRONLY) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return eng_fail_errno(err, "cannot open %s/%s", t->dest, l->path);
 	uint64_t off = 0;
@@ -281,12 +382,22 @@ static int write_file(void *ctx, void *tlsp, size_t item, eng_err *err)
 		size_t got;
 		eng_ref_get(l->refs + (size_t)i * ENG_REF_LEN, &r);
 		if (!memcmp(r.id, zero, ENG_ID_LEN)) {
+			if (l->in_place && (rc = clear_hole(t, f, fd, off, r.len, l->path, err)))
+				break;
 			off += r.len; /* a hole */
 			continue;
 		}
 		if (r.len > ENG_CDC_MAX) {
 			rc = eng_fail(err, ENG_ECORRUPT, "file %s of the point has an oversized chunk ref", l->path);
 			break;
+		}
+		if (l->in_place) {
+			int same = same_chunk(t, f, fd, off, &r);
+			if (same) {
+				off += r.len;
+				atomic_fetch_add(&t->par.done_bytes, r.len);
+				continue;
+			}
 		}
 		rc = eng_chunk_read(t->s, f->codec, r.id, f->blob, f->buf, r.len, &got, err);
 		if (!rc && got != r.len)
@@ -390,11 +501,19 @@ static void remove_tree(int atfd, const char *name)
 int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const eng_restore_opts *opts,
 		     eng_restore_result *res, eng_err *err)
 {
-	struct tree_restore t = { .s = s, .dest = dest, .rootfd = -1, .as_root = geteuid() == 0 };
+	struct tree_restore t = { .s = s, .dest = dest, .rootfd = -1, .as_root = geteuid() == 0, .delta = opts->delta };
 	struct stat st;
+	char parent[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX];
+	int rc = ENG_OK;
+	if (t.delta) {
+		if (stat(dest, &st) != 0 || !S_ISDIR(st.st_mode))
+			return eng_fail(err, ENG_EINPUT, "%s is not a folder (--delta updates an existing tree)", dest);
+		snprintf(tmp, sizeof(tmp), "%s", dest);
+		parent[0] = 0;
+		goto open_root;
+	}
 	if (lstat(dest, &st) == 0)
 		return eng_fail(err, ENG_EEXIST, "%s exists: restore a tree to a new path (or use --delta)", dest);
-	char parent[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX];
 	snprintf(parent, sizeof(parent), "%s", dest);
 	char *slash = strrchr(parent, '/');
 	if (slash == parent)
@@ -408,8 +527,7 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 		return eng_fail(err, ENG_EINPUT, "%s: give the path of a new folder", dest);
 	uint8_t r[6];
 	char hex[13];
-	int rc = eng_random(r, sizeof(r), err);
-	if (rc)
+	if ((rc = eng_random(r, sizeof(r), err)))
 		return rc;
 	eng_hex(r, sizeof(r), hex);
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.lifeboat-%s", parent, base, hex) >= (int)sizeof(tmp))
@@ -419,6 +537,7 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 			return eng_fail(err, ENG_EINPUT, "%s: the folder %s does not exist", dest, parent);
 		return eng_fail_errno(err, "cannot create a folder beside %s", dest);
 	}
+open_root:
 	t.rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	t.codec = eng_codec_new(&s->keys, s->zstd_level);
 	if (t.rootfd < 0 || !t.codec)
@@ -436,11 +555,11 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 		rc = finish_dirs(&t, pt, err);
 	if (!rc && syncfs(t.rootfd) != 0)
 		rc = eng_fail_errno(err, "cannot flush %s", dest);
-	if (!rc && rename(tmp, dest) != 0)
+	if (!rc && !t.delta && rename(tmp, dest) != 0)
 		rc = eng_fail_errno(err, "cannot put the restored tree at %s", dest);
 	if (!rc)
 		eng_fsync_dir_of(dest);
-	if (rc) {
+	if (rc && !t.delta) {
 		int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pfd >= 0) {
 			remove_tree(pfd, strrchr(tmp, '/') + 1);
@@ -448,6 +567,7 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 		}
 	}
 	res->bytes_written = atomic_load(&t.written);
+	res->bytes_read = atomic_load(&t.read);
 	if (t.rootfd >= 0)
 		close(t.rootfd);
 	eng_codec_free(t.codec);

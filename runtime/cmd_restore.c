@@ -17,6 +17,8 @@ static const char help[] =
 	"unique prefix of one.\n\n"
 	"  --store URL      the replica store (default: LIFEBOAT_STORE)\n"
 	"  --force          replace DEST if it exists (a block device is written in place)\n"
+	"  --delta          update an existing DEST in place: read it, write only the\n"
+	"                   blocks that differ (failback); DEST is not atomic then\n"
 	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
 	"  --threads N      worker threads (default: one per core)\n"
 	"  --json           print a JSON summary\n";
@@ -27,6 +29,7 @@ int cmd_restore(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "delta", no_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -42,6 +45,7 @@ int cmd_restore(int argc, char **argv)
 		case 's': so.url = optarg; break;
 		case 'k': so.key_file = optarg; break;
 		case 'f': o.force = true; break;
+		case 'd': o.delta = true; break;
 		case 't': o.run.threads = atoi(optarg); break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
@@ -78,12 +82,14 @@ int cmd_restore(int argc, char **argv)
 	if (so.json) {
 		printf("{\"point\":\"%s\",\"dest\":", r.point_id);
 		rt_json_str(dest);
-		printf(",\"size\":%llu,\"bytes_written\":%llu,\"seconds\":%.3f}\n", (unsigned long long)r.size,
-		       (unsigned long long)r.bytes_written, r.seconds);
+		printf(",\"size\":%llu,\"bytes_read\":%llu,\"bytes_written\":%llu,\"seconds\":%.3f}\n",
+		       (unsigned long long)r.size, (unsigned long long)r.bytes_read, (unsigned long long)r.bytes_written,
+		       r.seconds);
 	} else {
 		char a[32], b[32];
-		printf("restored %s/%s@%s to %s: %s, %s written, %.2fs\n", machine, dataset, r.point_id, dest,
-		       rt_size(r.size, a), rt_size(r.bytes_written, b), r.seconds);
+		char d[32];
+		printf("restored %s/%s@%s to %s: %s, %s read, %s written, %.2fs\n", machine, dataset, r.point_id, dest,
+		       rt_size(r.size, a), rt_size(r.bytes_read, d), rt_size(r.bytes_written, b), r.seconds);
 	}
 	return EXIT_DONE;
 }
