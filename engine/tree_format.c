@@ -38,11 +38,13 @@ void eng_entry_encode(const eng_entry *e, uint8_t *p)
 	p += 40;
 	put_u32(p, e->nrefs);
 	p += 4;
-	memcpy(p, e->refs, (size_t)e->nrefs * ENG_REF_LEN);
+	if (e->nrefs)
+		memcpy(p, e->refs, (size_t)e->nrefs * ENG_REF_LEN);
 	p += (size_t)e->nrefs * ENG_REF_LEN;
 	p[0] = (uint8_t)e->target_len;
 	p[1] = (uint8_t)(e->target_len >> 8);
-	memcpy(p + 2, e->target, e->target_len);
+	if (e->target_len)
+		memcpy(p + 2, e->target, e->target_len);
 }
 
 size_t eng_entry_decode(const uint8_t *p, size_t avail, eng_entry *e)
