@@ -21,88 +21,11 @@
 #include "envelope.h"
 #include "err.h"
 #include "packer.h"
+#include "reach.h"
 #include "store.h"
 #include "stream.h"
 
 #define REPACK_BELOW 0.5 /* repack a pack whose live share is under this */
-#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
-
-struct gc {
-	eng_store *s;
-	eng_codec *codec;
-	eng_cindex *live; /* a set: chunk ids any kept point reaches */
-	uint8_t *blob, *buf;
-};
-
-/* Adds id to the live set; returns 1 when it was new, 0 if known, <0 on failure. */
-static int mark(struct gc *g, const uint8_t *id)
-{
-	static const uint8_t zero[ENG_ID_LEN];
-	if (!memcmp(id, zero, ENG_ID_LEN) || eng_cindex_get(g->live, id, NULL))
-		return 0;
-	eng_loc none = { 0 };
-	return eng_cindex_put(g->live, id, &none) ? ENG_ENOMEM : 1;
-}
-
-static int mark_image(struct gc *g, const eng_point *p, eng_err *err)
-{
-	for (size_t k = 0; k < p->n_lists; k++) {
-		int m = mark(g, p->lists[k]);
-		if (m < 0)
-			return eng_fail(err, ENG_ENOMEM, "out of memory");
-		if (m == 0)
-			continue; /* the same list in another point: its blocks are marked */
-		size_t len;
-		int rc = eng_chunk_read(g->s, g->codec, p->lists[k], g->blob, g->buf, LIST_BYTES, &len, err);
-		if (rc)
-			return rc;
-		for (size_t b = 0; b < len / ENG_ID_LEN; b++)
-			if (mark(g, g->buf + b * ENG_ID_LEN) < 0)
-				return eng_fail(err, ENG_ENOMEM, "out of memory");
-	}
-	return ENG_OK;
-}
-
-static int mark_refs(struct gc *g, const uint8_t *refs, uint32_t n, int *fresh)
-{
-	*fresh = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		int m = mark(g, refs + (size_t)i * ENG_REF_LEN);
-		if (m < 0)
-			return ENG_ENOMEM;
-		*fresh |= m;
-	}
-	return ENG_OK;
-}
-
-static int mark_dir(struct gc *g, const uint8_t *refs, uint32_t nrefs, int depth, eng_err *err)
-{
-	int fresh;
-	if (depth > 256)
-		return eng_fail(err, ENG_ECORRUPT, "a tree point nests deeper than 256 levels");
-	if (mark_refs(g, refs, nrefs, &fresh))
-		return eng_fail(err, ENG_ENOMEM, "out of memory");
-	if (!fresh && nrefs)
-		return ENG_OK; /* the same folder in another point: its subtree is marked */
-	uint8_t *bytes;
-	size_t len, pos = 0;
-	int rc = eng_stream_get(g->s, g->codec, refs, nrefs, 256u << 20, &bytes, &len, err);
-	while (!rc && pos < len) {
-		eng_entry e;
-		size_t used = eng_entry_decode(bytes + pos, len - pos, &e);
-		if (!used) {
-			rc = eng_fail(err, ENG_ECORRUPT, "a folder of a tree point is malformed");
-			break;
-		}
-		pos += used;
-		if (e.type == ENG_T_DIR)
-			rc = mark_dir(g, e.refs, e.nrefs, depth + 1, err);
-		else if (mark_refs(g, e.refs, e.nrefs, &fresh))
-			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
-	}
-	free(bytes);
-	return rc;
-}
 
 struct dataset_span {
 	size_t start, n; /* in the sorted points array */
@@ -239,10 +162,10 @@ static int by_pack_offset(const void *a, const void *b)
 }
 
 /* Copies the live blobs of the packs marked in repack into new packs. */
-static int repack_live(eng_store *s, struct gc *g, const uint8_t *repack, size_t np, size_t nmoves,
+static int repack_live(eng_store *s, eng_reach *g, const uint8_t *repack, size_t np, size_t nmoves,
 		       uint64_t *copied, eng_err *err)
 {
-	struct moves_ctx mc = { .live = g->live, .ci = s->ci, .repack = repack, .np = np,
+	struct moves_ctx mc = { .live = g->seen, .ci = s->ci, .repack = repack, .np = np,
 				.v = malloc((nmoves + 1) * sizeof(struct move)) };
 	uint8_t *blob = malloc(eng_codec_bound(4u << 20));
 	eng_packer *pk = eng_packer_new(s);
@@ -295,7 +218,7 @@ static int remove_objects(eng_store *s, const char *prefix, const uint8_t *skip_
 	return rc;
 }
 
-static int collect(eng_store *s, struct gc *g, bool *keep, eng_point_info *pts, size_t n, eng_err *err)
+static int collect(eng_store *s, eng_reach *g, bool *keep, eng_point_info *pts, size_t n, eng_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!keep[i])
@@ -303,9 +226,7 @@ static int collect(eng_store *s, struct gc *g, bool *keep, eng_point_info *pts, 
 		eng_point p;
 		int rc = eng_point_load(s, pts[i].machine, pts[i].dataset, pts[i].id, &p, err);
 		if (!rc)
-			rc = !strcmp(p.info.kind, "image")
-				? mark_image(g, &p, err)
-				: mark_dir(g, p.root_refs.v, (uint32_t)p.root_refs.n, 0, err);
+			rc = eng_reach_point(g, &p, err);
 		eng_point_release(&p);
 		if (rc)
 			return rc;
@@ -327,7 +248,7 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	size_t n = 0;
 	bool *keep = NULL;
 	const char **why = NULL;
-	struct gc g = { .s = s };
+	eng_reach g = { 0 };
 	struct pack_weight *w = NULL;
 	uint8_t *keep_pack = NULL, *repack = NULL, **entries = NULL;
 	size_t *count = NULL;
@@ -345,14 +266,12 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	qsort(pts, n, sizeof(*pts), by_dataset_then_time);
 	keep = calloc(n + 1, sizeof(*keep));
 	why = calloc(n + 1, sizeof(*why));
-	g.codec = eng_codec_new(&s->keys, s->zstd_level);
-	g.live = eng_cindex_new();
-	g.blob = malloc(eng_codec_bound(LIST_BYTES > ENG_CDC_MAX ? LIST_BYTES : ENG_CDC_MAX));
-	g.buf = malloc(LIST_BYTES);
-	if (!keep || !why || !g.codec || !g.live || !g.blob || !g.buf) {
+	if (!keep || !why) {
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = eng_reach_init(&g, s, err)))
+		goto out;
 	r->points_forgotten = decide(o, pts, n, keep, why);
 	r->points_kept = n - r->points_forgotten;
 	for (size_t i = 0; i < n; i++)
@@ -384,7 +303,7 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 		goto out;
 	}
-	struct weigh_ctx wc = { g.live, w };
+	struct weigh_ctx wc = { g.seen, w };
 	eng_cindex_each(s->ci, weigh, &wc);
 	size_t nkeep = 0;
 	for (size_t i = 0; i < np; i++) {
@@ -427,7 +346,7 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 		if (keep_pack[i] && !(entries[i] = malloc((size_t)w[i].live_n * ENG_ENTRY_LEN + 1)))
 			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 	if (!rc) {
-		struct kept_ctx kc = { g.live, np, keep_pack, entries, count };
+		struct kept_ctx kc = { g.seen, np, keep_pack, entries, count };
 		eng_cindex_each(s->ci, collect_kept, &kc);
 		for (size_t i = 0; i < np; i++)
 			if (keep_pack[i])
@@ -477,9 +396,6 @@ out:
 	free(keep_pack);
 	free(repack);
 	free(count);
-	eng_codec_free(g.codec);
-	eng_cindex_free(g.live);
-	free(g.blob);
-	free(g.buf);
+	eng_reach_free(&g);
 	return rc;
 }

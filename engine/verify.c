@@ -1,6 +1,7 @@
 /* verify.c — checking a store. Always: every index file opens, every pack
- * it names exists with the recorded size, every point opens and every chunk
- * its block lists name is in the index. With full: every pack is read
+ * it names exists with the recorded size, every point opens, its metadata
+ * chunks (block lists, folder streams) read back, and every chunk it needs
+ * is in the index. With full: every pack is read
  * whole, its header authenticated and compared with the index, and every
  * blob authenticated and re-hashed. Each problem is reported as one line
  * naming the object; checking goes on past problems. */
@@ -14,9 +15,9 @@
 #include "envelope.h"
 #include "err.h"
 #include "parallel.h"
+#include "reach.h"
 #include "store.h"
 
-#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
 
 struct verify_job {
 	eng_store *s;
@@ -94,17 +95,18 @@ static int count_object(void *ctx, const char *name, uint64_t size)
 	return 0;
 }
 
-static void check_points(struct verify_job *j, eng_codec *c, uint8_t *blob, uint8_t *list)
+static void check_points(struct verify_job *j)
 {
 	eng_store *s = j->s;
 	char **names = NULL;
 	size_t n = 0;
 	eng_err e;
-	if (eng_backend_names(s->be, "points", &names, &n, &e)) {
+	eng_reach r;
+	if (eng_reach_init(&r, s, &e) || eng_backend_names(s->be, "points", &names, &n, &e)) {
 		problem(j, "%s", e.msg);
+		eng_reach_free(&r);
 		return;
 	}
-	static const uint8_t hole[ENG_ID_LEN];
 	for (size_t i = 0; i < n; i++) {
 		eng_point p;
 		if (eng_point_read(s, names[i], &p, &e)) {
@@ -112,28 +114,19 @@ static void check_points(struct verify_job *j, eng_codec *c, uint8_t *blob, uint
 			continue;
 		}
 		j->r->points++;
-		uint64_t missing = 0;
-		char first_missing[2 * ENG_ID_LEN + 1] = "";
-		for (size_t k = 0; k < p.n_lists; k++) {
-			size_t len;
-			if (eng_chunk_read(s, c, p.lists[k], blob, list, LIST_BYTES, &len, &e)) {
-				problem(j, "point %s/%s/%s: block list %zu: %s", p.info.machine, p.info.dataset, p.info.id, k, e.msg);
-				continue;
-			}
-			for (size_t b = 0; b < len / ENG_ID_LEN; b++) {
-				const uint8_t *id = list + b * ENG_ID_LEN;
-				if (memcmp(id, hole, ENG_ID_LEN) == 0 || eng_cindex_get(s->ci, id, NULL))
-					continue;
-				if (!missing++)
-					eng_hex(id, ENG_ID_LEN, first_missing);
-			}
+		uint64_t before = r.missing;
+		if (eng_reach_point(&r, &p, &e))
+			problem(j, "point %s/%s/%s: %s", p.info.machine, p.info.dataset, p.info.id, e.msg);
+		if (r.missing > before) {
+			char hex[2 * ENG_ID_LEN + 1];
+			eng_hex(r.last_missing, ENG_ID_LEN, hex);
+			problem(j, "point %s/%s/%s: %llu chunks missing from the store (one: %s)", p.info.machine,
+				p.info.dataset, p.info.id, (unsigned long long)(r.missing - before), hex);
 		}
-		if (missing)
-			problem(j, "point %s/%s/%s: %llu chunks missing from the store (first: %s)", p.info.machine,
-				p.info.dataset, p.info.id, (unsigned long long)missing, first_missing);
 		eng_point_release(&p);
 	}
 	eng_names_free(names, n);
+	eng_reach_free(&r);
 }
 
 struct full_tls {
@@ -269,9 +262,7 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 	struct pack_seen ps = { .ci = s->ci, .seen = calloc(npacks + 1, 1), .j = &j };
 	j.pack_names = calloc(npacks + 1, sizeof(*j.pack_names));
 	char (*names)[128] = calloc(npacks + 1, 128);
-	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
-	uint8_t *blob = malloc(eng_codec_bound(LIST_BYTES)), *list = malloc(LIST_BYTES);
-	if (!ps.seen || !j.pack_names || !names || !c || !blob || !list) {
+	if (!ps.seen || !j.pack_names || !names) {
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -291,7 +282,7 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 			 "%zu temporary files in tmp/ (writes in progress, or left by interrupted ones: harmless)", n_left);
 		note(&j, line);
 	}
-	check_points(&j, c, blob, list);
+	check_points(&j);
 	if (o->full) {
 		j.mu = &mu;
 		uint64_t total = 0;
@@ -311,8 +302,5 @@ out:
 	free(ps.seen);
 	free(j.pack_names);
 	free(names);
-	free(blob);
-	free(list);
-	eng_codec_free(c);
 	return rc;
 }

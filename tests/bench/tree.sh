@@ -114,6 +114,7 @@ best_incr=$(min_of "${R[restic.incr.wall]}" "${R[borg.incr.wall]}")
 	echo "| incremental ≥ 2× faster than the fastest of restic and borg | ${x}× (${R[lifeboat.incr.wall]} s vs $best_incr s) | $(awk "BEGIN{print ($x >= 2) ? \"yes\" : \"no\"}") |"
 	x=$(ratio "${R[rsync.incr.wall]}" "${R[lifeboat.incr.wall]}")
 	echo "| incremental ≥ 3× faster than rsync -a onto a copy | ${x}× (${R[lifeboat.incr.wall]} s vs ${R[rsync.incr.wall]} s) | $(awk "BEGIN{print ($x >= 3) ? \"yes\" : \"no\"}") |"
+	[ -f "$ROOT/tests/bench/tree-notes.md" ] && cat "$ROOT/tests/bench/tree-notes.md"
 } >> "$OUT"
 tail -n 20 "$OUT"
 cd "$ROOT"; rm -rf "$W"
