@@ -20,9 +20,7 @@ W=${BENCH_DIR:-$ROOT/bench-work}
 OUT=$ROOT/docs/benchmarks.md
 rm -rf "$W"; mkdir -p "$W"; cd "$W"
 
-export RESTIC_PASSWORD=bench-password BORG_PASSPHRASE=bench-password
-export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
-export BORG_BASE_DIR=$W/borg-home RESTIC_CACHE_DIR=$W/restic-cache
+. "$ROOT/tests/bench/lib.sh"
 
 echo "generating a $SIZE image (seed 1) and its 1% mutation (seed 2)"
 "$GEN" create v1.img "$SIZE" 1
@@ -33,20 +31,7 @@ sizes() { du -sb "$1" | cut -f1; }
 # Flush dirty pages of the previous phase, then read the input into the cache.
 warm() { sync; cat "$@" > /dev/null; }
 
-declare -A R
-# measure KEY command...: wall s, cpu s, peak RSS MiB
-measure() {
-	sync
-	local key=$1; shift
-	/usr/bin/time -f '%e %U %S %M' -o "$W/time.out" "$@" >"$W/cmd.out" 2>"$W/cmd.err" || {
-		echo "FAILED: $*"; cat "$W/cmd.err"; exit 1; }
-	read -r wall user sys rss < "$W/time.out"
-	local cpu; cpu=$(awk "BEGIN{printf \"%.2f\", $user+$sys}")
-	R[$key.wall]+=" $wall" R[$key.cpu]+=" $cpu" R[$key.rss]+=" $((rss / 1024))"
-	printf '  %-22s %6.2fs wall %6.2fs cpu %5d MiB rss\n' "$key" "$wall" "$cpu" "$((rss / 1024))"
-}
 added() { R[$1.added]+=" $(( $3 - $2 ))"; }
-median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 
 bench_lifeboat() {
 rm -rf lb-store lb.key
@@ -125,11 +110,9 @@ for round in $(seq "$RUNS"); do
 	for tool in lifeboat restic borg casync rsync; do "bench_$tool"; done
 done
 # medians
-for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
+medians
 
 mib() { awk "BEGIN{printf \"%.0f\", $1/1048576}"; }
-ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1/$2; else print \"-\" }"; }
-min_of() { printf '%s\n' "$@" | sort -g | head -1; }
 best_init=$(min_of "${R[restic.initial.wall]}" "${R[borg.initial.wall]}" "${R[casync.initial.wall]}")
 best_rest=$(min_of "${R[restic.restore.wall]}" "${R[borg.restore.wall]}" "${R[casync.restore.wall]}")
 

@@ -18,22 +18,8 @@ W=${BENCH_DIR:-$ROOT/bench-tree}
 OUT=$ROOT/docs/benchmarks.md
 rm -rf "$W"; mkdir -p "$W"; cd "$W"
 
-export RESTIC_PASSWORD=bench-password BORG_PASSPHRASE=bench-password
-export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
-export BORG_BASE_DIR=$W/borg-home RESTIC_CACHE_DIR=$W/restic-cache
+. "$ROOT/tests/bench/lib.sh"
 
-declare -A R
-measure() {
-	sync
-	local key=$1; shift
-	/usr/bin/time -f '%e %U %S %M' -o "$W/time.out" "$@" >"$W/cmd.out" 2>"$W/cmd.err" || {
-		echo "FAILED: $*"; cat "$W/cmd.err"; exit 1; }
-	read -r wall user sys rss < "$W/time.out"
-	local cpu; cpu=$(awk "BEGIN{printf \"%.2f\", $user+$sys}")
-	R[$key.wall]+=" $wall" R[$key.cpu]+=" $cpu" R[$key.rss]+=" $((rss / 1024))"
-	printf '  %-22s %6.2fs wall %6.2fs cpu %5d MiB rss\n' "$key" "$wall" "$cpu" "$((rss / 1024))"
-}
-median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 warm() { sync; find data -type f -exec cat {} + > /dev/null; }
 fresh_tree() { rm -rf data; cp -a tree.orig data; }
 
@@ -86,9 +72,7 @@ for round in $(seq "$RUNS"); do
 	echo "round $round of $RUNS"
 	for tool in lifeboat restic borg rsync; do "bench_$tool"; done
 done
-for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
-ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1/$2; else print \"-\" }"; }
-min_of() { printf '%s\n' "$@" | sort -g | head -1; }
+medians
 best_init=$(min_of "${R[restic.initial.wall]}" "${R[borg.initial.wall]}")
 best_incr=$(min_of "${R[restic.incr.wall]}" "${R[borg.incr.wall]}")
 {
