@@ -91,8 +91,8 @@ static int reach_dir(eng_reach *r, const uint8_t *refs, uint32_t nrefs, int dept
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
 	if (!fresh && nrefs)
 		return ENG_OK; /* the same folder in another point: its subtree is in the set */
-	uint8_t *bytes;
-	size_t len, pos = 0;
+	uint8_t *bytes = NULL;
+	size_t len = 0, pos = 0;
 	int rc = eng_stream_get(r->s, r->codec, refs, nrefs, DIR_STREAM_MAX, &bytes, &len, err);
 	while (!rc && pos < len) {
 		eng_entry e;

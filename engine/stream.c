@@ -9,7 +9,7 @@
 #include "store.h"
 
 int eng_stream_put(eng_pack_writer *w, eng_codec *c, const eng_cdc *cdc, uint8_t type, const uint8_t *data,
-		   size_t len, bool final, uint8_t *sealbuf, eng_refs *out, size_t *consumed, uint64_t *added,
+		   size_t len, bool final, uint8_t *sealbuf, eng_refs *out, size_t *consumed, eng_put_stats *stats,
 		   eng_err *err)
 {
 	size_t pos = 0;
@@ -25,7 +25,8 @@ int eng_stream_put(eng_pack_writer *w, eng_codec *c, const eng_cdc *cdc, uint8_t
 			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 		if (rc)
 			return rc;
-		*added += a;
+		stats->bytes += a;
+		stats->chunks += a > 0;
 		pos += cut;
 	}
 	*consumed = pos;

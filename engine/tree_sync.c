@@ -387,7 +387,7 @@ static int chunk_range(struct tree_job *j, struct content_tls *t, struct tnode *
 		       uint64_t end, const char *path, eng_err *err)
 {
 	size_t have = 0;
-	uint64_t added = 0;
+	eng_put_stats added = { 0 };
 	int rc = ENG_OK;
 	while (!rc) {
 		size_t want = READ_BUF + ENG_CDC_MAX - have;
@@ -409,7 +409,8 @@ static int chunk_range(struct tree_job *j, struct content_tls *t, struct tnode *
 		if (final)
 			break;
 	}
-	atomic_fetch_add(&j->added, added);
+	atomic_fetch_add(&j->added, added.bytes);
+	atomic_fetch_add(&j->chunks, added.chunks);
 	return rc;
 }
 
@@ -494,10 +495,11 @@ static int store_dir(struct tree_job *j, eng_pack_writer *w, uint8_t *seal, uint
 		pos += eng_entry_size(&c->e);
 	}
 	size_t used;
-	uint64_t added = 0;
+	eng_put_stats added = { 0 };
 	int rc = eng_stream_put(w, j->codec, &j->cdc, ENG_CHUNK_META, buf, len, true, seal, &dir->refs, &used, &added, err);
 	free(buf);
-	atomic_fetch_add(&j->added, added);
+	atomic_fetch_add(&j->added, added.bytes);
+	atomic_fetch_add(&j->chunks, added.chunks);
 	return rc;
 }
 
@@ -569,6 +571,7 @@ int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const
 				size += j.nodes[i].e.size;
 		pt->info.size = size;
 		pt->info.added_bytes = atomic_load(&j.added);
+		pt->chunks_added = atomic_load(&j.chunks);
 		pt->bytes_read = atomic_load(&j.bytes_read);
 	}
 	for (size_t i = 0; i < j.n; i++) {

@@ -74,3 +74,14 @@ lb store init est --encrypt --key-file k >/dev/null
 lb sync src --store est --as web/root --key-file k >/dev/null
 lb restore --store est web/root eout --key-file k >/dev/null
 check "an encrypted store round-trips the tree" diff -r --no-dereference -x pipe src eout
+
+# verify reads every folder listing of a tree point: damage there is found
+# without --full, and named.
+lb store init dst >/dev/null
+mkdir -p small/a/b; echo x > small/a/b/f
+lb sync small --store dst --as m/t >/dev/null
+for p in $(find dst/packs -type f); do
+	size=$(stat -c %s "$p")
+	printf 'X' | dd of="$p" bs=1 seek=$((size / 2)) conv=notrunc status=none
+done
+expect 1 "*point m/t/*" "structural verify finds a damaged folder listing of a tree point" lb verify --store dst

@@ -97,7 +97,7 @@ static int make_point(eng_store *s, const struct item *items, size_t n, char *id
 	eng_cdc_init(&cdc);
 	uint8_t *seal = malloc(eng_codec_bound(ENG_CDC_MAX)), dir[8192];
 	size_t pos = 0, used;
-	uint64_t added = 0;
+	eng_put_stats added = { 0 };
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		eng_refs refs = { 0 };
