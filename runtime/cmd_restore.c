@@ -87,9 +87,11 @@ int cmd_restore(int argc, char **argv)
 		       r.seconds);
 	} else {
 		char a[32], b[32];
-		char d[32];
-		printf("restored %s/%s@%s to %s: %s, %s read, %s written, %.2fs\n", machine, dataset, r.point_id, dest,
-		       rt_size(r.size, a), rt_size(r.bytes_read, d), rt_size(r.bytes_written, b), r.seconds);
+		char d[32], readpart[64] = "";
+		if (o.delta)
+			snprintf(readpart, sizeof(readpart), "%s read and compared, ", rt_size(r.bytes_read, d));
+		printf("restored %s/%s@%s to %s: %s, %s%s written, %.2fs\n", machine, dataset, r.point_id, dest,
+		       rt_size(r.size, a), readpart, rt_size(r.bytes_written, b), r.seconds);
 	}
 	return EXIT_DONE;
 }
