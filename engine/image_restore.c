@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct restore_job {
 	const eng_point *pt;
 	const char *dest;
 	int fd;
+	pthread_mutex_t write_mu; /* see flush() */
 	bool device, delta;
 	_Atomic uint64_t read;
 	uint32_t gather;
@@ -85,7 +87,13 @@ static int flush(struct restore_job *j, struct restore_tls *t, eng_err *err)
 {
 	if (!t->out_len)
 		return ENG_OK;
-	if (eng_pwrite_all(j->fd, t->out, t->out_len, (off_t)t->out_off) != 0)
+	/* The kernel writes one file under its inode lock, and a second writer
+	 * spins on that lock burning a core; waiting here sleeps instead and
+	 * leaves the core to a thread that is decoding. */
+	pthread_mutex_lock(&j->write_mu);
+	int rc = eng_pwrite_all(j->fd, t->out, t->out_len, (off_t)t->out_off);
+	pthread_mutex_unlock(&j->write_mu);
+	if (rc != 0)
 		return eng_fail_errno(err, "cannot write %s at offset %llu", j->dest, (unsigned long long)t->out_off);
 	sync_file_range(j->fd, (off_t)t->out_off, (off_t)t->out_len, SYNC_FILE_RANGE_WRITE);
 	atomic_fetch_add(&j->written, t->out_len);
@@ -252,7 +260,8 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 int eng_image_restore(eng_store *s, const eng_point *pt, const char *dest, const eng_restore_opts *opts,
 		      eng_restore_result *res, eng_err *err)
 {
-	struct restore_job j = { .s = s, .dest = dest, .fd = -1, .pt = pt, .gather = GATHER, .delta = opts->delta };
+	struct restore_job j = { .s = s, .dest = dest, .fd = -1, .pt = pt, .gather = GATHER, .delta = opts->delta,
+				 .write_mu = PTHREAD_MUTEX_INITIALIZER };
 	char tmp[PATH_MAX] = "";
 	mode_t mode;
 	if (j.gather < pt->info.block_size)
