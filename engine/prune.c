@@ -27,10 +27,6 @@
 
 #define REPACK_BELOW 0.5 /* repack a pack whose live share is under this */
 
-struct dataset_span {
-	size_t start, n; /* in the sorted points array */
-};
-
 static int by_dataset_then_time(const void *a, const void *b)
 {
 	const eng_point_info *x = a, *y = b;
