@@ -21,3 +21,8 @@ median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2
 medians() { local k; for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done; }
 ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1/$2; else print \"-\" }"; }
 min_of() { printf '%s\n' "$@" | sort -g | head -1; }
+# speedup_row TARGET OURS THEIRS MIN [NOTE]: a table row judging THEIRS/OURS >= MIN
+speedup_row() {
+	local x; x=$(ratio "$3" "$2")
+	echo "| $1 | ${x}× ($2 s vs $3 s)${5:+, $5} | $(awk "BEGIN{print ($x >= $4) ? \"yes\" : \"no\"}") |"
+}

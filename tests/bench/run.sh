@@ -142,14 +142,14 @@ best_rest=$(min_of "${R[restic.restore.wall]}" "${R[borg.restore.wall]}" "${R[ca
 	echo
 	echo "| target | measured | met |"
 	echo "|---|---|---|"
-	x=$(ratio "$best_init" "${R[lifeboat.initial.wall]}")
-	echo "| initial sync ≥ 3× faster than the fastest of restic, borg, casync | ${x}× (${R[lifeboat.initial.wall]} s vs $best_init s) | $(awk "BEGIN{print ($x >= 3) ? \"yes\" : \"no\"}") |"
-	x=$(ratio "${R[rsync.incr.wall]}" "${R[lifeboat.incr.wall]}")
-	echo "| incremental ≥ 5× faster than rsync --inplace --no-whole-file | ${x}× (${R[lifeboat.incr.wall]} s vs ${R[rsync.incr.wall]} s) | $(awk "BEGIN{print ($x >= 5) ? \"yes\" : \"no\"}") |"
+	speedup_row "initial sync ≥ 3× faster than the fastest of restic, borg, casync" \
+		"${R[lifeboat.initial.wall]}" "$best_init" 3
+	speedup_row "incremental ≥ 5× faster than rsync --inplace --no-whole-file" \
+		"${R[lifeboat.incr.wall]}" "${R[rsync.incr.wall]}" 5
 	x=$(ratio "${R[lifeboat.incr.added]}" "$changed")
 	echo "| bytes added ≤ 2.5× bytes changed | ${x}× ($(mib "${R[lifeboat.incr.added]}") MiB for $(mib "$changed") MiB) | $(awk "BEGIN{print ($x <= 2.5) ? \"yes\" : \"no\"}") |"
-	x=$(ratio "$best_rest" "${R[lifeboat.restore.wall]}")
-	echo "| restore ≥ 2× faster than the fastest peer, sparse | ${x}× (${R[lifeboat.restore.wall]} s vs $best_rest s), $(mib $lb_alloc) MiB allocated | $(awk "BEGIN{print ($x >= 2) ? \"yes\" : \"no\"}") |"
+	speedup_row "restore ≥ 2× faster than the fastest peer, sparse" \
+		"${R[lifeboat.restore.wall]}" "$best_rest" 2 "$(mib $lb_alloc) MiB allocated"
 	rss=$(printf '%s\n' "${R[lifeboat.initial.rss]}" "${R[lifeboat.incr.rss]}" "${R[lifeboat.restore.rss]}" | sort -n | tail -1)
 	echo "| peak RSS < 64 MiB | $rss MiB | $(awk "BEGIN{print ($rss < 64) ? \"yes\" : \"no\"}") |"
 } > "$OUT.new"

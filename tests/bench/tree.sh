@@ -92,12 +92,9 @@ best_incr=$(min_of "${R[restic.incr.wall]}" "${R[borg.incr.wall]}")
 	echo
 	echo "| target | measured | met |"
 	echo "|---|---|---|"
-	x=$(ratio "$best_init" "${R[lifeboat.initial.wall]}")
-	echo "| initial ≥ 2× faster than the fastest of restic and borg | ${x}× (${R[lifeboat.initial.wall]} s vs $best_init s) | $(awk "BEGIN{print ($x >= 2) ? \"yes\" : \"no\"}") |"
-	x=$(ratio "$best_incr" "${R[lifeboat.incr.wall]}")
-	echo "| incremental ≥ 2× faster than the fastest of restic and borg | ${x}× (${R[lifeboat.incr.wall]} s vs $best_incr s) | $(awk "BEGIN{print ($x >= 2) ? \"yes\" : \"no\"}") |"
-	x=$(ratio "${R[rsync.incr.wall]}" "${R[lifeboat.incr.wall]}")
-	echo "| incremental ≥ 3× faster than rsync -a onto a copy | ${x}× (${R[lifeboat.incr.wall]} s vs ${R[rsync.incr.wall]} s) | $(awk "BEGIN{print ($x >= 3) ? \"yes\" : \"no\"}") |"
+	speedup_row "initial ≥ 2× faster than the fastest of restic and borg" "${R[lifeboat.initial.wall]}" "$best_init" 2
+	speedup_row "incremental ≥ 2× faster than the fastest of restic and borg" "${R[lifeboat.incr.wall]}" "$best_incr" 2
+	speedup_row "incremental ≥ 3× faster than rsync -a onto a copy" "${R[lifeboat.incr.wall]}" "${R[rsync.incr.wall]}" 3
 	[ -f "$ROOT/tests/bench/tree-notes.md" ] && cat "$ROOT/tests/bench/tree-notes.md"
 } >> "$OUT"
 tail -n 20 "$OUT"
