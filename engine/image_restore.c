@@ -28,7 +28,6 @@
 #include "sync.h"
 
 #define GATHER (1u << 20)
-#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
 
 struct restore_job {
 	eng_store *s;
@@ -58,8 +57,8 @@ static void *restore_tls_new(void *ctx)
 		return NULL;
 	uint32_t bs = j->pt->info.block_size;
 	t->codec = eng_codec_new(&j->s->keys, j->s->zstd_level);
-	t->list = malloc(LIST_BYTES);
-	t->blob = malloc(eng_codec_bound(bs > LIST_BYTES ? bs : LIST_BYTES));
+	t->list = malloc(ENG_LIST_BYTES);
+	t->blob = malloc(eng_codec_bound(bs > ENG_LIST_BYTES ? bs : ENG_LIST_BYTES));
 	t->out = malloc(j->gather);
 	t->have = malloc(bs);
 	if (!t->codec || !t->list || !t->blob || !t->out || !t->have) {
@@ -138,7 +137,7 @@ static int restore_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 	uint64_t first = (uint64_t)k * ENG_SEGMENT_BLOCKS;
 	uint64_t nb = pt->blocks - first < ENG_SEGMENT_BLOCKS ? pt->blocks - first : ENG_SEGMENT_BLOCKS;
 	size_t len;
-	int rc = eng_chunk_read(j->s, t->codec, pt->lists[k], t->blob, t->list, LIST_BYTES, &len, err);
+	int rc = eng_chunk_read(j->s, t->codec, pt->lists[k], t->blob, t->list, ENG_LIST_BYTES, &len, err);
 	if (rc)
 		return rc;
 	if (len != nb * ENG_ID_LEN) {

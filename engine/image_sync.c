@@ -27,7 +27,6 @@
 #include "sync.h"
 
 #define WINDOW (1u << 20)
-#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
 
 struct sync_job {
 	eng_store *s;
@@ -55,14 +54,14 @@ static void *sync_tls_new(void *ctx)
 	struct sync_tls *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	size_t seal = eng_codec_bound(j->bs > LIST_BYTES ? j->bs : LIST_BYTES);
+	size_t seal = eng_codec_bound(j->bs > ENG_LIST_BYTES ? j->bs : ENG_LIST_BYTES);
 	t->codec = eng_codec_new(&j->s->keys, j->s->zstd_level);
 	t->writer = eng_pack_writer_new(j->pk);
 	t->buf = malloc(j->window);
 	t->seal = malloc(seal);
 	t->blob = malloc(seal);
-	t->list = malloc(LIST_BYTES);
-	t->plist = malloc(LIST_BYTES);
+	t->list = malloc(ENG_LIST_BYTES);
+	t->plist = malloc(ENG_LIST_BYTES);
 	if (!t->codec || !t->writer || !t->buf || !t->seal || !t->blob || !t->list || !t->plist) {
 		eng_codec_free(t->codec);
 		eng_pack_writer_close(t->writer, true, NULL);
@@ -105,7 +104,7 @@ static bool parent_list(struct sync_job *j, struct sync_tls *t, size_t k, size_t
 	char obj[128];
 	size_t len;
 	if (!eng_packer_lookup(j->pk, j->parent->lists[k], &loc, obj) ||
-	    eng_chunk_read_at(j->s, t->codec, j->parent->lists[k], &loc, obj, t->blob, t->plist, LIST_BYTES, &len,
+	    eng_chunk_read_at(j->s, t->codec, j->parent->lists[k], &loc, obj, t->blob, t->plist, ENG_LIST_BYTES, &len,
 			      NULL) != ENG_OK)
 		return false; /* unreadable parent: just no shortcut */
 	*n_ids = len / ENG_ID_LEN;

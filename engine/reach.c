@@ -7,8 +7,6 @@
 #include "err.h"
 #include "stream.h"
 
-#define LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
-#define DIR_STREAM_MAX (256u << 20)
 
 int eng_reach_init(eng_reach *r, eng_store *s, eng_err *err)
 {
@@ -16,8 +14,8 @@ int eng_reach_init(eng_reach *r, eng_store *s, eng_err *err)
 	r->s = s;
 	r->codec = eng_codec_new(&s->keys, s->zstd_level);
 	r->seen = eng_cindex_new();
-	r->blob = malloc(eng_codec_bound(LIST_BYTES > ENG_CDC_MAX ? LIST_BYTES : ENG_CDC_MAX));
-	r->buf = malloc(LIST_BYTES);
+	r->blob = malloc(eng_codec_bound(ENG_LIST_BYTES > ENG_CDC_MAX ? ENG_LIST_BYTES : ENG_CDC_MAX));
+	r->buf = malloc(ENG_LIST_BYTES);
 	if (!r->codec || !r->seen || !r->blob || !r->buf) {
 		eng_reach_free(r);
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
@@ -59,7 +57,7 @@ static int reach_image(eng_reach *r, const eng_point *p, eng_err *err)
 		if (m == 0)
 			continue; /* the same list in another point: its blocks are in the set */
 		size_t len;
-		int rc = eng_chunk_read(r->s, r->codec, p->lists[k], r->blob, r->buf, LIST_BYTES, &len, err);
+		int rc = eng_chunk_read(r->s, r->codec, p->lists[k], r->blob, r->buf, ENG_LIST_BYTES, &len, err);
 		if (rc)
 			return rc;
 		for (size_t b = 0; b < len / ENG_ID_LEN; b++)
@@ -93,7 +91,7 @@ static int reach_dir(eng_reach *r, const uint8_t *refs, uint32_t nrefs, int dept
 		return ENG_OK; /* the same folder in another point: its subtree is in the set */
 	uint8_t *bytes = NULL;
 	size_t len = 0, pos = 0;
-	int rc = eng_stream_get(r->s, r->codec, refs, nrefs, DIR_STREAM_MAX, &bytes, &len, err);
+	int rc = eng_stream_get(r->s, r->codec, refs, nrefs, ENG_DIR_STREAM_MAX, &bytes, &len, err);
 	while (!rc && pos < len) {
 		eng_entry e;
 		size_t used = eng_entry_decode(bytes + pos, len - pos, &e);

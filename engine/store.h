@@ -14,6 +14,7 @@
 
 #define ENG_DEFAULT_BLOCK (16u << 10)
 #define ENG_SEGMENT_BLOCKS 1024 /* blocks per block-list chunk */
+#define ENG_LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
 
 struct eng_store {
 	eng_backend *be;

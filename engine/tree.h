@@ -50,6 +50,7 @@ typedef struct eng_entry {
 } eng_entry;
 
 #define ENG_REF_LEN (ENG_ID_LEN + 4)
+#define ENG_DIR_STREAM_MAX (256u << 20) /* the largest folder listing a reader accepts */
 
 /* A growable array of encoded refs (ENG_REF_LEN bytes each). */
 typedef struct eng_refs {

@@ -27,7 +27,6 @@
 #include "stream.h"
 #include "sync.h"
 
-#define DIR_STREAM_MAX (256u << 20)
 
 /* Something to create or finish after the walk; path is relative to the root. */
 struct later {
@@ -179,7 +178,7 @@ static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8
 		return eng_fail(err, ENG_ECORRUPT, "point nests folders deeper than 256 levels");
 	uint8_t *bytes;
 	size_t len;
-	int rc = eng_stream_get(t->s, t->codec, refs, nrefs, DIR_STREAM_MAX, &bytes, &len, err);
+	int rc = eng_stream_get(t->s, t->codec, refs, nrefs, ENG_DIR_STREAM_MAX, &bytes, &len, err);
 	if (rc)
 		return rc;
 	size_t pos = 0;

@@ -26,7 +26,6 @@
 #include "sync.h"
 
 #define READ_BUF (1u << 20)
-#define DIR_STREAM_MAX (256u << 20)
 
 struct tnode {
 	eng_entry e;        /* name, refs and target point at the owned copies below */
@@ -125,7 +124,7 @@ static int old_dir_load(struct tree_job *j, const uint8_t *refs, uint32_t nrefs,
 {
 	size_t len;
 	memset(d, 0, sizeof(*d));
-	int rc = eng_stream_get(j->s, j->codec, refs, nrefs, DIR_STREAM_MAX, &d->bytes, &len, err);
+	int rc = eng_stream_get(j->s, j->codec, refs, nrefs, ENG_DIR_STREAM_MAX, &d->bytes, &len, err);
 	if (rc)
 		return rc;
 	size_t pos = 0, cap = 0;

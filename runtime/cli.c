@@ -199,6 +199,22 @@ bool rt_split_target(const char *cmd, const char *arg, char *machine, char *data
 	return true;
 }
 
+bool rt_parse_scope(const char *cmd, const char *arg, char machine[256], char dataset[256])
+{
+	const char *why;
+	machine[0] = dataset[0] = 0;
+	if (!arg)
+		return true;
+	if (strchr(arg, '/'))
+		return rt_split_target(cmd, arg, machine, dataset, NULL, false);
+	if (!eng_name_valid(arg, &why)) {
+		rt_usage(cmd, "machine name '%s' %s", arg, why);
+		return false;
+	}
+	snprintf(machine, 256, "%s", arg);
+	return true;
+}
+
 void rt_json_str(const char *s)
 {
 	putchar('"');

@@ -59,6 +59,10 @@ bool rt_parse_duration(const char *s, int64_t *us);
 /* Splits MACHINE/DATASET[@POINT]; false (with a message printed) when malformed. */
 bool rt_split_target(const char *cmd, const char *arg, char *machine, char *dataset, char *point, bool allow_point);
 
+/* Parses an optional MACHINE or MACHINE/DATASET scope (arg may be NULL);
+ * false (with a message printed) when malformed. Empty strings mean "all". */
+bool rt_parse_scope(const char *cmd, const char *arg, char machine[256], char dataset[256]);
+
 /* Prints s as a JSON string literal. */
 void rt_json_str(const char *s);
 

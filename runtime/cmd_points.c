@@ -40,18 +40,9 @@ int cmd_points(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return rt_usage("points", "give at most one MACHINE[/DATASET]");
-	char machine[256] = "", dataset[256] = "";
-	if (optind < argc) {
-		const char *arg = argv[optind], *why;
-		if (strchr(arg, '/')) {
-			if (!rt_split_target("points", arg, machine, dataset, NULL, false))
-				return EXIT_BAD_INPUT;
-		} else if (!eng_name_valid(arg, &why)) {
-			return rt_usage("points", "machine name '%s' %s", arg, why);
-		} else {
-			snprintf(machine, sizeof(machine), "%s", arg);
-		}
-	}
+	char machine[256], dataset[256];
+	if (!rt_parse_scope("points", optind < argc ? argv[optind] : NULL, machine, dataset))
+		return EXIT_BAD_INPUT;
 	eng_store *s;
 	int rc = rt_open_store("points", &so, &s);
 	if (rc)

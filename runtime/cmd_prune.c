@@ -77,20 +77,11 @@ int cmd_prune(int argc, char **argv)
 		}
 	}
 	json_out = so.json;
-	char machine[256] = "", dataset[256] = "";
+	char machine[256], dataset[256];
 	if (argc - optind > 1)
 		return rt_usage("prune", "give at most one MACHINE[/DATASET]");
-	if (optind < argc) {
-		const char *arg = argv[optind], *why;
-		if (strchr(arg, '/')) {
-			if (!rt_split_target("prune", arg, machine, dataset, NULL, false))
-				return EXIT_BAD_INPUT;
-		} else if (!eng_name_valid(arg, &why)) {
-			return rt_usage("prune", "machine name '%s' %s", arg, why);
-		} else {
-			snprintf(machine, sizeof(machine), "%s", arg);
-		}
-	}
+	if (!rt_parse_scope("prune", optind < argc ? argv[optind] : NULL, machine, dataset))
+		return EXIT_BAD_INPUT;
 	if (!o.keep_within_us && !o.keep_last && !o.keep_app)
 		return rt_usage("prune", "give a policy: --keep-within, --keep-last or --keep-app");
 	o.machine = machine[0] ? machine : NULL;

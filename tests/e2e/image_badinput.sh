@@ -63,3 +63,5 @@ out=$(lb --version)
 for lib in Lua libcurl OpenSSL cJSON zstd libyaml; do
 	case $out in *"$lib"*) pass "--version names $lib" ;; *) fail "--version names $lib" "$out" ;; esac
 done
+expect 2 "*machine name '..x' contains '..'*" "points refuses a bad machine scope" lb points --store st ..x
+expect 2 "*dataset name 'd/e' contains '/'*" "prune refuses a bad dataset scope" lb prune --store st m/d/e --keep-last 1
