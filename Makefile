@@ -23,6 +23,7 @@ ENGINE_SRC := $(wildcard engine/*.c)
 RUNTIME_SRC := $(wildcard runtime/*.c)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 RUNTIME_OBJ := $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
+STDLIB_SRC := $(sort $(shell find stdlib -name '*.lua'))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
@@ -35,8 +36,19 @@ all: lifeboat
 lifeboat: $(BUILD)/lifeboat
 	@cp $< $@
 
-$(BUILD)/lifeboat: $(RUNTIME_OBJ) $(BUILD)/libengine.a
+$(BUILD)/lifeboat: $(RUNTIME_OBJ) $(BUILD)/stdlib_embed.o $(BUILD)/libengine.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# stdlib/ goes into the binary, so lifeboat runs from any folder.
+$(BUILD)/stdlib_embed.c: $(BUILD)/embed $(STDLIB_SRC)
+	$(BUILD)/embed $@ $(STDLIB_SRC)
+
+$(BUILD)/embed: runtime/tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BUILD)/stdlib_embed.o: $(BUILD)/stdlib_embed.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	$(AR) rcs $@ $^

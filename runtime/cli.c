@@ -1,5 +1,6 @@
 /* cli.c — shared command-line plumbing. */
 #include "cli.h"
+#include "tasks.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	rt_cancel = 1;
+	rt_tasks_wake();
 }
 
 void rt_install_signals(void)

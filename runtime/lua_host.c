@@ -1,0 +1,81 @@
+/* lua_host.c — runs a stdlib command: a Lua state with the safe standard
+ * libraries (no io, no debug, no package), the core table, and the boot
+ * module that loads the rest of stdlib and dispatches the command. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "luacore.h"
+#include "tasks.h"
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (getenv("LIFEBOAT_DEBUG"))
+		luaL_traceback(L, L, msg, 1);
+	else
+		lua_pushstring(L, msg ? msg : "(error object is not a string)");
+	return 1;
+}
+
+int rt_lua_command(const char *name, int argc, char **argv)
+{
+	rt_tasks_init();
+	rt_install_signals();
+	signal(SIGPIPE, SIG_IGN);
+	lua_State *L = luaL_newstate();
+	if (!L) {
+		fprintf(stderr, "lifeboat %s: out of memory\n", name);
+		return EXIT_FAILED;
+	}
+	static const luaL_Reg libs[] = {
+		{ LUA_GNAME, luaopen_base }, { LUA_COLIBNAME, luaopen_coroutine },
+		{ LUA_TABLIBNAME, luaopen_table }, { LUA_STRLIBNAME, luaopen_string },
+		{ LUA_MATHLIBNAME, luaopen_math }, { LUA_UTF8LIBNAME, luaopen_utf8 },
+		{ LUA_OSLIBNAME, luaopen_os }, { NULL, NULL },
+	};
+	for (const luaL_Reg *lib = libs; lib->func; lib++) {
+		luaL_requiref(L, lib->name, lib->func, 1);
+		lua_pop(L, 1);
+	}
+	lua_pushcfunction(L, traceback);
+	int msgh = lua_gettop(L);
+	rt_open_core(L);
+	int core = lua_gettop(L);
+	int code = EXIT_FAILED;
+	lua_getfield(L, core, "stdlib");
+	lua_pushstring(L, "lifeboat.boot");
+	lua_call(L, 1, 2);
+	if (lua_isnil(L, -2)) {
+		fprintf(stderr, "lifeboat %s: stdlib not found (LIFEBOAT_STDLIB=%s)\n", name,
+			getenv("LIFEBOAT_STDLIB") ? getenv("LIFEBOAT_STDLIB") : "");
+		lua_close(L);
+		return EXIT_FAILED;
+	}
+	size_t len;
+	const char *src = lua_tolstring(L, -2, &len);
+	if (luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t") != LUA_OK) {
+		fprintf(stderr, "lifeboat %s: %s\n", name, lua_tostring(L, -1));
+		lua_close(L);
+		return EXIT_FAILED;
+	}
+	lua_pushvalue(L, core);
+	lua_pushstring(L, name);
+	lua_createtable(L, argc, 0);
+	for (int i = 1; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i);
+	}
+	if (lua_pcall(L, 3, 1, msgh) != LUA_OK) {
+		fprintf(stderr, "lifeboat %s: internal error: %s\n", name, lua_tostring(L, -1));
+	} else {
+		code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_FAILED;
+	}
+	lua_close(L);
+	return code;
+}

@@ -1,0 +1,373 @@
+/* task_exec.c — core.exec: runs a process on a worker thread. The child
+ * gets its own process group so a timeout or cancellation stops everything
+ * it started (SIGTERM, then SIGKILL after a grace period). Output is
+ * captured up to a limit per stream; what is over the limit is counted. */
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "luacore.h"
+#include "tasks.h"
+
+extern char **environ;
+
+#define GRACE_SECONDS 3.0
+
+typedef struct capture {
+	char *buf;
+	size_t len, cap, limit, dropped;
+} capture;
+
+typedef struct exec_req {
+	char **argv, **envp, *cwd, *input;
+	size_t input_len;
+	double timeout;
+	/* results */
+	int code, sig;
+	bool timed_out, cancelled, spawned;
+	char error[256];
+	capture out, err;
+	double seconds;
+} exec_req;
+
+static void free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void capture_add(capture *c, const char *data, size_t n)
+{
+	size_t room = c->limit > c->len ? c->limit - c->len : 0;
+	size_t take = n < room ? n : room;
+	if (take) {
+		if (c->len + take > c->cap) {
+			size_t cap = c->cap ? c->cap : 4096;
+			while (cap < c->len + take)
+				cap *= 2;
+			char *nb = realloc(c->buf, cap);
+			if (!nb) {
+				c->dropped += n;
+				return;
+			}
+			c->buf = nb;
+			c->cap = cap;
+		}
+		memcpy(c->buf + c->len, data, take);
+		c->len += take;
+	}
+	c->dropped += n - take;
+}
+
+static void exec_run(rt_task *t)
+{
+	exec_req *r = t->data;
+	double start = rt_mono();
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+		snprintf(r->error, sizeof(r->error), "cannot create pipes: %s", strerror(errno));
+		goto done;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	if (r->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, r->cwd);
+	sigset_t def;
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int rc = posix_spawnp(&pid, r->argv[0], &fa, &attr, r->argv, r->envp ? r->envp : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	in[0] = out[1] = err[1] = -1;
+	if (rc != 0) {
+		snprintf(r->error, sizeof(r->error), "cannot run '%s': %s", r->argv[0], strerror(rc));
+		goto done;
+	}
+	r->spawned = true;
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	size_t input_off = 0;
+	if (!r->input || r->input_len == 0) {
+		close(in[1]);
+		in[1] = -1;
+	}
+	double kill_at = 0;
+	int status = 0;
+	bool reaped = false;
+	while (!reaped) {
+		struct pollfd p[3];
+		int n = 0;
+		if (out[0] >= 0)
+			p[n++] = (struct pollfd){ .fd = out[0], .events = POLLIN };
+		if (err[0] >= 0)
+			p[n++] = (struct pollfd){ .fd = err[0], .events = POLLIN };
+		if (in[1] >= 0)
+			p[n++] = (struct pollfd){ .fd = in[1], .events = POLLOUT };
+		poll(p, (nfds_t)n, 100);
+		for (int i = 0; i < n; i++) {
+			if (!p[i].revents)
+				continue;
+			if (p[i].fd == in[1]) {
+				ssize_t w = write(in[1], r->input + input_off, r->input_len - input_off);
+				if (w > 0)
+					input_off += (size_t)w;
+				if ((w < 0 && errno != EAGAIN) || input_off == r->input_len) {
+					close(in[1]);
+					in[1] = -1;
+				}
+				continue;
+			}
+			char buf[65536];
+			ssize_t got = read(p[i].fd, buf, sizeof(buf));
+			if (got > 0) {
+				capture_add(p[i].fd == out[0] ? &r->out : &r->err, buf, (size_t)got);
+			} else if (got == 0 || errno != EINTR) {
+				if (p[i].fd == out[0])
+					out[0] = -1;
+				else
+					err[0] = -1;
+				close(p[i].fd);
+			}
+		}
+		double now = rt_mono();
+		if (!kill_at && (atomic_load(&t->cancel) || (r->timeout > 0 && now - start > r->timeout))) {
+			if (atomic_load(&t->cancel))
+				r->cancelled = true;
+			else
+				r->timed_out = true;
+			kill(-pid, SIGTERM);
+			kill_at = now + GRACE_SECONDS;
+		}
+		if (kill_at && now > kill_at)
+			kill(-pid, SIGKILL);
+		/* The process may leave children holding the pipes: once it
+		 * exits and nothing is readable for a moment, stop. */
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			reaped = true;
+			for (int i = 0; i < 20 && (out[0] >= 0 || err[0] >= 0); i++) {
+				struct pollfd q[2];
+				int m = 0;
+				if (out[0] >= 0)
+					q[m++] = (struct pollfd){ .fd = out[0], .events = POLLIN };
+				if (err[0] >= 0)
+					q[m++] = (struct pollfd){ .fd = err[0], .events = POLLIN };
+				if (poll(q, (nfds_t)m, 10) <= 0)
+					break;
+				for (int k = 0; k < m; k++) {
+					char buf[65536];
+					ssize_t got = q[k].revents ? read(q[k].fd, buf, sizeof(buf)) : -1;
+					if (got > 0)
+						capture_add(q[k].fd == out[0] ? &r->out : &r->err, buf, (size_t)got);
+					else if (q[k].revents) {
+						close(q[k].fd);
+						if (q[k].fd == out[0])
+							out[0] = -1;
+						else
+							err[0] = -1;
+					}
+				}
+			}
+		}
+	}
+	if (r->timed_out || r->cancelled)
+		kill(-pid, SIGKILL); /* whatever of the group is left */
+	if (WIFEXITED(status))
+		r->code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status)) {
+		r->sig = WTERMSIG(status);
+		r->code = 128 + r->sig;
+	}
+done:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (err[i] >= 0)
+			close(err[i]);
+	}
+	r->seconds = rt_mono() - start;
+}
+
+static void push_capture(lua_State *L, const capture *c, const char *field)
+{
+	lua_pushlstring(L, c->buf ? c->buf : "", c->len);
+	lua_setfield(L, -2, field);
+	if (c->dropped) {
+		char name[32];
+		snprintf(name, sizeof(name), "%s_dropped", field);
+		lua_pushinteger(L, (lua_Integer)c->dropped);
+		lua_setfield(L, -2, name);
+	}
+}
+
+static int exec_push(lua_State *L, rt_task *t)
+{
+	exec_req *r = t->data;
+	lua_createtable(L, 0, 8);
+	if (!r->spawned) {
+		lua_pushstring(L, r->error);
+		lua_setfield(L, -2, "error");
+	}
+	lua_pushinteger(L, r->code);
+	lua_setfield(L, -2, "code");
+	if (r->sig) {
+		lua_pushinteger(L, r->sig);
+		lua_setfield(L, -2, "signal");
+	}
+	lua_pushboolean(L, r->timed_out);
+	lua_setfield(L, -2, "timed_out");
+	lua_pushboolean(L, r->cancelled);
+	lua_setfield(L, -2, "cancelled");
+	lua_pushnumber(L, r->seconds);
+	lua_setfield(L, -2, "seconds");
+	push_capture(L, &r->out, "stdout");
+	push_capture(L, &r->err, "stderr");
+	return 1;
+}
+
+static void exec_destroy(rt_task *t)
+{
+	exec_req *r = t->data;
+	free_strv(r->argv);
+	free_strv(r->envp);
+	free(r->cwd);
+	free(r->input);
+	free(r->out.buf);
+	free(r->err.buf);
+	free(r);
+	free(t);
+}
+
+static char *xstrdup(lua_State *L, const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (!d)
+		luaL_error(L, "out of memory");
+	memcpy(d, s, n);
+	d[n] = 0;
+	return d;
+}
+
+/* The environment: this process's, with spec.env's entries added or
+ * replaced (false removes one). */
+static char **build_env(lua_State *L, int idx)
+{
+	size_t n = 0;
+	for (char **e = environ; *e; e++)
+		n++;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		n++;
+		lua_pop(L, 1);
+	}
+	char **v = calloc(n + 1, sizeof(char *));
+	if (!v)
+		luaL_error(L, "out of memory");
+	size_t k = 0;
+	for (char **e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (!eq)
+			continue;
+		lua_pushlstring(L, *e, (size_t)(eq - *e));
+		lua_rawget(L, idx);
+		bool overridden = !lua_isnil(L, -1);
+		lua_pop(L, 1);
+		if (!overridden)
+			v[k++] = strdup(*e);
+	}
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) != LUA_TBOOLEAN) {
+			const char *key = lua_tostring(L, -2);
+			const char *val = luaL_tolstring(L, -1, NULL);
+			size_t len = strlen(key) + strlen(val) + 2;
+			v[k] = malloc(len);
+			if (v[k])
+				snprintf(v[k++], len, "%s=%s", key, val);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	v[k] = NULL;
+	return v;
+}
+
+/* core.exec{argv = {...}, env = {...}, cwd = DIR, stdin = STR, timeout = S,
+ * max_output = BYTES} -> ticket */
+int core_exec(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	exec_req *r = calloc(1, sizeof(*r));
+	rt_task *t = calloc(1, sizeof(*t));
+	if (!r || !t) {
+		free(r);
+		free(t);
+		return luaL_error(L, "out of memory");
+	}
+	t->data = r;
+	lua_getfield(L, 1, "argv");
+	luaL_checktype(L, -1, LUA_TTABLE);
+	lua_Integer argc = (lua_Integer)lua_rawlen(L, -1);
+	if (argc < 1)
+		return luaL_error(L, "exec: empty command");
+	r->argv = calloc((size_t)argc + 1, sizeof(char *));
+	for (lua_Integer i = 1; i <= argc; i++) {
+		lua_rawgeti(L, -1, i);
+		size_t n;
+		const char *s = luaL_tolstring(L, -1, &n);
+		r->argv[i - 1] = xstrdup(L, s, n);
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "env") == LUA_TTABLE)
+		r->envp = build_env(L, lua_gettop(L));
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "cwd") == LUA_TSTRING)
+		r->cwd = xstrdup(L, lua_tostring(L, -1), lua_rawlen(L, -1));
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "stdin") == LUA_TSTRING) {
+		size_t n;
+		const char *s = lua_tolstring(L, -1, &n);
+		r->input = xstrdup(L, s, n);
+		r->input_len = n;
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "timeout");
+	r->timeout = luaL_optnumber(L, -1, 0);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "max_output");
+	r->out.limit = r->err.limit = (size_t)luaL_optinteger(L, -1, 1 << 20);
+	lua_pop(L, 1);
+	t->run = exec_run;
+	t->push = exec_push;
+	t->destroy = exec_destroy;
+	lua_pushinteger(L, (lua_Integer)rt_task_submit(t));
+	return 1;
+}

@@ -1,0 +1,262 @@
+/* task_http.c — core.http: one libcurl request on a worker thread. TLS
+ * peers are verified unless the request says verify = false. */
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "luacore.h"
+#include "tasks.h"
+
+typedef struct buf {
+	char *data;
+	size_t len, cap, limit;
+	bool over;
+} buf;
+
+typedef struct http_req {
+	char *method, *url, *body, *cacert;
+	size_t body_len;
+	struct curl_slist *headers;
+	double timeout;
+	bool verify, connect_only;
+	rt_task *task;
+	/* results */
+	long status;
+	buf resp, resp_headers;
+	char error[CURL_ERROR_SIZE];
+	double seconds;
+} http_req;
+
+static size_t buf_add(buf *b, const char *data, size_t n)
+{
+	if (b->len + n > b->limit) {
+		b->over = true;
+		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 8192;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *nd = realloc(b->data, cap);
+		if (!nd)
+			return 0;
+		b->data = nd;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = 0;
+	return n;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	return buf_add(ud, p, size * n);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	http_req *r = ud;
+	/* A redirect or "100 Continue" starts a new header block: keep the last. */
+	if (size * n > 5 && memcmp(p, "HTTP/", 5) == 0)
+		r->resp_headers.len = 0;
+	return buf_add(&r->resp_headers, p, size * n);
+}
+
+static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)a, (void)b, (void)c, (void)d;
+	http_req *r = ud;
+	return atomic_load(&r->task->cancel) ? 1 : 0;
+}
+
+static void http_run(rt_task *t)
+{
+	http_req *r = t->data;
+	double start = rt_mono();
+	CURL *c = curl_easy_init();
+	if (!c) {
+		snprintf(r->error, sizeof(r->error), "cannot start a request");
+		return;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, r->url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+	if (strcmp(r->method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (r->body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->resp);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->error);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, r->verify ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, r->verify ? 2L : 0L);
+	if (r->cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, r->cacert);
+	if (r->timeout > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
+	if (r->connect_only)
+		curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+	CURLcode rc = curl_easy_perform(c);
+	if (rc == CURLE_OK) {
+		r->error[0] = 0;
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	} else if (r->resp.over) {
+		snprintf(r->error, sizeof(r->error), "response larger than %zu bytes", r->resp.limit);
+	} else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(r->error, sizeof(r->error), "cancelled");
+	} else if (!r->error[0]) {
+		snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
+	}
+	curl_easy_cleanup(c);
+	r->seconds = rt_mono() - start;
+}
+
+static int http_push(lua_State *L, rt_task *t)
+{
+	http_req *r = t->data;
+	lua_createtable(L, 0, 5);
+	if (r->error[0]) {
+		lua_pushstring(L, r->error);
+		lua_setfield(L, -2, "error");
+	}
+	lua_pushinteger(L, r->status);
+	lua_setfield(L, -2, "status");
+	lua_pushlstring(L, r->resp.data ? r->resp.data : "", r->resp.len);
+	lua_setfield(L, -2, "body");
+	lua_pushnumber(L, r->seconds);
+	lua_setfield(L, -2, "seconds");
+	/* headers: lower-case names; the last value of a repeated name wins */
+	lua_newtable(L);
+	const char *p = r->resp_headers.data;
+	const char *end = p ? p + r->resp_headers.len : NULL;
+	while (p && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		const char *colon = memchr(p, ':', (size_t)(eol - p));
+		if (colon) {
+			luaL_Buffer b;
+			luaL_buffinit(L, &b);
+			for (const char *k = p; k < colon; k++)
+				luaL_addchar(&b, (char)(*k >= 'A' && *k <= 'Z' ? *k + 32 : *k));
+			luaL_pushresult(&b);
+			const char *v = colon + 1;
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			const char *ve = eol;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+				ve--;
+			lua_pushlstring(L, v, (size_t)(ve - v));
+			lua_rawset(L, -3);
+		}
+		p = eol + 1;
+	}
+	lua_setfield(L, -2, "headers");
+	return 1;
+}
+
+static void http_destroy(rt_task *t)
+{
+	http_req *r = t->data;
+	free(r->method);
+	free(r->url);
+	free(r->body);
+	free(r->cacert);
+	curl_slist_free_all(r->headers);
+	free(r->resp.data);
+	free(r->resp_headers.data);
+	free(r);
+	free(t);
+}
+
+static char *opt_string(lua_State *L, const char *field, size_t *len)
+{
+	char *s = NULL;
+	if (lua_getfield(L, 1, field) == LUA_TSTRING) {
+		size_t n;
+		const char *v = lua_tolstring(L, -1, &n);
+		s = malloc(n + 1);
+		if (s) {
+			memcpy(s, v, n);
+			s[n] = 0;
+		}
+		if (len)
+			*len = n;
+	}
+	lua_pop(L, 1);
+	return s;
+}
+
+/* core.http{url, method = "GET", headers = {NAME = VALUE}, body = STR,
+ * timeout = S, verify = true, cacert = FILE, max_body = BYTES,
+ * connect_only = false (only open the TCP connection)} -> ticket */
+int core_http(lua_State *L)
+{
+	static int curl_ready;
+	if (!curl_ready) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		curl_ready = 1;
+	}
+	luaL_checktype(L, 1, LUA_TTABLE);
+	http_req *r = calloc(1, sizeof(*r));
+	rt_task *t = calloc(1, sizeof(*t));
+	if (!r || !t) {
+		free(r);
+		free(t);
+		return luaL_error(L, "out of memory");
+	}
+	r->task = t;
+	t->data = r;
+	r->url = opt_string(L, "url", NULL);
+	r->method = opt_string(L, "method", NULL);
+	if (!r->method)
+		r->method = strdup("GET");
+	r->body = opt_string(L, "body", &r->body_len);
+	r->cacert = opt_string(L, "cacert", NULL);
+	lua_getfield(L, 1, "timeout");
+	r->timeout = luaL_optnumber(L, -1, 0);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "max_body");
+	r->resp.limit = (size_t)luaL_optinteger(L, -1, 8 << 20);
+	r->resp_headers.limit = 1 << 20;
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "verify");
+	r->verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "connect_only");
+	r->connect_only = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			const char *name = luaL_tolstring(L, -2, NULL);
+			const char *value = luaL_tolstring(L, -2, NULL);
+			lua_pushfstring(L, "%s: %s", name, value);
+			r->headers = curl_slist_append(r->headers, lua_tostring(L, -1));
+			lua_pop(L, 4);
+		}
+	}
+	lua_pop(L, 1);
+	t->run = http_run;
+	t->push = http_push;
+	t->destroy = http_destroy;
+	if (!r->url) {
+		http_destroy(t);
+		return luaL_error(L, "http: no url");
+	}
+	lua_pushinteger(L, (lua_Integer)rt_task_submit(t));
+	return 1;
+}

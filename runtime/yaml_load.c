@@ -1,0 +1,213 @@
+/* yaml_load.c — core.yaml_load(TEXT): parses one YAML document with libyaml
+ * into a tree of Lua tables that keeps the line and column of every node,
+ * so the plan checker can point at the exact place of a problem:
+ *   scalar   {t = "s", v = "text", plain = true|false, block, quoted, line, col}
+ *   sequence {t = "q", line, col, NODE, NODE, ...}
+ *   mapping  {t = "m", line, col, keys = {NODE...}, vals = {NODE...}}
+ * Anchors and aliases are resolved (an alias is the anchored node itself).
+ * On a syntax error it returns nil, {line, col, msg}. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "luacore.h"
+
+#define MAX_DEPTH 64
+
+typedef struct loader {
+	lua_State *L;
+	yaml_parser_t parser;
+	int anchors; /* stack index of the anchor table */
+	char msg[256];
+	size_t line, col;
+} loader;
+
+static int fail(loader *ld, yaml_mark_t mark, const char *msg)
+{
+	snprintf(ld->msg, sizeof(ld->msg), "%s", msg);
+	ld->line = mark.line + 1;
+	ld->col = mark.column + 1;
+	return -1;
+}
+
+static int next_event(loader *ld, yaml_event_t *ev)
+{
+	if (yaml_parser_parse(&ld->parser, ev))
+		return 0;
+	yaml_parser_t *p = &ld->parser;
+	char msg[256];
+	if (p->context)
+		snprintf(msg, sizeof(msg), "%s %s", p->problem ? p->problem : "syntax error", p->context);
+	else
+		snprintf(msg, sizeof(msg), "%s", p->problem ? p->problem : "syntax error");
+	return fail(ld, p->problem_mark, msg);
+}
+
+static void new_node(lua_State *L, const char *type, yaml_mark_t mark)
+{
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, type);
+	lua_setfield(L, -2, "t");
+	lua_pushinteger(L, (lua_Integer)mark.line + 1);
+	lua_setfield(L, -2, "line");
+	lua_pushinteger(L, (lua_Integer)mark.column + 1);
+	lua_setfield(L, -2, "col");
+}
+
+static void remember_anchor(loader *ld, const yaml_char_t *anchor)
+{
+	if (!anchor)
+		return;
+	lua_pushvalue(ld->L, -1);
+	lua_setfield(ld->L, ld->anchors, (const char *)anchor);
+}
+
+/* Builds the node that starts with ev (consumed) and pushes it. */
+static int load_node(loader *ld, yaml_event_t *ev, int depth)
+{
+	lua_State *L = ld->L;
+	luaL_checkstack(L, 8, "yaml");
+	if (depth > MAX_DEPTH) {
+		yaml_mark_t m = ev->start_mark;
+		yaml_event_delete(ev);
+		return fail(ld, m, "nested too deeply");
+	}
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		new_node(L, "s", ev->start_mark);
+		lua_pushlstring(L, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+		lua_setfield(L, -2, "v");
+		lua_pushboolean(L, ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag);
+		lua_setfield(L, -2, "plain");
+		if (ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+		    ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "block");
+		}
+		if (ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+		    ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "quoted");
+		}
+		remember_anchor(ld, ev->data.scalar.anchor);
+		yaml_event_delete(ev);
+		return 0;
+	case YAML_ALIAS_EVENT: {
+		int type = lua_getfield(L, ld->anchors, (const char *)ev->data.alias.anchor);
+		yaml_mark_t m = ev->start_mark;
+		yaml_event_delete(ev);
+		if (type == LUA_TNIL) {
+			lua_pop(L, 1);
+			return fail(ld, m, "alias of an unknown anchor");
+		}
+		return 0;
+	}
+	case YAML_SEQUENCE_START_EVENT: {
+		new_node(L, "q", ev->start_mark);
+		remember_anchor(ld, ev->data.sequence_start.anchor);
+		yaml_event_delete(ev);
+		for (lua_Integer i = 1;; i++) {
+			yaml_event_t item;
+			if (next_event(ld, &item))
+				return -1;
+			if (item.type == YAML_SEQUENCE_END_EVENT) {
+				yaml_event_delete(&item);
+				return 0;
+			}
+			if (load_node(ld, &item, depth + 1))
+				return -1;
+			lua_rawseti(L, -2, i);
+		}
+	}
+	case YAML_MAPPING_START_EVENT: {
+		new_node(L, "m", ev->start_mark);
+		remember_anchor(ld, ev->data.mapping_start.anchor);
+		yaml_event_delete(ev);
+		lua_newtable(L);
+		lua_newtable(L); /* node keys vals */
+		for (lua_Integer i = 1;; i++) {
+			yaml_event_t key, val;
+			if (next_event(ld, &key))
+				return -1;
+			if (key.type == YAML_MAPPING_END_EVENT) {
+				yaml_event_delete(&key);
+				break;
+			}
+			if (load_node(ld, &key, depth + 1))
+				return -1;
+			lua_rawseti(L, -3, i);
+			if (next_event(ld, &val) || load_node(ld, &val, depth + 1))
+				return -1;
+			lua_rawseti(L, -2, i);
+		}
+		lua_setfield(L, -3, "vals");
+		lua_setfield(L, -2, "keys");
+		return 0;
+	}
+	default: {
+		yaml_mark_t m = ev->start_mark;
+		yaml_event_delete(ev);
+		return fail(ld, m, "unexpected YAML event");
+	}
+	}
+}
+
+static int load_stream(loader *ld)
+{
+	yaml_event_t ev;
+	int have_doc = 0;
+	for (;;) {
+		if (next_event(ld, &ev))
+			return -1;
+		yaml_event_type_t type = ev.type;
+		yaml_mark_t mark = ev.start_mark;
+		if (type == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (type == YAML_DOCUMENT_START_EVENT && have_doc) {
+			yaml_event_delete(&ev);
+			return fail(ld, mark, "a plan is one YAML document; found a second one");
+		}
+		if (type == YAML_DOCUMENT_START_EVENT)
+			have_doc = 1;
+		if (type == YAML_SCALAR_EVENT || type == YAML_SEQUENCE_START_EVENT ||
+		    type == YAML_MAPPING_START_EVENT || type == YAML_ALIAS_EVENT) {
+			if (load_node(ld, &ev, 0))
+				return -1;
+			continue;
+		}
+		yaml_event_delete(&ev);
+	}
+	if (lua_gettop(ld->L) == ld->anchors)
+		lua_pushnil(ld->L); /* an empty document */
+	return 0;
+}
+
+int core_yaml_load(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	loader ld = { .L = L };
+	lua_settop(L, 1);
+	lua_newtable(L);
+	ld.anchors = lua_gettop(L);
+	if (!yaml_parser_initialize(&ld.parser))
+		return luaL_error(L, "out of memory");
+	yaml_parser_set_input_string(&ld.parser, (const unsigned char *)text, len);
+	int rc = load_stream(&ld);
+	yaml_parser_delete(&ld.parser);
+	if (rc == 0)
+		return 1;
+	lua_pushnil(L);
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)ld.line);
+	lua_setfield(L, -2, "line");
+	lua_pushinteger(L, (lua_Integer)ld.col);
+	lua_setfield(L, -2, "col");
+	lua_pushstring(L, ld.msg);
+	lua_setfield(L, -2, "msg");
+	return 2;
+}

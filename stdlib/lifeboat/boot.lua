@@ -1,0 +1,27 @@
+-- boot.lua: the first chunk the host runs. It gives stdlib its own
+-- require (stdlib modules only: they are trusted and see `core`), removes
+-- the file loaders plan code must not reach, and runs the command.
+local core, command, args = ...
+
+local loaded = {}
+local loading = {}
+function require(name)
+  local m = loaded[name]
+  if m ~= nil then return m end
+  if loading[name] then error("stdlib module '" .. name .. "' requires itself", 2) end
+  local src, chunkname = core.stdlib(name)
+  if not src then error("module '" .. name .. "' is not in stdlib", 2) end
+  local fn, err = load(src, chunkname, "t", _ENV)
+  if not fn then error(err, 0) end
+  loading[name] = true
+  m = fn(name)
+  loading[name] = nil
+  if m == nil then m = true end
+  loaded[name] = m
+  return m
+end
+
+_G.core = core
+dofile, loadfile = nil, nil
+
+return require("lifeboat.cli").main(command, args)

@@ -1,0 +1,521 @@
+-- cli.lua: the plan commands (validate, show, schema, run, the operations,
+-- resume, approve, jobs, job, report, status). Exit codes: 0 done, 1
+-- failed, 2 bad input, 3 paused for a manual step, 130 interrupted.
+local api = require("lifeboat.api")
+local job_mod = require("lifeboat.job")
+local json = require("lifeboat.json")
+local ops = require("lifeboat.ops")
+local out = require("lifeboat.out")
+local plan_mod = require("lifeboat.plan")
+local sandbox = require("lifeboat.sandbox")
+local sched = require("lifeboat.sched")
+local schema = require("lifeboat.schema")
+local secrets = require("lifeboat.secrets")
+local util = require("lifeboat.util")
+
+local M = {}
+local EXIT = { done = 0, failed = 1, bad = 2, paused = 3, interrupted = 130 }
+
+local function errln(cmd, fmt, ...)
+  core.write(2, secrets.redact(string.format("lifeboat %s: " .. fmt, cmd, ...)) .. "\n")
+end
+local function say(s) core.write(1, secrets.redact(s) .. "\n") end
+
+local OP_FLAGS = "  --dry-run       print the exact steps and what each would do; change nothing\n" ..
+  "  --yes           approve every manual step\n" ..
+  "  --json          one JSON object per event on stdout\n" ..
+  "  --state DIR     the plan's state folder (default: .lifeboat beside the plan, or LIFEBOAT_STATE)\n"
+
+local help = {
+  validate = "usage: lifeboat validate PLAN [--json]\n\nChecks a plan and reports every problem as FILE:LINE:COL: message.\nExit 0 when it is valid, 2 when not.\n",
+  show = "usage: lifeboat show PLAN [--op OP] [--planned] [--keep] [--dot] [--json]\n\n" ..
+    "Prints the steps an operation (default: drill) would run, in order; steps in the\nsame wave run in parallel. --dot prints a Graphviz graph.\n",
+  schema = "usage: lifeboat schema\n\nPrints the JSON Schema of the plan format (for editors).\n",
+  run = "usage: lifeboat run SCRIPT.lua [ARGS...]\n\nRuns a Lua script with the lifeboat API (exec, http, json, fs, log, now, sleep,\nwait_until, secret) in the plan sandbox; ARGS are in `arg`. Exit 1 when it raises.\n",
+  replicate = "usage: lifeboat replicate PLAN [OPTIONS]\n\nTakes a recovery point of every dataset of every machine.\n\n" .. OP_FLAGS,
+  drill = "usage: lifeboat drill PLAN [--keep] [--point P] [OPTIONS]\n\nTest failover into the drill site: restore, start groups in order, health checks,\nafter-actions, then clean up (--keep leaves it up until 'lifeboat cleanup PLAN').\n\n" .. OP_FLAGS,
+  cleanup = "usage: lifeboat cleanup PLAN [OPTIONS]\n\nStops and removes what a kept or interrupted drill left at the drill site.\n\n" .. OP_FLAGS,
+  failover = "usage: lifeboat failover PLAN [--planned] [--point P] [OPTIONS]\n\n--planned: stop the primary in reverse group order, final sync, then bring the\nrecovery site up. Without it the primary is assumed gone.\n\n" .. OP_FLAGS,
+  commit = "usage: lifeboat commit PLAN [OPTIONS]\n\nCompletes a migration: stops replication and drops the plan's replica data.\n\n" .. OP_FLAGS,
+  reprotect = "usage: lifeboat reprotect PLAN [OPTIONS]\n\nReplicates the recovery site back towards the primary.\n\n" .. OP_FLAGS,
+  failback = "usage: lifeboat failback PLAN [OPTIONS]\n\nPlanned failover back to the primary, restoring in place.\n\n" .. OP_FLAGS,
+  status = "usage: lifeboat status PLAN [--json] [--state DIR]\n\nThe plan's recent jobs and state.\n",
+  resume = "usage: lifeboat resume ID [--force] [--yes] [--json] [--state DIR]\n\nContinues a job that failed, paused, was interrupted or whose process died.\nFinished steps are not run again. A changed plan is refused unless --force.\n",
+  approve = "usage: lifeboat approve ID [STEP] [--state DIR]\n\nApproves a job's waiting manual step (all of them without STEP); then\n'lifeboat resume ID' continues a paused job.\n",
+  jobs = "usage: lifeboat jobs [--json] [--state DIR]\n\nLists recent jobs: id, plan, operation, state, duration.\n",
+  job = "usage: lifeboat job ID [--json] [--state DIR]\n\nShows a job's steps with state, timing and error.\n",
+  report = "usage: lifeboat report ID [--state DIR]\n\nPrints where a job's reports are.\n",
+}
+
+-- parse(cmd, args, flags, values) -> opts, positional | nil (usage printed)
+local function parse(cmd, args, flags, values)
+  local opts, pos = {}, {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--help" or a == "-h" then core.write(1, help[cmd]); return nil, nil, 0 end
+    if a:sub(1, 2) == "--" then
+      local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
+      name = name or a:sub(3)
+      local key = name:gsub("%-", "_")
+      if util.contains(flags, name) and not inline then opts[key] = true
+      elseif util.contains(values, name) then
+        local v = inline or args[i + 1]
+        if not inline then i = i + 1 end
+        if v == nil then errln(cmd, "--%s needs a value", name); return nil, nil, EXIT.bad end
+        opts[key] = v
+      else
+        errln(cmd, "unknown option '%s' (see 'lifeboat %s --help')", a, cmd)
+        return nil, nil, EXIT.bad
+      end
+    else
+      pos[#pos + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, pos
+end
+
+local function load_plan(cmd, path, quiet)
+  if not path then errln(cmd, "a plan file is needed (see 'lifeboat %s --help')", cmd); return nil end
+  local plan, errs, file = plan_mod.load(path)
+  if not plan then
+    if not quiet then
+      for _, l in ipairs(plan_mod.format_errors(file, errs)) do core.write(2, l .. "\n") end
+    end
+    return nil, errs
+  end
+  if plan.raw.secrets and plan.raw.secrets.file then secrets.file = util.join(plan.dir, plan.raw.secrets.file) end
+  return plan
+end
+
+------------------------------------------------------------------------
+
+function M.validate(args)
+  local opts, pos, code = parse("validate", args, { "json" }, {})
+  if not opts then return code end
+  if #pos ~= 1 then errln("validate", "one plan file is needed"); return EXIT.bad end
+  local plan, errs = load_plan("validate", pos[1], opts.json)
+  if opts.json then
+    local list = json.array()
+    for _, e in ipairs(errs or {}) do list[#list + 1] = { file = pos[1], line = e.line, col = e.col, message = e.msg } end
+    say(json.encode { valid = plan ~= nil, errors = list })
+  elseif plan then
+    say(string.format("%s: valid (%d machines in %d groups)", pos[1], #plan.machine_order, #plan.raw.groups))
+  end
+  return plan and EXIT.done or EXIT.bad
+end
+
+function M.schema(args)
+  local opts, _, code = parse("schema", args, {}, {})
+  if not opts then return code end
+  say(json.encode(schema.json_schema(), true))
+  return EXIT.done
+end
+
+-- Waves: steps whose dependencies are all in earlier waves run together.
+local function waves(steps)
+  local wave, by_id = {}, {}
+  for _, s in ipairs(steps) do by_id[s.id] = s end
+  local list = {}
+  for _, s in ipairs(steps) do
+    local w = 1
+    for _, d in ipairs(s.deps) do if wave[d] then w = math.max(w, wave[d] + 1) end end
+    wave[s.id] = w
+    list[w] = list[w] or {}
+    table.insert(list[w], s)
+  end
+  return list, wave
+end
+
+local function print_steps(plan, op, steps, dry)
+  local list = waves(steps)
+  say(string.format("%s of plan '%s': %d steps in %d waves%s", op, plan.name, #steps, #list,
+    dry and " (dry run: nothing is changed)" or ""))
+  for w, ss in ipairs(list) do
+    say(string.format("wave %d%s", w, #ss > 1 and string.format(" (%d in parallel)", #ss) or ""))
+    for _, s in ipairs(ss) do
+      local flags = {}
+      if s.timeout then flags[#flags + 1] = "timeout " .. util.fmt_duration(s.timeout) end
+      if s.retries then flags[#flags + 1] = "retries " .. s.retries end
+      if s.on_error then flags[#flags + 1] = "on_error " .. s.on_error end
+      if s.always then flags[#flags + 1] = "always" end
+      say(string.format("  %-34s %s%s", s.id, s.describe or s.title,
+        #flags > 0 and ("  [" .. table.concat(flags, ", ") .. "]") or ""))
+    end
+  end
+end
+
+local function op_args(opts)
+  return { planned = opts.planned or nil, keep = opts.keep or nil, point = opts.point }
+end
+
+function M.show(args)
+  local opts, pos, code = parse("show", args, { "dot", "json", "planned", "keep" }, { "op", "point" })
+  if not opts then return code end
+  if #pos ~= 1 then errln("show", "one plan file is needed"); return EXIT.bad end
+  local op = opts.op or "drill"
+  if not util.contains(schema.ops, op) then
+    errln("show", "unknown operation '%s' (one of %s)", op, table.concat(schema.ops, ", "))
+    return EXIT.bad
+  end
+  local plan = load_plan("show", pos[1])
+  if not plan then return EXIT.bad end
+  local ok, steps = pcall(ops.build, plan, op, { args = op_args(opts), opts = {} })
+  if not ok then errln("show", "%s", steps); return EXIT.bad end
+  if opts.dot then
+    say("digraph \"" .. plan.name .. " " .. op .. "\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];")
+    local groups = {}
+    for _, s in ipairs(steps) do
+      groups[s.group or ""] = groups[s.group or ""] or {}
+      table.insert(groups[s.group or ""], s)
+    end
+    local gi = 0
+    for _, g in ipairs(util.sorted_keys(groups)) do
+      gi = gi + 1
+      say(string.format("  subgraph cluster_%d {\n    label=%q;", gi, g))
+      for _, s in ipairs(groups[g]) do say(string.format("    %q [label=%q];", s.id, s.id .. "\n" .. s.title)) end
+      say("  }")
+    end
+    for _, s in ipairs(steps) do
+      for _, d in ipairs(s.deps) do say(string.format("  %q -> %q;", d, s.id)) end
+    end
+    say("}")
+  elseif opts.json then
+    local _, wave = waves(steps)
+    local list = json.array()
+    for _, s in ipairs(steps) do
+      list[#list + 1] = { id = s.id, title = s.title, describe = s.describe, group = s.group, machine = s.machine,
+        deps = json.array(s.deps), wave = wave[s.id], always = s.always or nil, timeout = s.timeout,
+        retries = s.retries, on_error = s.on_error }
+    end
+    say(json.encode { plan = plan.name, op = op, steps = list })
+  else
+    print_steps(plan, op, steps, false)
+  end
+  return EXIT.done
+end
+
+------------------------------------------------------------------------
+-- running jobs
+
+-- Secrets the plan's expressions name (secret.NAME or secret("NAME")).
+local function referenced_secrets(plan)
+  local text = core.fs.read(plan.file) or ""
+  local names = {}
+  for n in text:gmatch("secret%.([%a_][%w_]*)") do names[n] = true end
+  for n in text:gmatch("secret%s*%(%s*[\"']([^\"']+)[\"']%s*%)") do names[n] = true end
+  return util.sorted_keys(names)
+end
+
+local function preflight(plan, op, steps)
+  local problems = {}
+  for _, name in ipairs(referenced_secrets(plan)) do
+    local ok, e = secrets.has(name)
+    if not ok then problems[#problems + 1] = e end
+  end
+  local seen = {}
+  for _, s in ipairs(steps) do
+    if s.kind ~= "action" and s.machine then
+      local site_name = s.title:match("%(([^)]+)%)$")
+      if site_name and not seen[site_name] then
+        seen[site_name] = true
+        local site = ops.site(plan, site_name)
+        local p = ops.provider(plan, site.provider)
+        for _, pr in ipairs(p.preflight and p.preflight(site, plan, op) or {}) do problems[#problems + 1] = pr end
+      end
+    end
+  end
+  return problems
+end
+
+local function run_steps(job, plan, steps, opts, done)
+  out.setup { json = opts.json, total = #steps, job = job }
+  api.sink = function(step, text)
+    if step then job:log(step.id, text .. "\n") end
+    out.log(step, text)
+  end
+  api.step_log = function(step, text) job:log(step.id, text) end
+  out.line(string.format("job %s: %s of plan '%s', %d steps (journal: %s)", job.id, job.op, plan.name, #steps,
+    job.journal))
+  local started = core.now()
+  local result, failed = sched.run(job, steps, { on_event = out.event, done = done })
+  local err
+  for _, s in ipairs(failed) do if not s.continued then err = s.id .. ": " .. tostring(s.error) break end end
+  job:event { ev = "state", state = result, error = err, secs = core.now() - started }
+  job:flush()
+  out.finish()
+  if opts.json then
+    say(json.encode { ev = "end", job = job.id, state = result, error = err })
+  elseif result == "done" then
+    say(out.paint("32", string.format("job %s done in %s", job.id, util.fmt_duration(core.now() - started))))
+  elseif result == "paused" then
+    local waiting = {}
+    for _, s in ipairs(steps) do if s.state == "waiting" then waiting[#waiting + 1] = s.id end end
+    say(out.paint("33", string.format("job %s paused at %s; continue with: lifeboat approve %s && lifeboat resume %s",
+      job.id, table.concat(waiting, ", "), job.id, job.id)))
+  elseif result == "interrupted" then
+    say(out.paint("33", string.format("job %s interrupted; continue with: lifeboat resume %s", job.id, job.id)))
+  else
+    say(out.paint("31", string.format("job %s failed: %s", job.id, err or "see 'lifeboat job " .. job.id .. "'")))
+  end
+  return EXIT[result] or EXIT.failed
+end
+
+local function lock_state(cmd, state)
+  local ok, e = core.fs.mkdir(state)
+  if not ok then errln(cmd, "%s", e); return nil end
+  local lock, le = core.fs.lock(state .. "/lock")
+  if not lock then
+    errln(cmd, "another lifeboat job is running on this plan (%s is locked)", state)
+    return nil, le
+  end
+  return lock
+end
+
+local function interactive() return core.isatty(0) and core.isatty(2) end
+
+function M.operation(op, args)
+  local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep" }, { "state", "point" })
+  if not opts then return code end
+  if #pos ~= 1 then errln(op, "one plan file is needed (see 'lifeboat %s --help')", op); return EXIT.bad end
+  if opts.planned and op ~= "failover" then errln(op, "--planned is for failover"); return EXIT.bad end
+  if opts.keep and op ~= "drill" then errln(op, "--keep is for drill"); return EXIT.bad end
+  local plan = load_plan(op, pos[1])
+  if not plan then return EXIT.bad end
+  local rt = { args = op_args(opts), opts = { yes = opts.yes, interactive = interactive() } }
+  local ok, steps = pcall(ops.build, plan, op, rt)
+  if not ok then errln(op, "%s", steps); return EXIT.bad end
+  local problems = preflight(plan, op, steps)
+  if opts.dry_run then
+    print_steps(plan, op, steps, true)
+    for _, p in ipairs(problems) do say("preflight: " .. p) end
+    say(#problems == 0 and "preflight: ok" or string.format("preflight: %d problem(s)", #problems))
+    return #problems == 0 and EXIT.done or EXIT.bad
+  end
+  if #problems > 0 then
+    for _, p in ipairs(problems) do errln(op, "preflight: %s", p) end
+    return EXIT.bad
+  end
+  local state = job_mod.state_dir(plan.file, opts.state)
+  local lock = lock_state(op, state)
+  if not lock then return EXIT.bad end
+  local job = job_mod.create(state, op, plan, rt.args)
+  rt.job = job
+  local rc = run_steps(job, plan, steps, opts)
+  lock:close()
+  return rc
+end
+
+function M.resume(args)
+  local opts, pos, code = parse("resume", args, { "force", "yes", "json" }, { "state" })
+  if not opts then return code end
+  if #pos ~= 1 then errln("resume", "a job id is needed"); return EXIT.bad end
+  local state = job_mod.state_dir(nil, opts.state)
+  local job, e = job_mod.open(state, pos[1])
+  if not job then errln("resume", "%s", e); return EXIT.bad end
+  if job.state == "done" then say(string.format("job %s is already done", job.id)); return EXIT.done end
+  local plan = load_plan("resume", job.plan)
+  if not plan then return EXIT.bad end
+  if plan.sha ~= job.plan_sha and not opts.force then
+    errln("resume", "the plan %s changed since job %s started; resume with --force to run the changed plan",
+      job.plan, job.id)
+    return EXIT.bad
+  end
+  local lock = lock_state("resume", state)
+  if not lock then return EXIT.bad end
+  local rt = { args = job.args or {}, opts = { yes = opts.yes, interactive = interactive() }, job = job }
+  local ok, steps = pcall(ops.build, plan, job.op, rt)
+  if not ok then errln("resume", "%s", steps); return EXIT.bad end
+  local done = {}
+  for id, s in pairs(job.steps) do
+    if s.state == "done" or (s.state == "failed" and s.continued) then done[id] = s end
+  end
+  job:event { ev = "resumed", forced = opts.force or nil, plan_sha = plan.sha }
+  local rc = run_steps(job, plan, steps, opts, done)
+  lock:close()
+  return rc
+end
+
+function M.approve(args)
+  local opts, pos, code = parse("approve", args, {}, { "state" })
+  if not opts then return code end
+  if #pos < 1 or #pos > 2 then errln("approve", "usage: lifeboat approve ID [STEP]"); return EXIT.bad end
+  local state = job_mod.state_dir(nil, opts.state)
+  local job, e = job_mod.open(state, pos[1])
+  if not job then errln("approve", "%s", e); return EXIT.bad end
+  local step = pos[2]
+  if step and job.steps[step] == nil then
+    -- a manual step not reached yet can be approved ahead only by its exact id
+    if not step:match("/before/%d+$") and not step:match("/after/%d+$") and not step:match("/prepare/%d+$") then
+      errln("approve", "job %s has no step '%s'", job.id, step)
+      return EXIT.bad
+    end
+  end
+  if not step then
+    local any = false
+    for id, s in pairs(job.steps) do
+      if s.state == "waiting" then job:approve(id); say("approved " .. id); any = true end
+    end
+    if not any then errln("approve", "job %s has no step waiting for approval", job.id); return EXIT.bad end
+  else
+    job:approve(step)
+    say("approved " .. step)
+  end
+  if job.state == "paused" then say("continue with: lifeboat resume " .. job.id) end
+  return EXIT.done
+end
+
+local function job_duration(j)
+  if j.ended and j.started then return util.fmt_duration(j.ended - j.started) end
+  return "-"
+end
+
+function M.jobs(args)
+  local opts, pos, code = parse("jobs", args, { "json" }, { "state" })
+  if not opts then return code end
+  local state = job_mod.state_dir(pos[1], opts.state)
+  local list = job_mod.list(state)
+  if opts.json then
+    local arr = json.array()
+    for _, j in ipairs(list) do
+      arr[#arr + 1] = { id = j.id, plan = j.plan_name, op = j.op, state = j.state, started = j.started, ended = j.ended }
+    end
+    say(json.encode(arr))
+    return EXIT.done
+  end
+  if #list == 0 then say("no jobs in " .. state); return EXIT.done end
+  say(string.format("%-36s %-14s %-10s %-11s %s", "JOB", "PLAN", "OPERATION", "STATE", "DURATION"))
+  for _, j in ipairs(list) do
+    say(string.format("%-36s %-14s %-10s %-11s %s", j.id, j.plan_name or "?", j.op, j.state, job_duration(j)))
+  end
+  return EXIT.done
+end
+
+function M.job(args)
+  local opts, pos, code = parse("job", args, { "json" }, { "state" })
+  if not opts then return code end
+  if #pos ~= 1 then errln("job", "a job id is needed"); return EXIT.bad end
+  local state = job_mod.state_dir(nil, opts.state)
+  local j, e = job_mod.open(state, pos[1])
+  if not j then errln("job", "%s", e); return EXIT.bad end
+  if opts.json then
+    local steps = json.array()
+    for _, id in ipairs(j.order) do
+      local s = j.steps[id]
+      steps[#steps + 1] = { id = id, title = s.title, state = s.state, started = s.started, ended = s.ended,
+        error = s.error, attempt = s.attempt, result = s.result }
+    end
+    say(json.encode { id = j.id, plan = j.plan, op = j.op, state = j.state, started = j.started, ended = j.ended,
+      error = j.error, steps = steps })
+    return EXIT.done
+  end
+  say(string.format("job %s: %s of %s, %s (%s)", j.id, j.op, j.plan or "?", j.state, job_duration(j)))
+  if j.error then say("error: " .. j.error) end
+  for _, id in ipairs(j.order) do
+    local s = j.steps[id]
+    local secs = s.ended and s.started and util.fmt_duration(s.ended - s.started) or "-"
+    say(string.format("  %-10s %-34s %8s  %s", s.state, id, secs, s.title or ""))
+    if s.error and s.state ~= "done" then say("             " .. s.error) end
+  end
+  return EXIT.done
+end
+
+function M.report(args)
+  local opts, pos, code = parse("report", args, {}, { "state" })
+  if not opts then return code end
+  if #pos ~= 1 then errln("report", "a job id is needed"); return EXIT.bad end
+  local state = job_mod.state_dir(nil, opts.state)
+  local j, e = job_mod.open(state, pos[1])
+  if not j then errln("report", "%s", e); return EXIT.bad end
+  local any = false
+  for _, f in ipairs({ "report.json", "report.md", "junit.xml", "report.html" }) do
+    if core.fs.stat(j.dir .. "/" .. f) then say(j.dir .. "/" .. f); any = true end
+  end
+  say(j.journal)
+  if not any then errln("report", "job %s has no report (only drills and failovers write one)", j.id) end
+  return EXIT.done
+end
+
+function M.status(args)
+  local opts, pos, code = parse("status", args, { "json" }, { "state" })
+  if not opts then return code end
+  if #pos ~= 1 then errln("status", "one plan file is needed"); return EXIT.bad end
+  local plan = load_plan("status", pos[1])
+  if not plan then return EXIT.bad end
+  local state = job_mod.state_dir(plan.file, opts.state)
+  local list = job_mod.list(state)
+  local last = {}
+  for _, j in ipairs(list) do last[j.op] = j end
+  if opts.json then
+    local l = {}
+    for op, j in pairs(last) do l[op] = { id = j.id, state = j.state, started = j.started } end
+    say(json.encode { plan = plan.name, last = l })
+    return EXIT.done
+  end
+  say(string.format("plan %s: %d machines in %d groups", plan.name, #plan.machine_order, #plan.raw.groups))
+  for _, op in ipairs(schema.ops) do
+    local j = last[op]
+    if j then say(string.format("  last %-10s %s  %s, %s ago", op, j.id, j.state,
+      util.fmt_duration(core.now() - (j.started or core.now())))) end
+  end
+  return EXIT.done
+end
+
+function M.run(args)
+  if args[1] == "--help" or args[1] == "-h" then core.write(1, help.run); return EXIT.done end
+  local path = args[1]
+  if not path then errln("run", "a Lua script is needed (see 'lifeboat run --help')"); return EXIT.bad end
+  local src, e = core.fs.read(path)
+  if not src then errln("run", "%s", e); return EXIT.bad end
+  local script_args = { table.unpack(args, 2) }
+  script_args[0] = path
+  local env_scope = { arg = script_args, env = core.environ(), secret = secrets.accessor }
+  local env = sandbox.env(env_scope, util.dirname(path))
+  local fn, lerr = load(src, "@" .. path, "t", env)
+  if not fn then errln("run", "%s", lerr); return EXIT.bad end
+  local job = { id = "run", event = function() end, flush = function() end, log = function() end,
+    approvals = function() return {} end }
+  local result_value
+  local step = { id = "script", title = path, deps = {},
+    run = function() result_value = fn(table.unpack(script_args)) end }
+  api.sink = function(_, text) core.write(2, secrets.redact(text) .. "\n") end
+  local timeout = core.getenv("LIFEBOAT_RUN_TIMEOUT")
+  step.timeout = timeout and util.parse_duration(timeout) or nil
+  local result = sched.run(job, { step }, {})
+  if result == "done" then
+    if result_value ~= nil and type(result_value) ~= "table" then say(tostring(result_value)) end
+    return EXIT.done
+  end
+  if result == "interrupted" then errln("run", "interrupted"); return EXIT.interrupted end
+  errln("run", "%s", tostring(step.error))
+  return EXIT.failed
+end
+
+function M.main(command, args)
+  local ok, rc = xpcall(function()
+    if command == "validate" then return M.validate(args) end
+    if command == "schema" then return M.schema(args) end
+    if command == "show" then return M.show(args) end
+    if command == "run" then return M.run(args) end
+    if command == "resume" then return M.resume(args) end
+    if command == "approve" then return M.approve(args) end
+    if command == "jobs" then return M.jobs(args) end
+    if command == "job" then return M.job(args) end
+    if command == "report" then return M.report(args) end
+    if command == "status" then return M.status(args) end
+    if util.contains(schema.ops, command) then return M.operation(command, args) end
+    errln(command, "unknown command")
+    return EXIT.bad
+  end, function(e)
+    if core.getenv("LIFEBOAT_DEBUG") then return tostring(e) .. "\n" .. (debug and debug.traceback() or "") end
+    return tostring(e)
+  end)
+  if not ok then
+    errln(command, "%s", rc)
+    return EXIT.failed
+  end
+  return rc
+end
+
+return M

@@ -1,0 +1,102 @@
+-- expr.lua: ${{ expr }} in plan strings. A string holding expressions is
+-- loaded as a template that remembers where it is in the plan; each
+-- expression is checked for Lua syntax when the plan loads and evaluated
+-- where the value is used, in the step's scope.
+local M = {}
+
+local Template = {}
+Template.__index = Template
+Template.__tostring = function(t) return t.text end
+
+function M.is_template(v) return getmetatable(v) == Template end
+
+-- The position of byte offset i of a scalar's text in the plan file.
+local function position(node, text, i)
+  if node.block then
+    local before = text:sub(1, i - 1)
+    local _, newlines = before:gsub("\n", "")
+    local last = before:match("[^\n]*$")
+    return node.line + 1 + newlines, node.col + #last
+  end
+  return node.line, node.col + (node.quoted and 1 or 0) + i - 1
+end
+
+function M.template(ctx, node, text)
+  local parts, pos = {}, 1
+  while true do
+    local s, e = text:find("${{", pos, true)
+    if not s then
+      if pos <= #text then parts[#parts + 1] = text:sub(pos) end
+      break
+    end
+    if s > pos then parts[#parts + 1] = text:sub(pos, s - 1) end
+    local close = text:find("}}", e + 1, true)
+    local line, col = position(node, text, s)
+    if not close then
+      ctx.errs[#ctx.errs + 1] = { line = line, col = col, msg = "'${{' without a closing '}}'" }
+      return text
+    end
+    local code = text:sub(e + 1, close - 1):gsub("^%s+", ""):gsub("%s+$", "")
+    local where = string.format("%s:%d:%d", ctx.file, line, col)
+    if code == "" then
+      ctx.errs[#ctx.errs + 1] = { line = line, col = col, msg = "empty expression '${{ }}'" }
+    else
+      local _, err = load("return " .. code, "=expr", "t", {})
+      if err then
+        ctx.errs[#ctx.errs + 1] = { line = line, col = col,
+          msg = "Lua syntax error in expression '" .. code .. "': " .. (err:match("^expr:%d+: (.*)$") or err) }
+      end
+    end
+    parts[#parts + 1] = { code = code, where = where }
+    pos = close + 2
+  end
+  return setmetatable({ text = text, parts = parts }, Template)
+end
+
+local compiled = {}
+
+local function eval(part, scope)
+  local fn = compiled[part.code]
+  if not fn then
+    fn = assert(load("local _ENV = ...; return (" .. part.code .. ")", "=" .. part.where, "t", {}))
+    compiled[part.code] = fn
+  end
+  local ok, v = pcall(fn, scope)
+  if not ok then
+    error(string.format("%s: ${{ %s }}: %s", part.where, part.code, tostring(v):gsub("^[^:]*:%d+: ", "")), 0)
+  end
+  if v == nil then error(string.format("%s: ${{ %s }} has no value", part.where, part.code), 0) end
+  return v
+end
+
+-- The value of v in scope: templates are evaluated (a template that is
+-- one expression keeps the expression's type), tables are rendered deeply.
+function M.render(v, scope)
+  if M.is_template(v) then
+    if #v.parts == 1 and type(v.parts[1]) == "table" then return eval(v.parts[1], scope) end
+    local out = {}
+    for i, p in ipairs(v.parts) do
+      out[i] = type(p) == "table" and tostring(eval(p, scope)) or p
+    end
+    return table.concat(out)
+  end
+  if type(v) == "table" and getmetatable(v) == nil then
+    local out = {}
+    for k, x in pairs(v) do out[k] = M.render(x, scope) end
+    return out
+  end
+  return v
+end
+
+-- The text of a value for display (templates unevaluated).
+function M.text(v)
+  if M.is_template(v) then return v.text end
+  if type(v) == "table" then
+    local out = {}
+    for i, x in ipairs(v) do out[i] = M.text(x) end
+    return table.concat(out, " ")
+  end
+  return tostring(v)
+end
+
+return M

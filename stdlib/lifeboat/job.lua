@@ -1,0 +1,129 @@
+-- job.lua: a job's folder and journal. The journal is JSON lines; events
+-- are buffered and written with one fdatasync per flush, and the
+-- scheduler flushes before it starts any step, so what a step did is on
+-- disk before anything that depends on it begins.
+local json = require("lifeboat.json")
+local secrets = require("lifeboat.secrets")
+local util = require("lifeboat.util")
+
+local M = {}
+local Job = {}
+Job.__index = Job
+
+function M.state_dir(plan_file, given)
+  if given then return given end
+  local env = core.getenv("LIFEBOAT_STATE")
+  if env and env ~= "" then return env end
+  if plan_file then return util.join(util.dirname(plan_file), ".lifeboat") end
+  return ".lifeboat"
+end
+
+local function must(ok, e) if not ok then error(e, 0) end return ok end
+
+function M.create(state_dir, op, plan, args)
+  local id = os.date("!%Y%m%d-%H%M%S") .. "-" .. op .. "-" .. core.random_hex(2)
+  local dir = state_dir .. "/jobs/" .. id
+  must(core.fs.mkdir(dir .. "/logs"))
+  local job = setmetatable({ id = id, dir = dir, state_dir = state_dir, op = op, buf = {},
+    journal = dir .. "/journal.jsonl" }, Job)
+  job:event { ev = "job", id = id, op = op, plan = plan.abs, plan_sha = plan.sha, plan_name = plan.name,
+    args = args, t = core.now(), version = 1 }
+  job:flush()
+  return job
+end
+
+-- Reads a job's journal: the header, the last event of each step and the
+-- job's state events, for resume, `job` and `jobs`.
+function M.open(state_dir, id)
+  if not id:match("^[%w%-_.]+$") then return nil, "no job '" .. id .. "'" end
+  local dir = state_dir .. "/jobs/" .. id
+  local text = core.fs.read(dir .. "/journal.jsonl")
+  if not text then return nil, "no job '" .. id .. "' in " .. state_dir end
+  local job = setmetatable({ id = id, dir = dir, state_dir = state_dir, buf = {}, journal = dir .. "/journal.jsonl",
+    steps = {}, order = {}, created = {}, state = "running" }, Job)
+  local n = 0
+  for line in text:gmatch("[^\n]+") do
+    n = n + 1
+    local e = json.decode(line)
+    if type(e) ~= "table" then
+      -- a torn last line from a crash is expected; anything else is damage
+      if n > 1 and not text:find("\n", #text - #line, true) then break end
+      return nil, string.format("%s/journal.jsonl:%d: damaged journal line", dir, n)
+    end
+    if e.ev == "job" then
+      job.op, job.plan, job.plan_sha, job.args, job.started, job.plan_name = e.op, e.plan, e.plan_sha, e.args, e.t, e.plan_name
+    elseif e.ev == "state" then
+      job.state, job.ended, job.error = e.state, e.t, e.error
+      if e.rto then job.rto = e.rto end
+    elseif e.ev == "created" then
+      job.created[#job.created + 1] = e
+    elseif e.ev == "removed" then
+      job.created[#job.created + 1] = e
+    elseif e.step then
+      local s = job.steps[e.step]
+      if not s then
+        s = { id = e.step }
+        job.steps[e.step] = s
+        job.order[#job.order + 1] = e.step
+      end
+      if e.ev == "start" then s.started, s.attempt, s.title = e.t, e.attempt, e.title or s.title end
+      s.state = ({ start = "running", done = "done", fail = e.final and "failed" or "retrying",
+        wait = "waiting", cancel = "cancelled", skip = "skipped" })[e.ev] or s.state
+      if e.ev == "done" or e.ev == "fail" or e.ev == "cancel" then s.ended = e.t end
+      if e.error then s.error = e.error end
+      if e.result then s.result = e.result end
+      if e.continued then s.continued = true end
+      if e.group then s.group = e.group end
+      if e.machine then s.machine = e.machine end
+    end
+  end
+  if not job.op then return nil, dir .. "/journal.jsonl: no job header" end
+  return job
+end
+
+function M.list(state_dir)
+  local names = core.fs.list(state_dir .. "/jobs") or {}
+  local jobs = {}
+  for _, id in ipairs(names) do
+    local j = M.open(state_dir, id)
+    if j then jobs[#jobs + 1] = j end
+  end
+  table.sort(jobs, function(a, b) return (a.started or 0) < (b.started or 0) end)
+  return jobs
+end
+
+function Job:event(e)
+  e.t = e.t or core.now()
+  self.buf[#self.buf + 1] = secrets.redact(json.encode(e))
+end
+
+function Job:flush()
+  if #self.buf == 0 then return end
+  local data = table.concat(self.buf, "\n") .. "\n"
+  self.buf = {}
+  local ok, e = core.fs.append(self.journal, data, true)
+  if not ok then error("cannot write the journal: " .. e, 0) end
+end
+
+function Job:log_path(step_id)
+  return self.dir .. "/logs/" .. step_id:gsub("[^%w%-_.]", "_") .. ".log"
+end
+
+function Job:log(step_id, text)
+  core.fs.append(self:log_path(step_id), secrets.redact(text))
+end
+
+-- Approvals given with `lifeboat approve`, one step id per line ("*" = all).
+function Job:approvals()
+  local text = core.fs.read(self.dir .. "/approvals") or ""
+  local out = {}
+  for line in text:gmatch("[^\n]+") do out[line] = true end
+  return out
+end
+
+function Job:approve(step_id)
+  local ok, e = core.fs.append(self.dir .. "/approvals", step_id .. "\n", true)
+  if not ok then error(e, 0) end
+end
+
+return M

@@ -1,0 +1,249 @@
+-- ops.lua: the operations of the recovery lifecycle as step graphs.
+-- Groups come up in order, machines of a group in parallel (max_parallel
+-- machine chains at a time), depends_on across machines, before/after
+-- actions around each group; going down runs in reverse group order.
+-- The per-machine work (sync, restore, start, stop, remove, health) is
+-- the provider's; with `noop` it only records itself.
+local actions = require("lifeboat.actions")
+local expr = require("lifeboat.expr")
+local health = require("lifeboat.health")
+local plan_mod = require("lifeboat.plan")
+local sandbox = require("lifeboat.sandbox")
+local secrets = require("lifeboat.secrets")
+local util = require("lifeboat.util")
+
+local M = {}
+
+M.DEFAULT_PARALLEL = 16
+
+local providers = {}
+function M.provider(plan, name)
+  if providers[name] then return providers[name] end
+  local src, chunk = plan_mod.provider_source(plan.dir, name)
+  if not src then error("unknown provider '" .. name .. "'", 0) end
+  local p
+  if chunk:sub(1, 8) == "@stdlib/" or core.stdlib("providers." .. name) and not chunk:find(plan.dir, 1, true) then
+    p = require("providers." .. name)
+  else
+    p = sandbox.run(src, chunk, {}, plan.dir)
+  end
+  providers[name] = p
+  return p
+end
+
+local function abs(plan, path)
+  if not path then return nil end
+  local base = core.fs.realpath(plan.dir) or plan.dir
+  return util.join(base, path)
+end
+
+-- The site object plans see as `site`.
+function M.site(plan, name)
+  local raw = (plan.raw.sites or {})[name]
+  if not raw then
+    if plan.raw.sites then return nil end
+    raw = { provider = "noop" } -- a plan without sites is on paper
+  end
+  local offset = raw.port_offset or 0
+  local s = { name = name, provider = raw.provider, root = abs(plan, raw.root), port_offset = offset,
+    options = raw.options or {}, max_parallel = raw.max_parallel }
+  s.port = function(n) return math.tointeger(n + offset) end
+  s.url = function(n, path) return "http://127.0.0.1:" .. s.port(n) .. (path or "/") end
+  return s
+end
+
+local function views(plan, site, provider)
+  local all = {}
+  for _, name in ipairs(plan.machine_order) do
+    local m = plan.raw.machines[name]
+    local v = { name = name, description = m.description, vars = m.vars or {}, datasets = {} }
+    for _, d in ipairs(m.datasets or {}) do
+      local path = provider.dataset_path(site, v, d)
+      v.datasets[d.name] = path
+    end
+    all[name] = v
+  end
+  return all
+end
+
+-- The ${{ }} scope of a step.
+function M.scope(plan, rt, site, machine_name)
+  local provider = M.provider(plan, site.provider)
+  rt.views = rt.views or {}
+  local key = site.name
+  rt.views[key] = rt.views[key] or views(plan, site, provider)
+  local machines = rt.views[key]
+  local m = machine_name and machines[machine_name] or nil
+  return {
+    plan = { name = plan.name, file = plan.file, dir = plan.dir, description = plan.raw.description,
+      objectives = plan.raw.objectives or {}, vars = plan.raw.vars or {} },
+    vars = plan.raw.vars or {},
+    site = site, machine = m, machines = machines, dataset = m and m.datasets or {},
+    job = rt.job and { id = rt.job.id, op = rt.job.op, dir = rt.job.dir } or {},
+    env = core.environ(), secret = secrets.accessor, args = rt.args or {},
+  }
+end
+
+local function only_ok(a, op) return not a.only or util.contains(a.only, op) end
+
+-- The graph builder: add() appends a step; `tail` is the set of steps the
+-- next stage waits for.
+local function builder(plan, rt, op)
+  local b = { steps = {}, tail = {}, plan = plan, rt = rt, op = op }
+  function b.add(s)
+    s.deps = s.deps or util.copy(b.tail)
+    b.steps[#b.steps + 1] = s
+    return s
+  end
+  return b
+end
+
+local function action_step(b, site, a, id, group, machine)
+  local plan, rt = b.plan, b.rt
+  return b.add {
+    id = id, group = group, machine = machine, title = a.name or actions.describe(a), kind = "action",
+    action = a, timeout = a.kind ~= "manual" and a.timeout or nil, retries = a.retries, on_error = a.on_error,
+    describe = actions.describe(a),
+    run = function(step)
+      local ctx = { plan = plan, job = rt.job, step = step, opts = rt.opts,
+        scope = M.scope(plan, rt, site, machine) }
+      return actions.run(a, ctx)
+    end,
+  }
+end
+
+local function actions_chain(b, site, list, prefix, group, machine)
+  local n = 0
+  for i, a in ipairs(list or {}) do
+    if only_ok(a, b.op) then
+      local s = action_step(b, site, a, prefix .. "/" .. i, group, machine)
+      b.tail = { s.id }
+      n = n + 1
+    end
+  end
+  return n
+end
+
+local function machine_step(b, site, what, mname, group, id, extra)
+  local plan, rt = b.plan, b.rt
+  local provider = M.provider(plan, site.provider)
+  local s = {
+    id = id, group = group, machine = mname, kind = what, title = what .. " " .. mname .. " (" .. site.name .. ")",
+    describe = (provider.describe and provider.describe(what, site, mname, plan)) or
+      (what .. " " .. mname .. " on " .. site.name .. " (" .. site.provider .. ")"),
+    run = function(step)
+      local ctx = { plan = plan, job = rt.job, step = step, opts = rt.opts, site = site, provider = provider,
+        scope = M.scope(plan, rt, site, mname), machine = plan.raw.machines[mname], point = rt.point }
+      ctx.machine_view = ctx.scope.machine
+      if what == "health" then
+        if provider.noop then return provider.health(ctx) end
+        local ok, ev = pcall(health.run, plan.raw.machines[mname].health, ctx.scope, plan)
+        if not ok then error(ev, 0) end
+        return { evidence = ev }
+      end
+      return provider[what](ctx)
+    end,
+  }
+  for k, v in pairs(extra or {}) do s[k] = v end
+  return b.add(s)
+end
+
+local function group_limit(plan, g)
+  return g.max_parallel or plan.raw.max_parallel or M.DEFAULT_PARALLEL
+end
+
+-- Bring every group up at site, in order.
+local function stage_up(b, site, restore_kind)
+  local plan = b.plan
+  local last_of = {} -- machine -> its last step id (health)
+  for _, g in ipairs(plan.raw.groups) do
+    actions_chain(b, site, g.before, g.name .. "/before", g.name)
+    local entry = util.copy(b.tail)
+    local tails = {}
+    for _, mname in ipairs(g.machines) do
+      local m = plan.raw.machines[mname]
+      local deps = util.copy(entry)
+      for _, dep in ipairs(m.depends_on or {}) do
+        if last_of[dep] then deps[#deps + 1] = last_of[dep] end
+      end
+      local chain = { chain = g.name .. "/" .. mname, limit = group_limit(plan, g), limit_key = g.name }
+      local first = machine_step(b, site, restore_kind, mname, g.name, g.name .. "/" .. mname .. "/restore",
+        { deps = deps, chain = chain.chain, limit = chain.limit, limit_key = chain.limit_key })
+      b.tail = { first.id }
+      actions_chain(b, site, m.prepare, g.name .. "/" .. mname .. "/prepare", g.name, mname)
+      local s = machine_step(b, site, "start", mname, g.name, g.name .. "/" .. mname .. "/start", chain)
+      b.tail = { s.id }
+      s = machine_step(b, site, "health", mname, g.name, g.name .. "/" .. mname .. "/health", chain)
+      s.last = true
+      last_of[mname] = s.id
+      tails[#tails + 1] = s.id
+    end
+    b.tail = tails
+    actions_chain(b, site, g.after, g.name .. "/after", g.name)
+  end
+end
+
+-- One step per machine, groups in reverse order (stop, remove) or in
+-- order (sync), each group after the one before.
+local function stage_each(b, site, what, prefix, reverse, extra)
+  local groups = b.plan.raw.groups
+  for i = reverse and #groups or 1, reverse and 1 or #groups, reverse and -1 or 1 do
+    local g = groups[i]
+    local entry, tails = util.copy(b.tail), {}
+    for _, mname in ipairs(g.machines) do
+      local s = machine_step(b, site, what, mname, g.name, prefix .. "/" .. mname .. "/" .. what,
+        { deps = util.copy(entry), chain = prefix .. "/" .. mname .. "/" .. what, limit = group_limit(b.plan, g),
+          limit_key = prefix .. "/" .. g.name, last = true })
+      for k, v in pairs(extra or {}) do s[k] = v end
+      tails[#tails + 1] = s.id
+    end
+    b.tail = tails
+  end
+end
+
+local function need_site(plan, name, op)
+  local s = M.site(plan, name)
+  if not s then error(string.format("operation '%s' needs a site named '%s' in the plan", op, name), 0) end
+  return s
+end
+
+-- build(plan, op, rt) -> steps; rt carries job, opts and args at run time.
+function M.build(plan, op, rt)
+  local b = builder(plan, rt, op)
+  local o = rt.args or {}
+  if op == "replicate" then
+    stage_each(b, need_site(plan, "primary", op), "sync", "sync", false)
+  elseif op == "drill" then
+    local site = need_site(plan, "drill", op)
+    stage_up(b, site, "restore")
+    if not o.keep then
+      stage_each(b, site, "stop", "cleanup", true, { always = true })
+      stage_each(b, site, "remove", "cleanup", true, { always = true })
+    end
+  elseif op == "cleanup" then
+    local site = need_site(plan, "drill", op)
+    stage_each(b, site, "stop", "cleanup", true)
+    stage_each(b, site, "remove", "cleanup", true)
+  elseif op == "failover" then
+    if o.planned then
+      local primary = need_site(plan, "primary", op)
+      stage_each(b, primary, "stop", "shutdown", true)
+      stage_each(b, primary, "sync", "final", false)
+    end
+    stage_up(b, need_site(plan, "recovery", op), "restore")
+  elseif op == "commit" then
+    stage_each(b, need_site(plan, "primary", op), "remove", "commit", true)
+  elseif op == "reprotect" then
+    stage_each(b, need_site(plan, "recovery", op), "sync", "reprotect", false)
+  elseif op == "failback" then
+    local recovery = need_site(plan, "recovery", op)
+    stage_each(b, recovery, "stop", "shutdown", true)
+    stage_each(b, recovery, "sync", "final", false)
+    stage_up(b, need_site(plan, "primary", op), "restore")
+  else
+    error("unknown operation '" .. tostring(op) .. "'", 0)
+  end
+  return b.steps
+end
+
+return M

@@ -1,0 +1,102 @@
+-- out.lua: what a running job prints. On a terminal: one line per
+-- finished step under a live status line (colour unless NO_COLOR);
+-- otherwise plain timestamped lines; with --json one JSON object per
+-- event on stdout.
+local json = require("lifeboat.json")
+local secrets = require("lifeboat.secrets")
+local util = require("lifeboat.util")
+
+local M = { mode = "plain", color = false }
+
+local tty_out = core.isatty(1)
+
+function M.setup(opts)
+  if opts.json then M.mode = "json"
+  elseif tty_out then M.mode = "live" else M.mode = "plain" end
+  local nc = core.getenv("NO_COLOR")
+  M.color = M.mode == "live" and not (nc and nc ~= "")
+  M.running, M.total, M.finished, M.started = {}, opts.total or 0, 0, core.mono()
+  M.job = opts.job
+end
+
+local function paint(code, s) return M.color and ("\27[" .. code .. "m" .. s .. "\27[0m") or s end
+function M.paint(code, s) return paint(code, s) end
+
+local function write(s) core.write(1, secrets.redact(s)) end
+
+local status_shown = false
+local function clear_status()
+  if status_shown then core.write(1, "\r\27[K"); status_shown = false end
+end
+
+local function draw_status()
+  if M.mode ~= "live" then return end
+  local names = {}
+  for id in pairs(M.running) do names[#names + 1] = id end
+  table.sort(names)
+  local shown = table.concat(names, ", ", 1, math.min(3, #names))
+  if #names > 3 then shown = shown .. string.format(" +%d", #names - 3) end
+  local line = string.format("%d/%d steps · %s · running: %s", M.finished, M.total,
+    util.fmt_duration(core.mono() - M.started), #names > 0 and shown or "-")
+  local width = core.term_width() - 1
+  if #line > width then line = line:sub(1, width) end
+  core.write(1, "\r\27[K" .. paint("2", line))
+  status_shown = true
+end
+
+function M.line(s)
+  if M.mode == "json" then return end
+  clear_status()
+  write(s .. "\n")
+  draw_status()
+end
+
+local marks = { done = { "32", "✓" }, fail = { "31", "✗" }, retry = { "33", "↻" }, wait = { "33", "⏸" },
+  cancel = { "33", "■" }, blocked = { "2", "-" } }
+
+function M.event(kind, s)
+  if M.mode == "json" then
+    local e = { ev = kind, job = M.job and M.job.id, t = core.now() }
+    if s then
+      e.step, e.title, e.group, e.machine, e.state = s.id, s.title, s.group, s.machine, s.state
+      e.attempt, e.error = s.attempt, s.error
+      if s.ended and s.started then e.secs = s.ended - s.started end
+    end
+    write(json.encode(e) .. "\n")
+    return
+  end
+  if kind == "interrupt" then M.line(paint("33", "interrupted: stopping running steps")); return end
+  if kind == "start" then
+    M.running[s.id] = true
+    if M.mode == "plain" then M.line(os.date("%H:%M:%S") .. "  start  " .. s.id .. "  " .. s.title) end
+    draw_status()
+    return
+  end
+  M.running[s.id] = nil
+  if kind == "done" or kind == "fail" or kind == "blocked" then M.finished = M.finished + 1 end
+  local mark = marks[kind] or { "0", "?" }
+  local secs = s.ended and s.started and ("  " .. util.fmt_duration(s.ended - s.started)) or ""
+  local detail = ""
+  if kind == "fail" or kind == "retry" or kind == "wait" or kind == "cancel" then
+    detail = "\n      " .. paint(mark[1], tostring(s.error))
+  end
+  if kind == "blocked" then detail = "  (not run: " .. (s.skipped_because or "the job is stopping") .. ")" end
+  if M.mode == "plain" then
+    M.line(string.format("%s  %-5s  %s%s%s", os.date("%H:%M:%S"), kind, s.id, secs, detail))
+  else
+    M.line(string.format("  %s %-32s %s%s%s", paint(mark[1], mark[2]), s.id, paint("2", s.title), secs, detail))
+  end
+end
+
+-- log() from a step: into its log file and, indented, to the output.
+function M.log(step, text)
+  if M.mode == "json" then
+    write(json.encode { ev = "log", job = M.job and M.job.id, step = step and step.id, text = text, t = core.now() } .. "\n")
+  else
+    M.line("      " .. (step and (step.id .. ": ") or "") .. text)
+  end
+end
+
+function M.finish() clear_status() end
+
+return M

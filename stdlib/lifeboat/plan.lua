@@ -1,0 +1,213 @@
+-- plan.lua: loads a plan file and checks it. load() returns the plan, or
+-- nil and every problem found, each {line, col, msg}, in file order.
+local schema = require("lifeboat.schema")
+local util = require("lifeboat.util")
+
+local M = {}
+
+local function read_plan_file(path)
+  local text, e = core.fs.read(path)
+  if not text then return nil, e end
+  return text
+end
+
+-- Is NAME an action `uses:` can run? Stdlib actions live in actions/;
+-- a plan's own are files next to it ("./actions/x.lua").
+function M.action_source(plan_dir, name)
+  if name:sub(1, 2) == "./" or name:sub(1, 3) == "../" then
+    local path = util.join(plan_dir, name)
+    local src = core.fs.read(path)
+    if src then return src, "@" .. path end
+    return nil
+  end
+  if not name:match("^[%w_]+[%w_.]*$") then return nil end
+  return core.stdlib("actions." .. name)
+end
+
+function M.provider_source(plan_dir, name)
+  if not name:match("^[%w_]+$") then return nil end
+  local path = util.join(plan_dir, "providers/" .. name .. ".lua")
+  local src = core.fs.read(path)
+  if src then return src, "@" .. path end
+  return core.stdlib("providers." .. name)
+end
+
+local function at(ctx, node, fmt, ...) schema.err(ctx, node or { line = 0, col = 0 }, fmt, ...) end
+
+local function check_actions(ctx, plan, list, what)
+  for i, a in ipairs(list or {}) do
+    local node = ctx.pos[a]
+    local function here(key) local k = ctx.seen[a] and ctx.seen[a][key]; return k or node end
+    if a.kind == "script" and type(a.script) == "string" then
+      local path = util.join(plan.dir, a.script)
+      local src, e = core.fs.read(path)
+      if not src then at(ctx, here("script"), "%s[%d]: cannot read script %s", what, i, e)
+      else
+        local _, lerr = load(src, "@" .. a.script, "t", {})
+        if lerr then at(ctx, here("script"), "%s[%d]: Lua syntax error in %s", what, i, lerr) end
+      end
+    elseif a.kind == "uses" and type(a.uses) == "string" then
+      local src, chunk = M.action_source(plan.dir, a.uses)
+      if not src then
+        at(ctx, here("uses"), "%s[%d]: unknown action '%s' (stdlib actions: %s)", what, i, a.uses,
+          table.concat(M.stdlib_actions(), ", "))
+      else
+        local fn, lerr = load(src, chunk, "t", _ENV)
+        local ok, mod = pcall(fn or error, lerr)
+        if not ok then at(ctx, here("uses"), "%s[%d]: action '%s' does not load: %s", what, i, a.uses, mod)
+        elseif type(mod) == "table" and mod.check then
+          local problem = mod.check(a.with or {})
+          if problem then at(ctx, here("with") or here("uses"), "%s[%d]: %s: %s", what, i, a.uses, problem) end
+        end
+      end
+    elseif a.kind == "manual" and a.on_timeout and not a.timeout then
+      at(ctx, here("on_timeout"), "%s[%d]: on_timeout needs a timeout", what, i)
+    end
+  end
+end
+
+function M.stdlib_actions()
+  return { "log", "notify.webhook", "tweak.ini", "tweak.json", "tweak.xml", "tweak.replace", "tweak.template" }
+end
+
+local function check_machines(ctx, plan)
+  local raw = plan.raw
+  local group_of, group_names = {}, {}
+  for gi, g in ipairs(raw.groups or {}) do
+    local gnode = ctx.pos[g]
+    if g.name then
+      if group_names[g.name] then at(ctx, ctx.seen[g].name, "duplicate group '%s'", g.name) end
+      group_names[g.name] = true
+    end
+    local mlist = g.machines or {}
+    local lnode = ctx.pos[mlist] or gnode
+    if #mlist == 0 and g.machines then at(ctx, lnode, "group '%s' has no machines", g.name or gi) end
+    for i, name in ipairs(mlist) do
+      local node = lnode[i] or lnode
+      if type(name) ~= "string" then
+      elseif not (raw.machines or {})[name] then
+        local near = util.nearest(name, plan.machine_order)
+        at(ctx, node, "group '%s': undefined machine '%s'%s", g.name or gi, name,
+          near and (", did you mean '" .. near .. "'?") or "")
+      elseif group_of[name] then
+        at(ctx, node, "machine '%s' is in group '%s' and in group '%s'", name, group_of[name].name or "?", g.name or gi)
+      else
+        group_of[name] = { name = g.name, index = gi }
+      end
+    end
+    check_actions(ctx, plan, g.before, "group '" .. tostring(g.name) .. "' before")
+    check_actions(ctx, plan, g.after, "group '" .. tostring(g.name) .. "' after")
+  end
+  for _, name in ipairs(plan.machine_order) do
+    local m = raw.machines[name]
+    if raw.groups and not group_of[name] then at(ctx, ctx.keypos[m], "machine '%s' is in no group", name) end
+    local seen = {}
+    for _, d in ipairs(m.datasets or {}) do
+      if d.name and seen[d.name] then at(ctx, ctx.pos[d], "machine '%s': duplicate dataset '%s'", name, d.name) end
+      if d.name then seen[d.name] = true end
+    end
+    local deps = m.depends_on or {}
+    for i, dep in ipairs(deps) do
+      local node = (ctx.pos[deps] or {})[i] or ctx.pos[deps]
+      if not raw.machines[dep] then
+        at(ctx, node, "machine '%s' depends on undefined machine '%s'", name, dep)
+      elseif dep == name then
+        at(ctx, node, "machine '%s' depends on itself", name)
+      elseif group_of[name] and group_of[dep] and group_of[dep].index > group_of[name].index then
+        at(ctx, node, "machine '%s' depends on '%s', which comes up in a later group ('%s')", name, dep,
+          group_of[dep].name)
+      end
+    end
+    check_actions(ctx, plan, m.prepare, "machine '" .. name .. "' prepare")
+  end
+  -- depends_on cycles, each reported once
+  local state, stack, reported = {}, {}, false
+  local function visit(name)
+    state[name] = "open"
+    stack[#stack + 1] = name
+    for _, dep in ipairs(raw.machines[name].depends_on or {}) do
+      if raw.machines[dep] and dep ~= name then
+        if state[dep] == "open" and not reported then
+          local cycle, on = {}, false
+          for _, s in ipairs(stack) do
+            if s == dep then on = true end
+            if on then cycle[#cycle + 1] = s end
+          end
+          cycle[#cycle + 1] = dep
+          local m = raw.machines[name]
+          at(ctx, ctx.pos[m.depends_on], "depends_on cycle: %s", table.concat(cycle, " -> "))
+          reported = true
+        elseif not state[dep] then
+          visit(dep)
+        end
+      end
+    end
+    stack[#stack] = nil
+    state[name] = "done"
+  end
+  for _, name in ipairs(plan.machine_order) do if not state[name] then visit(name) end end
+  plan.group_of = group_of
+end
+
+local function check_sites(ctx, plan)
+  local sites = plan.raw.sites
+  if not sites then return end
+  for _, need in ipairs({ "primary", "recovery" }) do
+    if not sites[need] then at(ctx, ctx.pos[sites], "sites: missing site '%s'", need) end
+  end
+  for _, name in ipairs(ctx.order[sites] or {}) do
+    local s = sites[name]
+    if type(s.provider) == "string" and not M.provider_source(plan.dir, s.provider) then
+      at(ctx, ctx.seen[s] and ctx.seen[s].provider or ctx.pos[s], "site '%s': unknown provider '%s' (known: local, noop)",
+        name, s.provider)
+    end
+  end
+end
+
+-- load(PATH) -> plan | nil, errors, file
+function M.load(path)
+  local text, e = read_plan_file(path)
+  if not text then return nil, { { line = 0, col = 0, msg = e } }, path end
+  local ctx = { file = path, errs = {}, pos = {}, keypos = {}, seen = {}, order = {} }
+  local root, yerr = core.yaml_load(text)
+  if not root then
+    return nil, { { line = yerr.line, col = yerr.col, msg = "YAML syntax error: " .. yerr.msg } }, path
+  end
+  if root == nil or (root.t == "s" and root.v == "") then
+    return nil, { { line = 1, col = 1, msg = "the plan is empty" } }, path
+  end
+  local raw = schema.decoder.value(ctx, root, schema.plan, "plan")
+  if type(raw) ~= "table" then
+    if #ctx.errs == 0 then at(ctx, root, "a plan is a mapping (lifeboat: 1, name, machines, groups, ...)") end
+    return nil, ctx.errs, path
+  end
+  local dir = util.dirname(path)
+  local plan = {
+    file = path, abs = core.fs.realpath(path) or path, dir = dir, raw = raw, name = raw.name, sha = core.sha256(text), ctx = ctx,
+    machine_order = raw.machines and ctx.order[raw.machines] or {},
+  }
+  if raw.machines then check_machines(ctx, plan) end
+  check_sites(ctx, plan)
+  if #ctx.errs > 0 then
+    table.sort(ctx.errs, function(a, b)
+      if a.line ~= b.line then return a.line < b.line end
+      return a.col < b.col
+    end)
+    return nil, ctx.errs, path
+  end
+  return plan
+end
+
+function M.format_errors(file, errs)
+  local lines = {}
+  for _, e in ipairs(errs) do
+    if e.line and e.line > 0 then
+      lines[#lines + 1] = string.format("%s:%d:%d: %s", file, e.line, e.col, e.msg)
+    else
+      lines[#lines + 1] = string.format("%s: %s", file, e.msg)
+    end
+  end
+  return lines
+end
+
+return M

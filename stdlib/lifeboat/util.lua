@@ -1,0 +1,116 @@
+-- util.lua: small helpers shared by stdlib modules.
+local M = {}
+
+function M.trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
+
+function M.split(s, sep)
+  local out = {}
+  for part in (s .. sep):gmatch("(.-)" .. sep:gsub("%p", "%%%0")) do out[#out + 1] = part end
+  return out
+end
+
+function M.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+function M.copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+function M.contains(list, x)
+  for _, v in ipairs(list or {}) do if v == x then return true end end
+  return false
+end
+
+function M.dirname(path)
+  local d = path:match("^(.*)/[^/]*$")
+  if d == nil then return "." end
+  if d == "" then return "/" end
+  return d
+end
+
+function M.join(a, b)
+  if b:sub(1, 1) == "/" then return b end
+  if a == "." then return b end
+  return a:gsub("/$", "") .. "/" .. b
+end
+
+local units = { s = 1, m = 60, h = 3600, d = 86400 }
+
+-- "90s", "15m", "1h30m", "2d", "500ms" -> seconds; nil for anything else.
+function M.parse_duration(s)
+  if type(s) == "number" then return nil end
+  if type(s) ~= "string" or s == "" then return nil end
+  local total, rest = 0, s
+  while rest ~= "" do
+    local n, unit, tail = rest:match("^(%d+)(ms)(.*)$")
+    if not n then n, unit, tail = rest:match("^(%d+)([smhd])(.*)$") end
+    if not n then return nil end
+    total = total + tonumber(n) * (unit == "ms" and 0.001 or units[unit])
+    rest = tail
+  end
+  return total
+end
+
+local size_units = { [""] = 1, B = 1, KiB = 1024, MiB = 1024 ^ 2, GiB = 1024 ^ 3, TiB = 1024 ^ 4,
+  K = 1024, M = 1024 ^ 2, G = 1024 ^ 3 }
+
+-- "16KiB", "4096", "1M" -> bytes; nil otherwise.
+function M.parse_size(s)
+  if math.type(s) == "integer" and s >= 0 then return s end
+  if type(s) ~= "string" then return nil end
+  local n, unit = s:match("^(%d+)(%a*)$")
+  if not n or not size_units[unit] then return nil end
+  return math.tointeger(tonumber(n) * size_units[unit])
+end
+
+function M.fmt_duration(secs)
+  if secs == nil then return "-" end
+  if secs < 1 then return string.format("%dms", math.floor(secs * 1000 + 0.5)) end
+  if secs < 60 then return string.format("%.1fs", secs) end
+  if secs < 3600 then return string.format("%dm%02ds", secs // 60, math.floor(secs % 60)) end
+  return string.format("%dh%02dm", secs // 3600, math.floor(secs % 3600 / 60))
+end
+
+function M.iso(t)
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
+end
+
+-- Levenshtein distance, for "did you mean".
+function M.distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+function M.nearest(word, candidates)
+  local best, bestd
+  for _, c in ipairs(candidates) do
+    local d = M.distance(word, c)
+    if not bestd or d < bestd then best, bestd = c, d end
+  end
+  if best and bestd <= math.max(2, #word // 3) then return best end
+  return nil
+end
+
+-- A shell word, quoted only when it needs to be.
+function M.shell_quote(s)
+  s = tostring(s)
+  if s:match("^[%w%./_%-=:,@+]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+return M
