@@ -183,8 +183,10 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
 	memcpy(&d, lua_getextraspace(L), sizeof(d));
 	if (!rt_cancel && (d <= 0 || rt_mono() < d))
 		return;
-	if (lua_isyieldable(L))
-		lua_yield(L, 0);
+	if (lua_isyieldable(L)) {
+		lua_yield(L, 0); /* in a hook this returns; the yield happens after */
+		return;
+	}
 	luaL_error(L, rt_cancel ? "interrupted" : "timed out");
 }
 

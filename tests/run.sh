@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the C unit tests, then the end-to-end shell tests. Each
+# Runs every test: the C unit tests, the Lua tests (tests/lua/test_*.lua,
+# run by `lifeboat run FILE WORKDIR`), then the end-to-end shell tests. Each
 # prints TAP lines ("ok N - ..." / "not ok N - ..."); this script counts them
 # and ends with one line: N passed, N failed.
 set -u
@@ -32,6 +33,12 @@ run() { # name command...
 
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] && [[ $t =~ $ONLY ]] && run "unit $(basename "$t")" $LIFEBOAT_WRAP "$t"
+done
+for t in tests/lua/test_*.lua; do
+	[[ $t =~ $ONLY ]] || continue
+	wd=$(mktemp -d /tmp/lifeboat-lua.XXXXXX)
+	run "lua $(basename "$t" .lua)" $LIFEBOAT_WRAP "$LIFEBOAT_BIN" run "$t" "$wd"
+	rm -rf "$wd"
 done
 for t in tests/e2e/*.sh; do
 	[ "$(basename "$t")" = lib.sh ] && continue

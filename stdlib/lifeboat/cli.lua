@@ -479,7 +479,7 @@ function M.run(args)
   local result_value
   local step = { id = "script", title = path, deps = {},
     run = function() result_value = fn(table.unpack(script_args)) end }
-  api.sink = function(_, text) core.write(2, secrets.redact(text) .. "\n") end
+  api.sink = function(_, text) core.write(1, secrets.redact(text) .. "\n") end
   local timeout = core.getenv("LIFEBOAT_RUN_TIMEOUT")
   step.timeout = timeout and util.parse_duration(timeout) or nil
   local result = sched.run(job, { step }, {})

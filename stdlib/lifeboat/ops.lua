@@ -183,12 +183,15 @@ local function stage_up(b, site, restore_kind)
   end
 end
 
--- One step per machine, groups in reverse order (stop, remove) or in
--- order (sync), each group after the one before.
+-- One step per machine. Going down (reverse = true: stop, remove) runs
+-- group after group in reverse order; syncs run all at once, bounded by
+-- each group's max_parallel.
 local function stage_each(b, site, what, prefix, reverse, extra)
   local groups = b.plan.raw.groups
+  local start_tail, all_tails = util.copy(b.tail), {}
   for i = reverse and #groups or 1, reverse and 1 or #groups, reverse and -1 or 1 do
     local g = groups[i]
+    if not reverse then b.tail = start_tail end
     local entry, tails = util.copy(b.tail), {}
     for _, mname in ipairs(g.machines) do
       local s = machine_step(b, site, what, mname, g.name, prefix .. "/" .. mname .. "/" .. what,
@@ -196,9 +199,11 @@ local function stage_each(b, site, what, prefix, reverse, extra)
           limit_key = prefix .. "/" .. g.name, last = true })
       for k, v in pairs(extra or {}) do s[k] = v end
       tails[#tails + 1] = s.id
+      all_tails[#all_tails + 1] = s.id
     end
     b.tail = tails
   end
+  if not reverse then b.tail = all_tails end
 end
 
 local function need_site(plan, name, op)

@@ -41,7 +41,8 @@ local function check_actions(ctx, plan, list, what)
     if a.kind == "script" and type(a.script) == "string" then
       local path = util.join(plan.dir, a.script)
       local src, e = core.fs.read(path)
-      if not src then at(ctx, here("script"), "%s[%d]: cannot read script %s", what, i, e)
+      if not src then
+        at(ctx, here("script"), "%s[%d]: cannot read script %s: %s", what, i, a.script, e:match(": ([^:]+)$") or e)
       else
         local _, lerr = load(src, "@" .. a.script, "t", {})
         if lerr then at(ctx, here("script"), "%s[%d]: Lua syntax error in %s", what, i, lerr) end
@@ -167,10 +168,10 @@ end
 -- load(PATH) -> plan | nil, errors, file
 function M.load(path)
   local text, e = read_plan_file(path)
-  if not text then return nil, { { line = 0, col = 0, msg = e } }, path end
+  if not text then return nil, { { line = 0, col = 0, msg = "cannot read the plan: " .. (e:match(": ([^:]+)$") or e) } }, path end
   local ctx = { file = path, errs = {}, pos = {}, keypos = {}, seen = {}, order = {} }
   local root, yerr = core.yaml_load(text)
-  if not root then
+  if yerr then
     return nil, { { line = yerr.line, col = yerr.col, msg = "YAML syntax error: " .. yerr.msg } }, path
   end
   if root == nil or (root.t == "s" and root.v == "") then

@@ -108,6 +108,7 @@ function M.run(job, steps, opts)
     end
     if type(value) == "table" and value.evidence then s.partial = { evidence = value.evidence } end
     local msg = type(value) == "string" and value or tostring(value)
+    msg = msg:gsub("^stdlib/[%w_/.]+:%d+: ", "") -- where in stdlib says nothing to an operator
     s.error = msg
     if s.stopped_for == "interrupted" then
       s.state = "cancelled"

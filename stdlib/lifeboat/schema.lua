@@ -82,8 +82,8 @@ M.plan = obj({
   policy = obj({ rpo_threshold = dur, retention = dur, app_consistent_every = dur, block_size = size }),
   max_parallel = int { min = 1 },
   vars = dict(any),
-  sites = dict(site),
-  machines = { type = "dict", values = machine, required = true },
+  sites = { type = "dict", values = site, names = true },
+  machines = { type = "dict", values = machine, required = true, names = true },
   groups = { type = "list", items = group, required = true },
 })
 
@@ -129,7 +129,8 @@ end
 M.err = err
 
 local function wrong(ctx, node, what, spec)
-  err(ctx, node, "%s must be %s, not %s", what, type_word(spec), describe[node.t] or "empty")
+  local found = node.t == "s" and ("'" .. node.v .. "'") or describe[node.t] or "empty"
+  err(ctx, node, "%s must be %s, not %s", what, type_word(spec), found)
 end
 
 function D.value(ctx, node, spec, what)
@@ -251,6 +252,10 @@ function D.dict(ctx, node, spec, what)
     elseif seen[k.v] then
       err(ctx, k, "duplicate %s '%s' (first at line %d)", what:gsub("s$", ""), k.v, seen[k.v].line)
     else
+      if spec.names and not k.v:match("^[%w][%w_.%-]*$") then
+        err(ctx, k, "%s name '%s' must start with a letter or digit and hold only letters, digits, '_', '.' and '-'",
+          what:gsub("s$", ""), k.v)
+      end
       seen[k.v] = k
       order[#order + 1] = k.v
       local v = D.value(ctx, node.vals[i], spec.values, what .. "." .. k.v)
@@ -292,8 +297,13 @@ function D.object(ctx, node, spec, what, allowed)
       if type(out[key]) == "table" then ctx.keypos[out[key]] = k end
     end
   end
+  local suggested = {}
+  for _, e in ipairs(ctx.errs) do
+    local near = e.msg:match("did you mean '([^']+)'%?$")
+    if near then suggested[near] = true end
+  end
   for name, fspec in pairs(fields) do
-    if fspec.required and out[name] == nil and not seen[name] then
+    if fspec.required and out[name] == nil and not seen[name] and not suggested[name] then
       err(ctx, node, "%s: missing required key '%s'", what, name)
     end
   end
