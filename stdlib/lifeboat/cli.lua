@@ -133,7 +133,10 @@ local function print_steps(plan, op, steps, dry)
   say(string.format("%s of plan '%s': %d steps in %d waves%s", op, plan.name, #steps, #list,
     dry and " (dry run: nothing is changed)" or ""))
   for w, ss in ipairs(list) do
-    say(string.format("wave %d%s", w, #ss > 1 and string.format(" (%d in parallel)", #ss) or ""))
+    local limit
+    for _, s in ipairs(ss) do if s.limit and s.limit < #ss then limit = math.min(limit or s.limit, s.limit) end end
+    say(string.format("wave %d%s", w, #ss > 1 and string.format(" (%d in parallel%s)", #ss,
+      limit and (", " .. limit .. " machines at a time") or "") or ""))
     for _, s in ipairs(ss) do
       local flags = {}
       if s.timeout then flags[#flags + 1] = "timeout " .. util.fmt_duration(s.timeout) end

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Running plans on the noop provider: order of groups and actions,
+# parallelism limits, depends_on, only:, retries, timeouts, on_error,
+# dry runs that change nothing, show/--dot/--json, jobs and job.
+. "$(dirname "$0")/lib.sh"
+
+steps_started() { # JOB_ID -> step ids in the order they started
+	python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("ev") == "start": print(e["step"])' ".lifeboat/jobs/$1/journal.jsonl"
+}
+last_job() { ls .lifeboat/jobs | tail -1; }
+
+cat > order.yaml <<'YAML'
+lifeboat: 1
+name: order
+max_parallel: 2
+machines:
+  db: {}
+  m1: { prepare: [ { exec: "sh ../par.sh" } ] }
+  m2: { prepare: [ { exec: "sh ../par.sh" } ] }
+  m3: { prepare: [ { exec: "sh ../par.sh" } ] }
+  m4: { prepare: [ { exec: "sh ../par.sh" } ] }
+  web: { depends_on: [m1] }
+groups:
+  - name: data
+    machines: [db]
+    after:
+      - exec: echo data-after >> ../events
+  - name: apps
+    machines: [m1, m2, m3, m4]
+    before:
+      - exec: echo apps-before >> ../events
+      - exec: echo only-failover >> ../events
+        only: [failover]
+  - name: front
+    machines: [web]
+YAML
+mkdir run && cd run || exit 1
+cat > ../par.sh <<'SH'
+mkdir -p ../running; touch ../running/$$
+n=$(ls ../running | wc -l); echo $n >> ../concurrency
+sleep 0.3; rm ../running/$$
+SH
+cp ../order.yaml plan.yaml
+check "drill of a noop plan" lb drill plan.yaml
+J=$(last_job)
+order=$(steps_started "$J" | tr '\n' ' ')
+[[ $order == "data/db/restore data/db/start data/db/health data/after/1 apps/before/1 "* ]] \
+	&& pass "groups in order, after-actions after the group, before-actions before the next" \
+	|| fail "groups in order" "$order"
+[[ $order == *"front/web/restore"* ]] && [[ $order != *"only-failover"* ]] && pass "only: skips actions of other operations" || fail "only:" "$order"
+[ "$(grep -c only-failover ../events)" = 0 ] && pass "only: the failover-only action did not run" || fail "only: ran"
+max=$(sort -n ../concurrency | tail -1)
+[ "$max" = 2 ] && pass "max_parallel 2: machines ran two at a time" || fail "max_parallel" "max concurrency $max"
+python3 - ".lifeboat/jobs/$J/journal.jsonl" <<'PY' && pass "depends_on: web starts after m1 is healthy" || fail "depends_on"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+t = {(e["ev"], e.get("step")): i for i, e in enumerate(ev)}
+sys.exit(0 if t[("done", "apps/m1/health")] < t[("start", "front/web/restore")] else 1)
+PY
+[[ $order == *"cleanup/web/stop"*"cleanup/m1/stop"*"cleanup/db/stop"* ]] && pass "drill cleans up in reverse group order" \
+	|| fail "cleanup order" "$order"
+
+out=$(lb jobs)
+[[ $out == *"$J"*"order"*"drill"*"done"* ]] && pass "jobs lists the job" || fail "jobs" "$out"
+out=$(lb job "$J")
+[[ $out == *"done"*"apps/m3/prepare/1"* ]] && pass "job shows the steps" || fail "job" "$out"
+check "job --json" bash -c "$LB_BIN job $J --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"state\"]==\"done\" and len(d[\"steps\"])>20'"
+check "--json events are JSON lines" bash -c "$LB_BIN drill plan.yaml --json | python3 -c '
+import json,sys
+evs=[json.loads(l) for l in sys.stdin]
+assert evs[-1][\"ev\"]==\"end\" and evs[-1][\"state\"]==\"done\", evs[-1]'"
+
+# dry run: prints the steps and what they would do, creates nothing
+rm -rf .lifeboat ../events
+out=$(lb failover plan.yaml --planned --dry-run); rc=$?
+[ "$rc" = 0 ] && [[ $out == *"dry run"*"shutdown/web/stop"*"final/db/sync"*"only-failover"* ]] \
+	&& pass "failover --planned --dry-run prints the steps" || fail "dry run" "exit $rc" "$out"
+[ ! -e .lifeboat ] && [ ! -e ../events ] && pass "dry run changed nothing" || fail "dry run changed something"
+
+out=$(lb show plan.yaml --dot)
+[[ $out == "digraph"*"\"apps/m1/health\" -> \"front/web/restore\""* ]] && pass "show --dot has the depends_on edge" \
+	|| fail "show --dot" "$out"
+check "show --json" bash -c "$LB_BIN show plan.yaml --op failover --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"op\"]==\"failover\"'"
+out=$(lb show plan.yaml)
+[[ $out == *"wave 6 (4 in parallel, 2 machines at a time)"* ]] && pass "show marks what runs in parallel" || fail "show waves" "$out"
+expect 2 "*unknown operation 'explode'*" "show --op with a bad operation" lb show plan.yaml --op explode
+expect 2 "*--planned is for failover*" "--planned on a drill" lb drill plan.yaml --planned
+
+# retries, timeouts, on_error
+cd .. && mkdir errs && cd errs || exit 1
+cat > plan.yaml <<'YAML'
+lifeboat: 1
+name: errs
+machines:
+  m: {}
+groups:
+  - name: g
+    machines: [m]
+    before:
+      - name: flaky
+        exec: test -f flag || { touch flag; exit 1; }
+        retries: 2
+      - name: loop forever
+        lua: while true do end
+        timeout: 500ms
+        on_error: continue
+      - name: loop with pcall
+        lua: while true do pcall(function() while true do end end) end
+        timeout: 300ms
+        on_error: continue
+      - name: slow process
+        exec: sleep 20
+        timeout: 300ms
+        on_error: continue
+YAML
+start=$(date +%s)
+out=$(lb drill plan.yaml); rc=$?
+[ "$rc" = 0 ] && pass "continue: the job finishes after failing steps" || fail "on_error continue" "exit $rc" "$out"
+[ $(( $(date +%s) - start )) -lt 10 ] && pass "timeouts stop an infinite loop, a pcall loop and a process" || fail "timeouts too slow"
+[[ $out == *"retry  g/before/1"*"done   g/before/1"* ]] && pass "retries: a flaky step passes on its second attempt" \
+	|| fail "retries" "$out"
+[[ $out == *"timed out after 500ms"*"timed out after 300ms"* ]] && pass "a timed out step says so" || fail "timeout message" "$out"
+pgrep -f "sleep 20" >/dev/null && fail "the timed out process is still running" || pass "the timed out process is gone"
+
+sed -i 's/on_error: continue/on_error: abort/' plan.yaml
+rm -f flag
+out=$(lb drill plan.yaml); rc=$?
+[ "$rc" = 1 ] && [[ $out == *"failed: g/before/2: timed out"* ]] && pass "abort: the job fails with the step's error (exit 1)" \
+	|| fail "on_error abort" "exit $rc" "$out"
+J=$(last_job)
+[[ $(lb job "$J") != *"g/m/restore"* ]] && pass "abort: no later step ran" || fail "abort ran later steps"
+sed -i '0,/on_error: abort/s//on_error: pause/' plan.yaml
+rm -f flag
+out=$(lb drill plan.yaml); rc=$?
+[ "$rc" = 3 ] && pass "pause: the job pauses (exit 3)" || fail "on_error pause" "exit $rc" "$out"
