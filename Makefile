@@ -6,6 +6,8 @@ BUILD ?= build
 PKGS := lua5.4 libcurl openssl libcjson libzstd yaml-0.1
 DEB_PACKAGES := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libssl-dev \
 	libcjson-dev libzstd-dev libyaml-dev
+# What the tests start or use: real servers on 127.0.0.1, a JSON Schema validator.
+TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl
 BENCH_PACKAGES := restic borgbackup casync rsync time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -77,7 +79,7 @@ deps:
 
 # The README's commands: each sets up what it needs first.
 test:
-	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
 	@$(MAKE) --no-print-directory check
 
 check: $(BUILD)/lifeboat $(UNIT_BIN) $(TOOL_BIN)
@@ -95,7 +97,7 @@ bench:
 	@BUILD=$(BUILD) tests/bench/tree.sh
 
 asan:
-	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
 	@$(MAKE) --no-print-directory check BUILD=build-asan \
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined"

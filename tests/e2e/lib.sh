@@ -2,7 +2,9 @@
 # commands in a fresh folder and reports TAP lines. The random seed is
 # printed and can be replayed with LIFEBOAT_TEST_SEED=N.
 set -u
+PYTHON=/usr/bin/python3; [ -x "$PYTHON" ] || PYTHON=python3
 LB_BIN=${LIFEBOAT_BIN:?run through tests/run.sh}
+E2E_DIR=$(cd "$(dirname "$0")" && pwd)
 GEN=${LIFEBOAT_TOOLS:?}/genimage
 SEED=${LIFEBOAT_TEST_SEED:-$(( $(date +%s%N) % 100000 ))}
 echo "# seed $SEED (replay with LIFEBOAT_TEST_SEED=$SEED)"

@@ -5,13 +5,13 @@
 . "$(dirname "$0")/lib.sh"
 
 steps_started() { # JOB_ID -> step ids in the order they started
-	python3 -c '
+	"$PYTHON" -c '
 import json, sys
 for l in open(sys.argv[1]):
     e = json.loads(l)
     if e.get("ev") == "start": print(e["step"])' ".lifeboat/jobs/$1/journal.jsonl"
 }
-last_job() { ls .lifeboat/jobs | tail -1; }
+last_job() { "$LB_BIN" jobs | tail -1 | cut -d" " -f1; }
 
 cat > order.yaml <<'YAML'
 lifeboat: 1
@@ -55,7 +55,7 @@ order=$(steps_started "$J" | tr '\n' ' ')
 [ "$(grep -c only-failover ../events)" = 0 ] && pass "only: the failover-only action did not run" || fail "only: ran"
 max=$(sort -n ../concurrency | tail -1)
 [ "$max" = 2 ] && pass "max_parallel 2: machines ran two at a time" || fail "max_parallel" "max concurrency $max"
-python3 - ".lifeboat/jobs/$J/journal.jsonl" <<'PY' && pass "depends_on: web starts after m1 is healthy" || fail "depends_on"
+"$PYTHON" - ".lifeboat/jobs/$J/journal.jsonl" <<'PY' && pass "depends_on: web starts after m1 is healthy" || fail "depends_on"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 t = {(e["ev"], e.get("step")): i for i, e in enumerate(ev)}
@@ -68,8 +68,8 @@ out=$(lb jobs)
 [[ $out == *"$J"*"order"*"drill"*"done"* ]] && pass "jobs lists the job" || fail "jobs" "$out"
 out=$(lb job "$J")
 [[ $out == *"done"*"apps/m3/prepare/1"* ]] && pass "job shows the steps" || fail "job" "$out"
-check "job --json" bash -c "$LB_BIN job $J --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"state\"]==\"done\" and len(d[\"steps\"])>20'"
-check "--json events are JSON lines" bash -c "$LB_BIN drill plan.yaml --json | python3 -c '
+check "job --json" bash -c "$LB_BIN job $J --json | $PYTHON -c 'import json,sys; d=json.load(sys.stdin); assert d[\"state\"]==\"done\" and len(d[\"steps\"])>20'"
+check "--json events are JSON lines" bash -c "$LB_BIN drill plan.yaml --json | $PYTHON -c '
 import json,sys
 evs=[json.loads(l) for l in sys.stdin]
 assert evs[-1][\"ev\"]==\"end\" and evs[-1][\"state\"]==\"done\", evs[-1]'"
@@ -84,7 +84,7 @@ out=$(lb failover plan.yaml --planned --dry-run); rc=$?
 out=$(lb show plan.yaml --dot)
 [[ $out == "digraph"*"\"apps/m1/health\" -> \"front/web/restore\""* ]] && pass "show --dot has the depends_on edge" \
 	|| fail "show --dot" "$out"
-check "show --json" bash -c "$LB_BIN show plan.yaml --op failover --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"op\"]==\"failover\"'"
+check "show --json" bash -c "$LB_BIN show plan.yaml --op failover --json | $PYTHON -c 'import json,sys; d=json.load(sys.stdin); assert d[\"op\"]==\"failover\"'"
 out=$(lb show plan.yaml)
 [[ $out == *"wave 6 (4 in parallel, 2 machines at a time)"* ]] && pass "show marks what runs in parallel" || fail "show waves" "$out"
 expect 2 "*unknown operation 'explode'*" "show --op with a bad operation" lb show plan.yaml --op explode

@@ -30,7 +30,7 @@ for p in plans/*.yaml plans/*/plan.yaml; do
 done
 
 lb schema > "$WORK/schema.json"
-check "schema is JSON" python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$WORK/schema.json"
+check "schema is JSON" "$PYTHON" -c "import json,sys; json.load(open(sys.argv[1]))" "$WORK/schema.json"
 cat > "$WORK/check_schema.py" <<'PY'
 import json, sys, yaml, jsonschema
 schema = json.load(open(sys.argv[1]))
@@ -45,10 +45,10 @@ sys.exit(1 if bad else 0)
 PY
 plans=$(ls plans/*.yaml plans/*/plan.yaml 2>/dev/null)
 # shellcheck disable=SC2086
-check "example plans validate against the JSON Schema" python3 "$WORK/check_schema.py" "$WORK/schema.json" $plans
+check "example plans validate against the JSON Schema" "$PYTHON" "$WORK/check_schema.py" "$WORK/schema.json" $plans
 # a plan the loader refuses for a key is refused by the schema too
 check "the schema refuses an unknown key" bash -c \
-	"! python3 '$WORK/check_schema.py' '$WORK/schema.json' tests/plans/bad/07-unknown-machine-key.yaml >/dev/null"
+	"! $PYTHON '$WORK/check_schema.py' '$WORK/schema.json' tests/plans/bad/07-unknown-machine-key.yaml >/dev/null"
 
 cat > "$WORK/keys.lua" <<'LUA'
 local keys = require("lifeboat.schema").known_keys()
@@ -70,7 +70,7 @@ diff = [(p, out.get(p), loader.get(p)) for p in set(out) | set(loader) if out.ge
 for d in diff: print("disagree:", d)
 sys.exit(1 if diff else 0)
 PY
-check "schema and loader agree on every object's keys" python3 "$WORK/agree.py" "$WORK/schema.json" "$WORK/keys.json"
+check "schema and loader agree on every object's keys" "$PYTHON" "$WORK/agree.py" "$WORK/schema.json" "$WORK/keys.json"
 
 expect 2 "*cannot read*No such file*" "validate of a missing file" lb validate "$WORK/none.yaml"
 expect 2 "*unknown option '--bogus'*" "validate with an unknown option" lb validate plans/paper.yaml --bogus
