@@ -95,6 +95,7 @@ bench:
 	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
 	@BUILD=$(BUILD) tests/bench/run.sh
 	@BUILD=$(BUILD) tests/bench/tree.sh
+	@BUILD=$(BUILD) tests/bench/plan.sh
 
 asan:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"

@@ -22,6 +22,9 @@ function require(name)
 end
 
 _G.core = core
+-- collect sooner than the default (at 2x): plans of thousands of machines
+-- make much short-lived garbage (a sandbox per step)
+collectgarbage("incremental", 120, 200)
 dofile, loadfile = nil, nil
 
 return require("lifeboat.cli").main(command, args)

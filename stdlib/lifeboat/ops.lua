@@ -66,22 +66,27 @@ local function views(plan, site, provider)
   return all
 end
 
--- The ${{ }} scope of a step.
+-- The ${{ }} scope of a step; one per site and machine, made once.
 function M.scope(plan, rt, site, machine_name)
+  rt.scopes = rt.scopes or {}
+  local key = site.name .. "/" .. (machine_name or "")
+  if rt.scopes[key] then return rt.scopes[key] end
   local provider = M.provider(plan, site.provider)
   rt.views = rt.views or {}
-  local key = site.name
-  rt.views[key] = rt.views[key] or views(plan, site, provider)
-  local machines = rt.views[key]
+  rt.views[site.name] = rt.views[site.name] or views(plan, site, provider)
+  rt.environ = rt.environ or core.environ()
+  rt.plan_view = rt.plan_view or { name = plan.name, file = plan.file, dir = plan.dir,
+    description = plan.raw.description, objectives = plan.raw.objectives or {}, vars = plan.raw.vars or {} }
+  local machines = rt.views[site.name]
   local m = machine_name and machines[machine_name] or nil
-  return {
-    plan = { name = plan.name, file = plan.file, dir = plan.dir, description = plan.raw.description,
-      objectives = plan.raw.objectives or {}, vars = plan.raw.vars or {} },
-    vars = plan.raw.vars or {},
+  local scope = {
+    plan = rt.plan_view, vars = plan.raw.vars or {},
     site = site, machine = m, machines = machines, dataset = m and m.datasets or {},
     job = rt.job and { id = rt.job.id, op = rt.job.op, dir = rt.job.dir } or {},
-    env = core.environ(), secret = secrets.accessor, args = rt.args or {},
+    env = rt.environ, secret = secrets.accessor, args = rt.args or {},
   }
+  rt.scopes[key] = scope
+  return scope
 end
 
 local function only_ok(a, op) return not a.only or util.contains(a.only, op) end
