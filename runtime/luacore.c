@@ -332,6 +332,17 @@ static int core_stdlib(lua_State *L)
 	return 0;
 }
 
+/* core.stdlib_names() -> the embedded module names, sorted */
+static int core_stdlib_names(lua_State *L)
+{
+	lua_createtable(L, (int)rt_stdlib_count, 0);
+	for (size_t i = 0; i < rt_stdlib_count; i++) {
+		lua_pushstring(L, rt_stdlib[i].name);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
 int rt_open_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
@@ -344,7 +355,8 @@ int rt_open_core(lua_State *L)
 		{ "random_hex", core_random_hex }, { "isatty", core_isatty },
 		{ "term_width", core_term_width }, { "getenv", core_getenv },
 		{ "environ", core_environ }, { "pid", core_pid }, { "write", core_write },
-		{ "stdlib", core_stdlib }, { "yaml_load", core_yaml_load },
+		{ "stdlib", core_stdlib }, { "stdlib_names", core_stdlib_names },
+		{ "yaml_load", core_yaml_load },
 		{ "json_encode", core_json_encode }, { "json_decode", core_json_decode },
 		{ NULL, NULL },
 	};

@@ -67,8 +67,23 @@ local function check_actions(ctx, plan, list, what)
   end
 end
 
+-- The actions stdlib has (from LIFEBOAT_STDLIB when set, else embedded).
 function M.stdlib_actions()
-  return { "log", "notify.webhook", "tweak.ini", "tweak.json", "tweak.xml", "tweak.replace", "tweak.template" }
+  local names = {}
+  local dir = core.getenv("LIFEBOAT_STDLIB")
+  if dir and dir ~= "" then
+    for _, pattern in ipairs({ "/actions/*.lua", "/actions/*/*.lua" }) do
+      for _, p in ipairs(core.fs.glob(dir .. pattern)) do
+        names[#names + 1] = p:sub(#dir + 10, -5):gsub("/", ".")
+      end
+    end
+  else
+    for _, n in ipairs(core.stdlib_names()) do
+      if n:sub(1, 8) == "actions." then names[#names + 1] = n:sub(9) end
+    end
+  end
+  table.sort(names)
+  return names
 end
 
 local function check_machines(ctx, plan)
