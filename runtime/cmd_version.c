@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "version.h"
+#include <libxml/xmlversion.h>
 
 int cmd_version(int argc, char **argv)
 {
@@ -27,5 +28,6 @@ int cmd_version(int argc, char **argv)
 	printf("  cJSON %s\n", cJSON_Version());
 	printf("  zstd %s\n", ZSTD_versionString());
 	printf("  libyaml %s\n", yaml_get_version_string());
+	printf("  libxml2 %s\n", LIBXML_DOTTED_VERSION);
 	return EXIT_DONE;
 }

@@ -204,3 +204,59 @@ int core_json_decode(lua_State *L)
 	cJSON_Delete(j);
 	return 1;
 }
+
+/* core.json_set(TEXT, {SEGMENTS}, VALUE_JSON) -> new text | nil, err: sets
+ * the value at a path (strings are object keys, integers 0-based array
+ * indexes) keeping the order of every other key. The path must exist. */
+int core_json_set(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	const char *value = luaL_checkstring(L, 3);
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	if (!root) {
+		lua_pushnil(L);
+		lua_pushstring(L, "not valid JSON");
+		return 2;
+	}
+	cJSON *item = cJSON_Parse(value);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+	cJSON *parent = NULL, *cur = root;
+	const char *missing = NULL;
+	for (lua_Integer i = 1; i <= n && cur; i++) {
+		parent = cur;
+		lua_rawgeti(L, 2, i);
+		if (lua_isinteger(L, -1)) {
+			cur = cJSON_IsArray(parent) ? cJSON_GetArrayItem(parent, (int)lua_tointeger(L, -1)) : NULL;
+		} else {
+			cur = cJSON_IsObject(parent) ? cJSON_GetObjectItemCaseSensitive(parent, lua_tostring(L, -1)) : NULL;
+		}
+		if (!cur)
+			missing = "the path selects nothing";
+		if (i == n && cur && item) {
+			if (lua_isinteger(L, -1))
+				cJSON_ReplaceItemInArray(parent, (int)lua_tointeger(L, -1), item);
+			else
+				cJSON_ReplaceItemInObjectCaseSensitive(parent, lua_tostring(L, -1), item);
+			item = NULL;
+		}
+		lua_pop(L, 1);
+	}
+	if (missing || item || n == 0) {
+		cJSON_Delete(item);
+		cJSON_Delete(root);
+		lua_pushnil(L);
+		lua_pushstring(L, missing ? missing : "empty path or bad value");
+		return 2;
+	}
+	char *out = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!out)
+		return luaL_error(L, "json: out of memory");
+	lua_pushstring(L, out);
+	lua_pushliteral(L, "\n");
+	lua_concat(L, 2);
+	cJSON_free(out);
+	return 1;
+}

@@ -332,6 +332,17 @@ static int core_stdlib(lua_State *L)
 	return 0;
 }
 
+/* core.self_exe() -> the path of this program, to run its own commands */
+static int core_self_exe(lua_State *L)
+{
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return luaL_error(L, "cannot find this program: %s", strerror(errno));
+	lua_pushlstring(L, buf, (size_t)n);
+	return 1;
+}
+
 /* core.stdlib_names() -> the embedded module names, sorted */
 static int core_stdlib_names(lua_State *L)
 {
@@ -356,8 +367,10 @@ int rt_open_core(lua_State *L)
 		{ "term_width", core_term_width }, { "getenv", core_getenv },
 		{ "environ", core_environ }, { "pid", core_pid }, { "write", core_write },
 		{ "stdlib", core_stdlib }, { "stdlib_names", core_stdlib_names },
-		{ "yaml_load", core_yaml_load },
+		{ "yaml_load", core_yaml_load }, { "xml_set", core_xml_set }, { "xml_get", core_xml_get },
+		{ "self_exe", core_self_exe },
 		{ "json_encode", core_json_encode }, { "json_decode", core_json_decode },
+		{ "json_set", core_json_set },
 		{ NULL, NULL },
 	};
 	luaL_newlib(L, fns);

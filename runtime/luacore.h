@@ -31,6 +31,9 @@ int core_prompt(struct lua_State *L);
 int core_yaml_load(struct lua_State *L);
 int core_json_encode(struct lua_State *L);
 int core_json_decode(struct lua_State *L);
+int core_json_set(struct lua_State *L);
 int core_open_fs(struct lua_State *L);
+int core_xml_set(struct lua_State *L);
+int core_xml_get(struct lua_State *L);
 
 #endif

@@ -55,15 +55,34 @@ end
 
 local compiled = {}
 
+-- What expressions see besides their scope: the side-effect-free basics.
+local base = { string = string, math = math, table = table, tostring = tostring, tonumber = tonumber,
+  type = type, pairs = pairs, ipairs = ipairs, select = select, next = next,
+  os = { time = os.time, date = os.date, getenv = os.getenv } }
+local envs = setmetatable({}, { __mode = "k" })
+
+local function env_of(scope)
+  local env = envs[scope]
+  if not env then
+    env = setmetatable({}, { __index = function(_, k)
+      local v = scope[k]
+      if v == nil then v = base[k] end
+      return v
+    end })
+    envs[scope] = env
+  end
+  return env
+end
+
 local function eval(part, scope)
   local fn = compiled[part.code]
   if not fn then
-    fn = assert(load("local _ENV = ...; return (" .. part.code .. ")", "=" .. part.where, "t", {}))
+    fn = assert(load("local _ENV = ...; return (" .. part.code .. ")", "=expr", "t", {}))
     compiled[part.code] = fn
   end
-  local ok, v = pcall(fn, scope)
+  local ok, v = pcall(fn, env_of(scope))
   if not ok then
-    error(string.format("%s: ${{ %s }}: %s", part.where, part.code, tostring(v):gsub("^[^:]*:%d+: ", "")), 0)
+    error(string.format("%s: ${{ %s }}: %s", part.where, part.code, (tostring(v):gsub("^expr:%d+: ", ""))), 0)
   end
   if v == nil then error(string.format("%s: ${{ %s }} has no value", part.where, part.code), 0) end
   return v

@@ -112,6 +112,7 @@ local function action_step(b, site, a, id, group, machine)
     run = function(step)
       local ctx = { plan = plan, job = rt.job, step = step, opts = rt.opts,
         scope = M.scope(plan, rt, site, machine) }
+      step.ctx = ctx
       return actions.run(a, ctx)
     end,
   }
@@ -140,6 +141,7 @@ local function machine_step(b, site, what, mname, group, id, extra)
       local ctx = { plan = plan, job = rt.job, step = step, opts = rt.opts, site = site, provider = provider,
         scope = M.scope(plan, rt, site, mname), machine = plan.raw.machines[mname], point = rt.point }
       ctx.machine_view = ctx.scope.machine
+      step.ctx = ctx
       if what == "health" then
         if provider.noop then return provider.health(ctx) end
         local ok, ev = pcall(health.run, plan.raw.machines[mname].health, ctx.scope, plan)

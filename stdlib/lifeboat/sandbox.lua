@@ -12,8 +12,14 @@ local function copy(t) local c = {}; for k, v in pairs(t) do c[k] = v end; retur
 
 local safe_os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime, getenv = os.getenv }
 
--- Extra names (tweak, providers...) other modules add to the API.
-M.extensions = {}
+-- lifeboat.tweak.X{...}: the tweak actions, called from Lua in the
+-- current step's context.
+M.extensions = {
+  tweak = require("lifeboat.tweak").api(function()
+    local step = require("lifeboat.sched").current
+    return step and step.ctx
+  end),
+}
 
 function M.env(scope, plan_dir)
   local env = {
