@@ -134,6 +134,7 @@ typedef struct eng_prune_opts {
 	int64_t keep_within_us;  /* keep points younger than this (0: no such rule) */
 	int keep_last;           /* keep the newest N points of each dataset */
 	int keep_app;            /* keep the newest N app-consistent points of each dataset */
+	bool forget_all;         /* forget every point in scope, newest too (a committed migration) */
 	bool dry_run;
 	eng_run_opts run;
 	/* Called for every point in scope with the verdict and its reason. */

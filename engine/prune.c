@@ -57,6 +57,12 @@ static size_t decide(const eng_prune_opts *o, eng_point_info *pts, size_t n, boo
 			why[k] = "outside the policy's scope";
 			if (!in_scope)
 				continue;
+			if (o->forget_all) {
+				keep[k] = false;
+				why[k] = "forgetting every point";
+				forgotten++;
+				continue;
+			}
 			if (k == end - 1)
 				why[k] = "newest point";
 			else if (is_app && !newest_app_seen)
@@ -233,8 +239,10 @@ static int collect(eng_store *s, eng_reach *g, bool *keep, eng_point_info *pts, 
 int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_err *err)
 {
 	memset(r, 0, sizeof(*r));
-	if (!o->keep_within_us && !o->keep_last && !o->keep_app)
+	if (!o->keep_within_us && !o->keep_last && !o->keep_app && !o->forget_all)
 		return eng_fail(err, ENG_EINPUT, "give a policy: --keep-within, --keep-last or --keep-app");
+	if (o->forget_all && !o->machine)
+		return eng_fail(err, ENG_EINPUT, "forgetting every point needs a MACHINE scope");
 	const char *why_name;
 	if (o->machine && !eng_name_valid(o->machine, &why_name))
 		return eng_fail(err, ENG_EINPUT, "machine name '%s' %s", o->machine, why_name);

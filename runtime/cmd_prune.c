@@ -19,6 +19,8 @@ static const char help[] =
 	"  --keep-within D   keep points younger than D (90s, 15m, 24h, 7d, 1h30m)\n"
 	"  --keep-last N     keep the newest N points of each dataset\n"
 	"  --keep-app N      keep the newest N app-consistent points of each dataset\n"
+	"  --forget-all      forget every point in the MACHINE[/DATASET] scope, newest\n"
+	"                    too (what 'commit' does when a migration is complete)\n"
 	"  --dry-run         print what would be forgotten and freed; change nothing\n"
 	"  --key-file FILE   key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
 	"  --json            print a JSON summary\n";
@@ -43,6 +45,7 @@ int cmd_prune(int argc, char **argv)
 		{ "keep-last", required_argument, NULL, 'l' },
 		{ "keep-app", required_argument, NULL, 'a' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "forget-all", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -70,6 +73,7 @@ int cmd_prune(int argc, char **argv)
 			*(c == 'l' ? &o.keep_last : &o.keep_app) = (int)v;
 			break;
 		case 'n': o.dry_run = true; break;
+		case 'F': o.forget_all = true; break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("prune", "%s needs a value", argv[optind - 1]);
@@ -82,8 +86,10 @@ int cmd_prune(int argc, char **argv)
 		return rt_usage("prune", "give at most one MACHINE[/DATASET]");
 	if (!rt_parse_scope("prune", optind < argc ? argv[optind] : NULL, machine, dataset))
 		return EXIT_BAD_INPUT;
-	if (!o.keep_within_us && !o.keep_last && !o.keep_app)
-		return rt_usage("prune", "give a policy: --keep-within, --keep-last or --keep-app");
+	if (!o.keep_within_us && !o.keep_last && !o.keep_app && !o.forget_all)
+		return rt_usage("prune", "give a policy: --keep-within, --keep-last, --keep-app or --forget-all");
+	if (o.forget_all && !machine[0])
+		return rt_usage("prune", "--forget-all needs a MACHINE[/DATASET] scope");
 	o.machine = machine[0] ? machine : NULL;
 	o.dataset = dataset[0] ? dataset : NULL;
 	eng_store *s;
