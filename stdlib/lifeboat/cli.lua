@@ -11,6 +11,8 @@ local sandbox = require("lifeboat.sandbox")
 local sched = require("lifeboat.sched")
 local schema = require("lifeboat.schema")
 local secrets = require("lifeboat.secrets")
+local state_mod = require("lifeboat.state")
+local report = require("lifeboat.report")
 local util = require("lifeboat.util")
 
 local M = {}
@@ -150,7 +152,37 @@ local function print_steps(plan, op, steps, dry)
 end
 
 local function op_args(opts)
-  return { planned = opts.planned or nil, keep = opts.keep or nil, point = opts.point }
+  return { planned = opts.planned or nil, keep = opts.keep or nil, point = opts.point, app = opts.app or nil }
+end
+
+-- What a job needs besides the plan: the state folder and plan state, the
+-- store, and for replicate the source site and whether quiesce is due.
+local function prepare(plan, op, rt, state_dir)
+  rt.state_dir = state_dir
+  rt.state = state_mod.load(state_dir)
+  local base = core.fs.realpath(plan.dir) or plan.dir
+  if plan.raw.store then
+    rt.store = { url = util.join(base, plan.raw.store) }
+    local enc = plan.raw.encryption
+    if enc and enc.key_file then rt.store.key_file = util.join(base, enc.key_file) end
+  end
+  if op == "replicate" then
+    rt.source = state_mod.replication_source(rt.state)
+    local every = (plan.raw.policy or {}).app_consistent_every
+    local has_hooks = false
+    for _, m in pairs(plan.raw.machines) do if m.quiesce then has_hooks = true end end
+    rt.quiesce = has_hooks and (rt.args.app or (every and core.now() - (rt.state.last_app or 0) >= every)) or false
+  end
+end
+
+-- A store that does not exist yet is created by the first job that needs it.
+local function ensure_store(rt)
+  if not rt.store or core.fs.stat(rt.store.url) then return end
+  local argv = { core.self_exe(), "store", "init", rt.store.url }
+  if rt.store.key_file then
+    argv[#argv + 1] = "--encrypt"; argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file
+  end
+  return argv
 end
 
 function M.show(args)
@@ -232,7 +264,7 @@ local function preflight(plan, op, steps)
   return problems
 end
 
-local function run_steps(job, plan, steps, opts, done)
+local function run_steps(job, plan, steps, opts, done, rt)
   out.setup { json = opts.json, total = #steps, job = job }
   api.sink = function(step, text)
     if step then job:log(step.id, text .. "\n") end
@@ -245,9 +277,19 @@ local function run_steps(job, plan, steps, opts, done)
   local result, failed = sched.run(job, steps, { on_event = out.event, done = done })
   local err
   for _, s in ipairs(failed) do if not s.continued then err = s.id .. ": " .. tostring(s.error) break end end
-  job:event { ev = "state", state = result, error = err, secs = core.now() - started }
+  local summary = report.summarize(job, plan, steps, result, err, rt)
+  job:event { ev = "state", state = result, error = err, secs = core.now() - started, rto = summary.rto }
   job:flush()
   out.finish()
+  if rt and rt.state_dir and (result == "done" or result == "failed") then
+    job.rto = summary.rto
+    local st = state_mod.apply(job.op, state_mod.load(rt.state_dir), job, rt.args, result == "done")
+    if job.op == "replicate" and result == "done" and rt.quiesce then st.last_app = core.now() end
+    state_mod.save(rt.state_dir, st)
+    state_mod.record_in_store(rt, plan, st)
+  end
+  local files = report.write(job, plan, summary)
+  for _, f in ipairs(files) do out.line("report: " .. f) end
   if opts.json then
     say(json.encode { ev = "end", job = job.id, state = result, error = err })
   elseif result == "done" then
@@ -279,7 +321,7 @@ end
 local function interactive() return core.isatty(0) and core.isatty(2) end
 
 function M.operation(op, args)
-  local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep" }, { "state", "point" })
+  local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep", "app" }, { "state", "point" })
   if not opts then return code end
   if #pos ~= 1 then errln(op, "one plan file is needed (see 'lifeboat %s --help')", op); return EXIT.bad end
   if opts.planned and op ~= "failover" then errln(op, "--planned is for failover"); return EXIT.bad end
@@ -287,9 +329,17 @@ function M.operation(op, args)
   local plan = load_plan(op, pos[1])
   if not plan then return EXIT.bad end
   local rt = { args = op_args(opts), opts = { yes = opts.yes, interactive = interactive() } }
+  local state = job_mod.state_dir(plan.file, opts.state)
+  prepare(plan, op, rt, state)
+  local refused = state_mod.refusal(op, rt.state, rt.args)
+  if refused then errln(op, "%s", refused); return EXIT.bad end
   local ok, steps = pcall(ops.build, plan, op, rt)
   if not ok then errln(op, "%s", steps); return EXIT.bad end
   local problems = preflight(plan, op, steps)
+  if rt.store and op ~= "replicate" and op ~= "cleanup" and not core.fs.stat(rt.store.url) then
+    problems[#problems + 1] = string.format("the store %s does not exist: run 'lifeboat replicate PLAN' first",
+      rt.store.url)
+  end
   if opts.dry_run then
     print_steps(plan, op, steps, true)
     for _, p in ipairs(problems) do say("preflight: " .. p) end
@@ -300,12 +350,20 @@ function M.operation(op, args)
     for _, p in ipairs(problems) do errln(op, "preflight: %s", p) end
     return EXIT.bad
   end
-  local state = job_mod.state_dir(plan.file, opts.state)
   local lock = lock_state(op, state)
   if not lock then return EXIT.bad end
+  rt.state = state_mod.load(state) -- again, under the lock
+  refused = state_mod.refusal(op, rt.state, rt.args)
+  if refused then lock:close(); errln(op, "%s", refused); return EXIT.bad end
+  local init = op == "replicate" and ensure_store(rt)
+  if init then
+    local r = sched.run({ event = function() end, flush = function() end }, { { id = "store", deps = {},
+      run = function() return api.exec(init) end } }, {})
+    if r ~= "done" then lock:close(); errln(op, "cannot create the store %s", rt.store.url); return EXIT.failed end
+  end
   local job = job_mod.create(state, op, plan, rt.args)
   rt.job = job
-  local rc = run_steps(job, plan, steps, opts)
+  local rc = run_steps(job, plan, steps, opts, nil, rt)
   lock:close()
   return rc
 end
@@ -328,6 +386,7 @@ function M.resume(args)
   local lock = lock_state("resume", state)
   if not lock then return EXIT.bad end
   local rt = { args = job.args or {}, opts = { yes = opts.yes, interactive = interactive() }, job = job }
+  prepare(plan, job.op, rt, state)
   local ok, steps = pcall(ops.build, plan, job.op, rt)
   if not ok then errln("resume", "%s", steps); return EXIT.bad end
   local done = {}
@@ -335,7 +394,7 @@ function M.resume(args)
     if s.state == "done" or (s.state == "failed" and s.continued) then done[id] = s end
   end
   job:event { ev = "resumed", forced = opts.force or nil, plan_sha = plan.sha }
-  local rc = run_steps(job, plan, steps, opts, done)
+  local rc = run_steps(job, plan, steps, opts, done, rt)
   lock:close()
   return rc
 end

@@ -25,7 +25,7 @@ function M.create(state_dir, op, plan, args)
   local dir = state_dir .. "/jobs/" .. id
   must(core.fs.mkdir(dir .. "/logs"))
   local job = setmetatable({ id = id, dir = dir, state_dir = state_dir, op = op, buf = {},
-    journal = dir .. "/journal.jsonl" }, Job)
+    journal = dir .. "/journal.jsonl", started = core.now(), steps = {}, plan_name = plan.name }, Job)
   job:event { ev = "job", id = id, op = op, plan = plan.abs, plan_sha = plan.sha, plan_name = plan.name,
     args = args, t = core.now(), version = 1 }
   job:flush()

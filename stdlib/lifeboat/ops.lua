@@ -139,7 +139,8 @@ local function machine_step(b, site, what, mname, group, id, extra)
       (what .. " " .. mname .. " on " .. site.name .. " (" .. site.provider .. ")"),
     run = function(step)
       local ctx = { plan = plan, job = rt.job, step = step, opts = rt.opts, site = site, provider = provider,
-        scope = M.scope(plan, rt, site, mname), machine = plan.raw.machines[mname], point = rt.point }
+        scope = M.scope(plan, rt, site, mname), machine = plan.raw.machines[mname], rt = rt,
+        consistency = step.consistency }
       ctx.machine_view = ctx.scope.machine
       step.ctx = ctx
       if what == "health" then
@@ -193,8 +194,8 @@ end
 -- One step per machine. Going down (reverse = true: stop, remove) runs
 -- group after group in reverse order; syncs run all at once, bounded by
 -- each group's max_parallel.
-local function stage_each(b, site, what, prefix, reverse, extra)
-  local groups = b.plan.raw.groups
+local function stage_each(b, site, what, prefix, reverse, extra, only_groups)
+  local groups = only_groups or b.plan.raw.groups
   local start_tail, all_tails = util.copy(b.tail), {}
   for i = reverse and #groups or 1, reverse and 1 or #groups, reverse and -1 or 1 do
     local g = groups[i]
@@ -213,6 +214,38 @@ local function stage_each(b, site, what, prefix, reverse, extra)
   if not reverse then b.tail = all_tails end
 end
 
+-- App-consistent replication: per group, every machine's quiesce.before
+-- hook, then their syncs (marked app), then the quiesce.after hooks (which
+-- run even when a sync failed), so a group's points agree with each other.
+local function run_hooks(b, site, g, which)
+  return function(step)
+    local done = {}
+    for _, mname in ipairs(g.machines) do
+      local q = b.plan.raw.machines[mname].quiesce
+      if q and q[which] then
+        local scope = M.scope(b.plan, b.rt, site, mname)
+        local cmd = expr.render(q[which], scope)
+        require("lifeboat.api").exec(type(cmd) == "table" and cmd or { "/bin/sh", "-c", cmd },
+          { timeout = q.timeout or 300 })
+        done[#done + 1] = mname
+      end
+    end
+    return { machines = done }
+  end
+end
+
+local function stage_quiesced_sync(b, site)
+  for _, g in ipairs(b.plan.raw.groups) do
+    local q = b.add { id = g.name .. "/quiesce", group = g.name, title = "quiesce " .. g.name, kind = "quiesce",
+      describe = "quiesce.before of " .. table.concat(g.machines, ", "), run = run_hooks(b, site, g, "before") }
+    b.tail = { q.id }
+    stage_each(b, site, "sync", "sync", false, { consistency = "app" }, { g })
+    b.add { id = g.name .. "/thaw", group = g.name, title = "thaw " .. g.name, kind = "thaw", always = true,
+      describe = "quiesce.after of " .. table.concat(g.machines, ", "), run = run_hooks(b, site, g, "after") }
+    b.tail = { g.name .. "/thaw" }
+  end
+end
+
 local function need_site(plan, name, op)
   local s = M.site(plan, name)
   if not s then error(string.format("operation '%s' needs a site named '%s' in the plan", op, name), 0) end
@@ -224,7 +257,8 @@ function M.build(plan, op, rt)
   local b = builder(plan, rt, op)
   local o = rt.args or {}
   if op == "replicate" then
-    stage_each(b, need_site(plan, "primary", op), "sync", "sync", false)
+    local site = need_site(plan, rt.source or "primary", op)
+    if rt.quiesce then stage_quiesced_sync(b, site) else stage_each(b, site, "sync", "sync", false) end
   elseif op == "drill" then
     local site = need_site(plan, "drill", op)
     stage_up(b, site, "restore")
@@ -240,17 +274,18 @@ function M.build(plan, op, rt)
     if o.planned then
       local primary = need_site(plan, "primary", op)
       stage_each(b, primary, "stop", "shutdown", true)
-      stage_each(b, primary, "sync", "final", false)
+      stage_each(b, primary, "sync", "final", false, { consistency = "planned" })
     end
     stage_up(b, need_site(plan, "recovery", op), "restore")
   elseif op == "commit" then
-    stage_each(b, need_site(plan, "primary", op), "remove", "commit", true)
+    stage_each(b, need_site(plan, "recovery", op), "forget", "commit", true)
   elseif op == "reprotect" then
     stage_each(b, need_site(plan, "recovery", op), "sync", "reprotect", false)
   elseif op == "failback" then
     local recovery = need_site(plan, "recovery", op)
     stage_each(b, recovery, "stop", "shutdown", true)
-    stage_each(b, recovery, "sync", "final", false)
+    stage_each(b, recovery, "sync", "final", false, { consistency = "planned" })
+    rt.args.delta = true
     stage_up(b, need_site(plan, "primary", op), "restore")
   else
     error("unknown operation '" .. tostring(op) .. "'", 0)

@@ -16,6 +16,7 @@ P.start = record("start")
 P.stop = record("stop")
 P.remove = record("remove")
 P.health = record("health")
+P.forget = record("forget")
 function P.running(ctx) return false end
 
 return P

@@ -1,0 +1,117 @@
+-- state.lua: the plan's state between jobs (which site is active, the
+-- phase of the lifecycle, a kept drill, the last drill and app-consistent
+-- point) in STATE/plan.json, and the rules that refuse an operation that
+-- does not fit, with a sentence saying what to run first.
+local json = require("lifeboat.json")
+local job_mod = require("lifeboat.job")
+
+local M = {}
+
+function M.load(state_dir)
+  local text = core.fs.read(state_dir .. "/plan.json")
+  local st = text and json.decode(text)
+  if type(st) ~= "table" then st = {} end
+  st.active = st.active or "primary"
+  st.phase = st.phase or "protected" -- protected, failed-over, reprotected, committed
+  return st
+end
+
+function M.save(state_dir, st)
+  assert(core.fs.mkdir(state_dir))
+  local ok, e = core.fs.write(state_dir .. "/plan.json", json.encode(st, true) .. "\n")
+  if not ok then error(e, 0) end
+end
+
+-- The site replication reads from: the active one, unless fenced.
+function M.replication_source(st)
+  if st.phase == "reprotected" then return "recovery" end
+  return "primary"
+end
+
+-- nil when op may run now, else why not and what to run first.
+function M.refusal(op, st, args)
+  local kept = st.kept_drill
+  if kept and (op == "drill" or op == "failover" or op == "failback") then
+    return string.format("a kept drill (job %s) is still up; run 'lifeboat cleanup PLAN' first", kept)
+  end
+  if op == "replicate" then
+    if st.phase == "failed-over" then
+      return "the plan failed over to the recovery site, so the old primary is fenced: run 'lifeboat reprotect PLAN' " ..
+        "to replicate the recovery site back, or 'lifeboat commit PLAN' to finish the migration"
+    end
+    if st.phase == "committed" then return "the migration is committed: replication of this plan has stopped" end
+  elseif op == "drill" then
+    if st.phase == "committed" then return "the migration is committed: there is no replica left to drill" end
+  elseif op == "failover" then
+    if st.phase == "failed-over" then return "the plan already failed over to the recovery site" end
+    if st.phase == "reprotected" then return "the plan runs at the recovery site: use 'lifeboat failback PLAN'" end
+    if st.phase == "committed" then return "the migration is committed" end
+  elseif op == "commit" then
+    if st.phase ~= "failed-over" then return "nothing to commit: run 'lifeboat failover PLAN' first" end
+  elseif op == "reprotect" then
+    if st.phase ~= "failed-over" then return "reprotect follows a failover: run 'lifeboat failover PLAN' first" end
+  elseif op == "failback" then
+    if st.phase == "failed-over" then
+      return "the primary has no copy of what changed at the recovery site: run 'lifeboat reprotect PLAN' first"
+    end
+    if st.phase ~= "reprotected" then return "the plan runs at the primary: there is nothing to fail back" end
+  end
+  return nil
+end
+
+-- What a finished job changes.
+function M.apply(op, st, job, args, ok)
+  local now = core.now()
+  if op == "drill" then
+    st.last_drill = { job = job.id, ok = ok, t = now, rto = job.rto }
+    if ok then st.last_good_drill = st.last_drill end
+    if ok and args.keep then st.kept_drill = job.id end
+  elseif op == "cleanup" and ok then
+    st.kept_drill = nil
+  elseif not ok then
+    return st
+  elseif op == "failover" then
+    st.active, st.phase = "recovery", "failed-over"
+  elseif op == "reprotect" then
+    st.phase = "reprotected"
+  elseif op == "failback" then
+    st.active, st.phase = "primary", "protected"
+  elseif op == "commit" then
+    st.phase = "committed"
+  end
+  return st
+end
+
+-- The store records which site is active for the plan (plans/NAME.json
+-- in a folder store), so every host that shares the store sees the fence.
+function M.record_in_store(rt, plan, st)
+  if not rt.store or not core.fs.stat(rt.store.url) then return end
+  local dir = rt.store.url .. "/plans"
+  if not core.fs.mkdir(dir) then return end
+  core.fs.write(dir .. "/" .. plan.name .. ".json", json.encode({ plan = plan.name, active = st.active, phase = st.phase,
+    t = core.now() }, true) .. "\n")
+end
+
+-- Things jobs created at a site (restored paths, processes) that no job
+-- has removed yet, from every journal in the state folder.
+function M.resources(state_dir, site, machine)
+  local live, order = {}, {}
+  for _, j in ipairs(job_mod.list(state_dir)) do
+    for _, e in ipairs(j.created) do
+      if e.site == site and (machine == nil or e.machine == machine) then
+        local key = e.kind .. ":" .. tostring(e.path or e.pid or e.ref)
+        if e.ev == "created" then
+          if not live[key] then order[#order + 1] = key end
+          live[key] = e
+        elseif e.ev == "removed" then
+          live[key] = nil
+        end
+      end
+    end
+  end
+  local out = {}
+  for _, k in ipairs(order) do if live[k] then out[#out + 1] = live[k] end end
+  return out
+end
+
+return M

@@ -1,0 +1,258 @@
+-- providers/local.lua: a site is a root folder on this machine. A
+-- machine's datasets live under ROOT/MACHINE/PATH; `start` runs in the
+-- background (its own session, pid tracked, output in the job folder),
+-- `stop` runs the plan's stop command and then makes sure the processes
+-- lifeboat started are gone. Data moves with this program's own sync and
+-- restore commands, as a protected machine would run them itself.
+--
+-- Everything it creates is written to the journal before it is created,
+-- so cleanup and resume find it even after kill -9.
+local api = require("lifeboat.api")
+local expr = require("lifeboat.expr")
+local json = require("lifeboat.json")
+local state = require("lifeboat.state")
+local util = require("lifeboat.util")
+
+local P = { name = "local" }
+
+function P.dataset_path(site, machine, ds)
+  if not site.root then error("site '" .. site.name .. "' needs a root folder", 0) end
+  return site.root .. "/" .. machine.name .. "/" .. ds.path
+end
+
+function P.describe(what, site, mname, plan)
+  local m = plan.raw.machines[mname]
+  local names = {}
+  for _, d in ipairs(m.datasets or {}) do names[#names + 1] = d.name end
+  local ds = #names > 0 and table.concat(names, ", ") or "no datasets"
+  local at = site.root or site.name
+  if what == "restore" then return string.format("restore %s of %s into %s", ds, mname, at) end
+  if what == "sync" then return string.format("sync %s of %s from %s", ds, mname, at) end
+  if what == "start" then return string.format("start %s at %s: %s", mname, site.name, expr.text(m.start or "-")) end
+  if what == "stop" then return string.format("stop %s at %s%s", mname, site.name,
+    m.stop and (": " .. expr.text(m.stop)) or " (the processes lifeboat started)") end
+  if what == "remove" then return string.format("remove what lifeboat created for %s under %s", mname, at) end
+  if what == "health" then return string.format("health of %s: %d check(s)", mname, #(m.health or {})) end
+  return what .. " " .. mname
+end
+
+function P.preflight(site, plan, op)
+  local problems = {}
+  if not site.root then problems[#problems + 1] = "site '" .. site.name .. "' has no root folder" end
+  for _, name in ipairs(plan.machine_order) do
+    local m = plan.raw.machines[name]
+    for _, key in ipairs({ "start", "stop" }) do
+      local cmd = m[key]
+      local first = type(cmd) == "table" and not expr.is_template(cmd) and expr.text(cmd[1]) or
+        (cmd and expr.text(cmd):match("^%s*(%S+)"))
+      if first and not first:find("${{", 1, true) and not first:find("/", 1, true) then
+        local r = core.fs.glob("/usr/local/sbin/" .. first) -- cheap PATH check below
+        local found = #r > 0
+        for dir in (core.getenv("PATH") or ""):gmatch("[^:]+") do
+          if core.fs.stat(dir .. "/" .. first) then found = true break end
+        end
+        if not found then problems[#problems + 1] = string.format("machine '%s': %s command '%s' is not on PATH", name, key, first) end
+      end
+    end
+  end
+  return problems
+end
+
+local function store_args(rt)
+  local a = { "--store", rt.store.url }
+  if rt.store.key_file then a[#a + 1] = "--key-file"; a[#a + 1] = rt.store.key_file end
+  return a
+end
+
+-- Runs `lifeboat ARGS... --json` and returns the decoded answer.
+local function lifeboat(rt, args, timeout)
+  local argv = { core.self_exe() }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  for _, a in ipairs(store_args(rt)) do argv[#argv + 1] = a end
+  argv[#argv + 1] = "--json"
+  local r = api.exec(argv, { check = false, timeout = timeout })
+  if r.code ~= 0 then
+    error(string.format("lifeboat %s: %s", args[1], (r.stderr ~= "" and r.stderr or r.stdout):gsub("%s+$", "")), 0)
+  end
+  return json.decode(r.stdout)
+end
+
+local function record(ctx, e)
+  e.ev = e.ev or "created"
+  e.site, e.machine, e.step = ctx.site.name, ctx.machine_view.name, ctx.step.id
+  ctx.job:event(e)
+  ctx.job:flush()
+end
+
+function P.sync(ctx)
+  local rt, m = ctx.rt, ctx.machine_view
+  local out = {}
+  for _, d in ipairs(ctx.machine.datasets or {}) do
+    local path = m.datasets[d.name]
+    local args = { "sync", path, "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash" }
+    if d.block_size then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(d.block_size) end
+    if not core.fs.stat(path) then error(string.format("dataset %s of %s: %s does not exist", d.name, m.name, path), 0) end
+    local r = lifeboat(rt, args)
+    out[d.name] = { point = r.point_id or r.id, bytes_added = r.bytes_added, seconds = r.seconds }
+  end
+  return { datasets = out, consistency = ctx.consistency or "crash" }
+end
+
+local function parse_time(s)
+  local y, mo, d, h, mi, se = s:match("^(%d+)-(%d+)-(%d+)[T ](%d+):(%d+):(%d+)")
+  if not y then return nil end
+  local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = se, isdst = false }
+  -- os.time reads local time; correct to UTC
+  local utc_offset = os.time() - os.time(os.date("!*t"))
+  return t + utc_offset
+end
+
+-- The point a restore uses: latest, latest-app, an id (prefix) or a time
+-- (RFC 3339, or a duration ago such as 2h).
+function P.choose_point(points, want)
+  want = want or "latest"
+  local chosen
+  if want == "latest" then chosen = points[#points]
+  elseif want == "latest-app" then
+    for i = #points, 1, -1 do
+      if points[i].consistency == "app" or points[i].consistency == "planned" then chosen = points[i] break end
+    end
+  else
+    local t = parse_time(want)
+    local ago = util.parse_duration(want)
+    if ago then t = core.now() - ago end
+    if t then
+      for i = #points, 1, -1 do
+        if (parse_time(points[i].time) or 0) <= t then chosen = points[i] break end
+      end
+    else
+      for _, p in ipairs(points) do
+        if p.id:sub(1, #want) == want then
+          if chosen then error("point '" .. want .. "' is ambiguous", 0) end
+          chosen = p
+        end
+      end
+    end
+  end
+  if chosen then chosen.unix = parse_time(chosen.time) end
+  return chosen
+end
+
+function P.restore(ctx)
+  local rt, m = ctx.rt, ctx.machine_view
+  local out = {}
+  for _, d in ipairs(ctx.machine.datasets or {}) do
+    local path = m.datasets[d.name]
+    local points = lifeboat(rt, { "points", m.name .. "/" .. d.name })
+    local p = P.choose_point(points, rt.args.point)
+    if not p then
+      error(string.format("no %s point of %s/%s in the store", rt.args.point or "recovery", m.name, d.name), 0)
+    end
+    local exists = core.fs.stat(path) ~= nil
+    local args = { "restore", m.name .. "/" .. d.name .. "@" .. p.id, path }
+    if exists and rt.args.delta then args[#args + 1] = "--delta"
+    elseif exists then args[#args + 1] = "--force" end
+    if not exists then record(ctx, { kind = "path", path = path }) end
+    assert(core.fs.mkdir(util.dirname(path)))
+    local r = lifeboat(rt, args)
+    local age = core.now() - (p.unix or core.now())
+    out[d.name] = { point = p.id, time = p.time, consistency = p.consistency, age = age,
+      bytes_written = r.bytes_written, seconds = r.seconds, delta = rt.args.delta and exists or nil }
+    api.log("%s/%s: point %s (%s, %s old) -> %s", m.name, d.name, p.id, p.consistency, util.fmt_duration(age), path)
+  end
+  return { datasets = out }
+end
+
+local function command_argv(cmd, scope)
+  local v = expr.render(cmd, scope)
+  if type(v) == "table" then return v end
+  return { "/bin/sh", "-c", tostring(v) }
+end
+
+function P.start(ctx)
+  local m = ctx.machine
+  if not m.start then return { started = false, why = "no start command" } end
+  local argv = command_argv(m.start, ctx.scope)
+  local log = ctx.job.dir .. "/logs/" .. ctx.machine_view.name .. "." .. ctx.site.name .. ".out"
+  assert(core.fs.mkdir(ctx.site.root))
+  record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, log = log })
+  local pid, e = core.spawn { argv = argv, cwd = ctx.site.root, log = log }
+  if not pid then error(e, 0) end
+  record(ctx, { kind = "process", pid = pid, log = log })
+  require("lifeboat.sched").sleep(0.3)
+  if not core.alive(pid) then
+    local tail = (core.fs.read(log) or ""):sub(-400):gsub("%s+$", "")
+    error(string.format("the start command exited at once%s", tail ~= "" and (": " .. tail) or ""), 0)
+  end
+  return { pid = pid, log = log }
+end
+
+local function stop_pid(pid, grace)
+  if not core.alive(pid) then return "gone" end
+  core.kill(pid, "TERM", true)
+  local deadline = core.mono() + grace
+  while core.mono() < deadline do
+    if not core.alive(pid) then return "stopped" end
+    require("lifeboat.sched").sleep(0.1)
+  end
+  core.kill(pid, "KILL", true)
+  return "killed"
+end
+
+function P.stop(ctx)
+  local m = ctx.machine
+  local done = {}
+  if m.stop then
+    local r = api.exec(command_argv(m.stop, ctx.scope), { check = false, timeout = 120, cwd = ctx.site.root })
+    done.command = r.code
+    if r.code ~= 0 then api.log("stop command exited %d: %s", r.code, (r.stderr .. r.stdout):sub(1, 300)) end
+  end
+  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name)) do
+    if res.kind == "process" and res.pid then
+      local how = stop_pid(res.pid, 15)
+      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
+      done[#done + 1] = { pid = res.pid, how = how }
+    end
+  end
+  return { stopped = done }
+end
+
+function P.running(ctx)
+  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name)) do
+    if res.kind == "process" and res.pid and core.alive(res.pid) then return true end
+  end
+  return false
+end
+
+-- Removes what jobs created for the machine at this site, never anything
+-- outside the site's root.
+function P.remove(ctx)
+  local root = ctx.site.root
+  local removed = {}
+  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name)) do
+    if res.kind == "process" and res.pid then
+      stop_pid(res.pid, 5)
+      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
+    elseif res.kind == "path" then
+      if res.path:sub(1, #root + 1) ~= root .. "/" then
+        error("refusing to remove " .. res.path .. ": outside the site's root " .. root, 0)
+      end
+      local ok, e = core.fs.remove(res.path, true)
+      if not ok then error(e, 0) end
+      record(ctx, { ev = "removed", kind = "path", path = res.path })
+      removed[#removed + 1] = res.path
+    end
+  end
+  local mdir = root .. "/" .. ctx.machine_view.name
+  local left = core.fs.list(mdir)
+  if left and #left == 0 then core.fs.remove(mdir) end
+  return { removed = removed }
+end
+
+-- Forgets the machine's points (commit).
+function P.forget(ctx)
+  lifeboat(ctx.rt, { "prune", ctx.machine_view.name, "--forget-all" })
+  return { forgotten = ctx.machine_view.name }
+end
+
+return P
