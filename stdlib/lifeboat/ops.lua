@@ -75,7 +75,7 @@ function M.scope(plan, rt, site, machine_name)
   rt.views = rt.views or {}
   rt.views[site.name] = rt.views[site.name] or views(plan, site, provider)
   rt.environ = rt.environ or core.environ()
-  rt.plan_view = rt.plan_view or { name = plan.name, file = plan.file, dir = plan.dir,
+  rt.plan_view = rt.plan_view or { name = plan.name, file = plan.abs, dir = core.fs.realpath(plan.dir) or plan.dir,
     description = plan.raw.description, objectives = plan.raw.objectives or {}, vars = plan.raw.vars or {} }
   local machines = rt.views[site.name]
   local m = machine_name and machines[machine_name] or nil

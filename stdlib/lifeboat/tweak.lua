@@ -1,14 +1,16 @@
--- tweak.lua: what the tweak actions share. edit() reads a file, keeps the
--- original in the job folder (once per job, so a resumed step starts from
--- the same original), applies a change and writes the result atomically.
+-- tweak.lua: what the tweak actions share. edit() reads a file, keeps what
+-- it held before the step in the job folder (per step: a resumed step
+-- starts again from the same text, so it cannot apply itself twice),
+-- applies a change and writes the result atomically.
 -- A change that selects nothing is an error: a silent no-op must not pass.
 local api = require("lifeboat.api")
 local json = require("lifeboat.json")
 
 local M = {}
 
-local function original_path(job, file)
-  return job.dir .. "/originals/" .. file:gsub("%%", "%%25"):gsub("/", "%%2F")
+local function original_path(job, step, file)
+  local name = (step and step.id or "lua") .. "/" .. file
+  return job.dir .. "/originals/" .. name:gsub("%%", "%%25"):gsub("/", "%%2F")
 end
 
 -- edit(ctx, FILE, fn(text) -> new_text, summary)
@@ -19,7 +21,7 @@ function M.edit(ctx, file, fn)
   local job = ctx and ctx.job
   local text = current
   if job and job.dir then
-    local keep = original_path(job, file)
+    local keep = original_path(job, ctx.step, file)
     local saved = core.fs.read(keep)
     if saved then text = saved
     else

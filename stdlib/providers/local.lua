@@ -243,9 +243,10 @@ function P.remove(ctx)
       removed[#removed + 1] = res.path
     end
   end
-  local mdir = root .. "/" .. ctx.machine_view.name
-  local left = core.fs.list(mdir)
-  if left and #left == 0 then core.fs.remove(mdir) end
+  for _, dir in ipairs({ root .. "/" .. ctx.machine_view.name, root }) do
+    local left = core.fs.list(dir)
+    if left and #left == 0 then core.fs.remove(dir) end
+  end
   return { removed = removed }
 end
 
