@@ -7,7 +7,9 @@ PKGS := lua5.4 libcurl openssl libcjson libzstd yaml-0.1 libxml-2.0
 DEB_PACKAGES := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libssl-dev \
 	libcjson-dev libzstd-dev libyaml-dev libxml2-dev
 # What the tests start or use: real servers on 127.0.0.1, a JSON Schema validator.
-TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl
+TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl $(DEMO_PACKAGES)
+# What plans/smarthotel runs: the demo and its end-to-end test.
+DEMO_PACKAGES := postgresql-15 php8.2-fpm php8.2-pgsql nginx curl
 BENCH_PACKAGES := restic borgbackup casync rsync time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -86,8 +88,8 @@ check: $(BUILD)/lifeboat $(UNIT_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) LIFEBOAT_WRAP="$(LIFEBOAT_WRAP)" ONLY="$(ONLY)" tests/run.sh
 
 demo:
-	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(DEMO_PACKAGES)"
+	@$(MAKE) --no-print-directory lifeboat
 	@BUILD=$(BUILD) ./demo.sh
 
 bench:

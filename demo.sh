@@ -1,66 +1,60 @@
 #!/usr/bin/env bash
-# make demo: a walk through the replication core. A generated 1 GiB disk
-# image: encrypted store, first sync, a change inside the "VM", incremental
-# sync, restore of both points, bit-exact checks. A web root folder: tree
-# sync, an edit, incremental sync, failback of the old copy in place with
-# --delta. Then retention (prune) and a full verify.
+# make demo: the recovery lifecycle of a real two-tier app on this machine.
+# plans/smarthotel (PostgreSQL + nginx/PHP-FPM) is copied to DEMO_DIR; the
+# primary site is set up and started, bookings are written, then:
+# replicate, drill (report, cleanup), planned failover (the last booking is
+# at the recovery site), reprotect, failback (in place, only what changed).
+# Every server it started is stopped when it exits.
 set -eu
 cd "$(dirname "$0")"
 BUILD=${BUILD:-build}
 LB=$PWD/$BUILD/lifeboat
-GEN=$PWD/$BUILD/tools/genimage
-GENTREE=$PWD/$BUILD/tools/gentree
-W=$PWD/demo-work
-rm -rf "$W"; mkdir -p "$W"; cd "$W"
+W=${DEMO_DIR:-/tmp/lifeboat-demo}   # /tmp: the postgres user must reach the data
+rm -rf "$W"; mkdir -p "$W"; chmod 755 "$W"
+cp -r plans/smarthotel "$W/"
+cd "$W/smarthotel"
+trap 'sh setup.sh down' EXIT
+start=$(date +%s)
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*" | { [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && cat || sed 's/\x1b\[[0-9;]*m//g'; }; }
+bold() { if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
+phase() { printf '\n'; bold "== $*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+lb() { printf '$ lifeboat %s\n' "$*"; "$LB" "$@"; }
+book() { printf '$ sh book.sh %s "%s"   # booking #%s\n' "$1" "$2" "$(sh book.sh "$1" "$2")"; }
+page_has() { curl -sf "http://127.0.0.1:$1/" | grep -q "$2"; }
+reports() { "$LB" report "$("$LB" jobs | tail -1 | cut -d' ' -f1)" | sed 's/^/  /'; }
 
-step "1. a disk image of the primary site's VM (1 GiB: zeros, logs, random data)"
-run "$GEN" create web01-disk0.img 1G 42
-ls -lsh web01-disk0.img
+phase "1. the primary site: PostgreSQL on :15432, nginx + PHP-FPM on :18080"
+run sh setup.sh
+lb validate plan.yaml
 
-step "2. an encrypted replica store (the key file is created)"
-run "$LB" store init replica --encrypt --key-file store.key
-export LIFEBOAT_KEY_FILE=$W/store.key
+phase "2. replication: an app-consistent recovery point of every dataset"
+book 15432 "Grace Hopper"
+lb replicate plan.yaml
+lb status plan.yaml
 
-step "3. first recovery point"
-run "$LB" sync web01-disk0.img --store replica --as web01/disk0 --consistency crash
+phase "3. drill: restore into site-drill (ports +1000) beside production, check, report, clean up"
+SMARTHOTEL_EXPECT="Grace Hopper" lb drill plan.yaml
+reports
+[ ! -e site-drill ] && echo "site-drill is gone: the drill cleaned up"
+page_has 18080 "Served from site: primary" && echo "production kept serving from the primary during the drill"
 
-step "4. the VM keeps running: 1% of its disk is rewritten in 4 KiB writes"
-printf 'bytes changed: '; "$GEN" mutate web01-disk0.img 1 43
-cp --sparse=always web01-disk0.img expected-now.img
+phase "4. planned failover to site-b (ports +2000): no data loss"
+book 15432 "Katherine Johnson"
+SMARTHOTEL_EXPECT="Katherine Johnson" lb failover plan.yaml --planned --yes
+reports
+page_has 20080 "Katherine Johnson" && echo "the last booking written at the primary is served by the recovery site"
+printf '$ lifeboat replicate plan.yaml   # the old primary is fenced\n'
+"$LB" replicate plan.yaml || true
 
-step "5. incremental recovery point: only changed blocks are stored"
-run "$LB" sync web01-disk0.img --store replica --as web01/disk0 --consistency app
-run "$LB" points --store replica
-du -sh replica | sed 's/^/store size on disk: /'
+phase "5. reprotect: replicate the recovery site back"
+book 17432 "Margaret Hamilton"
+lb reprotect plan.yaml
 
-step "6. restore the newest point and the first one"
-run "$LB" restore --store replica web01/disk0@latest restored-latest.img
-first=$("$LB" points --store replica web01/disk0 --json | sed 's/^\[{"id":"\([0-9a-f]*\)".*/\1/')
-run "$LB" restore --store replica "web01/disk0@$first" restored-first.img
-"$GEN" create original.img 1G 42
-cmp expected-now.img restored-latest.img && echo "latest point: bit-exact"
-cmp original.img restored-first.img && echo "first point: bit-exact"
-ls -lsh restored-latest.img | sed 's/^/sparse restore: /'
+phase "6. failback to the primary, in place (only what changed is written)"
+SMARTHOTEL_EXPECT="Margaret Hamilton" lb failback plan.yaml --yes
+reports
+page_has 18080 "Margaret Hamilton" && echo "the booking written at the recovery site is back at the primary"
+lb status plan.yaml
 
-step "7. a folder: the VM's web root (5,000 files)"
-run "$GENTREE" create www 5000 7
-run "$LB" sync www --store replica --as web01/www
-run "$LB" restore --store replica web01/www www-at-recovery
-echo "new booking page" >> www/d00/s000/leaf0/file-000001.log
-run "$LB" sync www --store replica --as web01/www
-diff -r www www-at-recovery >/dev/null || echo "the recovery copy is one point behind, as expected"
-
-step "8. failback in place: only what differs is written"
-run "$LB" restore --store replica web01/www www-at-recovery --delta
-diff -r www www-at-recovery && echo "recovery copy: identical to the newest point"
-
-step "9. retention: keep the newest point of each dataset (and the newest app-consistent one)"
-run "$LB" prune --store replica --keep-last 1
-
-step "10. verify: read and authenticate every chunk"
-run "$LB" verify --store replica --full
-
-step "done: everything is in $W"
+phase "done in $(( $(date +%s) - start ))s; the plan, its state and reports stay in $W/smarthotel"

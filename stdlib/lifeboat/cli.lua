@@ -41,7 +41,7 @@ local help = {
   commit = "usage: lifeboat commit PLAN [OPTIONS]\n\nCompletes a migration: stops replication and drops the plan's replica data.\n\n" .. OP_FLAGS,
   reprotect = "usage: lifeboat reprotect PLAN [OPTIONS]\n\nReplicates the recovery site back towards the primary.\n\n" .. OP_FLAGS,
   failback = "usage: lifeboat failback PLAN [OPTIONS]\n\nPlanned failover back to the primary, restoring in place.\n\n" .. OP_FLAGS,
-  status = "usage: lifeboat status PLAN [--json] [--state DIR]\n\nThe plan's recent jobs and state.\n",
+  status = "usage: lifeboat status PLAN [--json] [--state DIR]\n\nThe active site, each machine's protection (newest point and its age against\npolicy.rpo_threshold), and the last passing drill.\n",
   resume = "usage: lifeboat resume ID [--force] [--yes] [--json] [--state DIR]\n\nContinues a job that failed, paused, was interrupted or whose process died.\nFinished steps are not run again. A changed plan is refused unless --force.\n",
   approve = "usage: lifeboat approve ID [STEP] [--state DIR]\n\nApproves a job's waiting manual step (all of them without STEP); then\n'lifeboat resume ID' continues a paused job.\n",
   jobs = "usage: lifeboat jobs [--json] [--state DIR]\n\nLists recent jobs: id, plan, operation, state, duration.\n",
@@ -499,27 +499,68 @@ function M.report(args)
   return EXIT.done
 end
 
+-- Runs fn() as a one-step job without a journal, so it may block (exec, http).
+local function blocking(fn)
+  local value
+  local step = { id = "call", deps = {}, run = function() value = fn() end }
+  local result = sched.run({ event = function() end, flush = function() end }, { step }, {})
+  if result ~= "done" then error(step.error or result, 0) end
+  return value
+end
+
 function M.status(args)
   local opts, pos, code = parse("status", args, { "json" }, { "state" })
   if not opts then return code end
   if #pos ~= 1 then errln("status", "one plan file is needed"); return EXIT.bad end
   local plan = load_plan("status", pos[1])
   if not plan then return EXIT.bad end
+  local rt = { args = {}, opts = {} }
   local state = job_mod.state_dir(plan.file, opts.state)
-  local list = job_mod.list(state)
-  local last = {}
-  for _, j in ipairs(list) do last[j.op] = j end
+  prepare(plan, "status", rt, state)
+  local st = rt.state
+  local threshold = (plan.raw.policy or {}).rpo_threshold or (plan.raw.objectives or {}).rpo
+  local points = {}
+  if rt.store and core.fs.stat(rt.store.url) then
+    local ok, list = pcall(blocking, function()
+      local argv = { core.self_exe(), "points", "--store", rt.store.url, "--json" }
+      if rt.store.key_file then argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file end
+      return json.decode(api.exec(argv).stdout)
+    end)
+    if not ok then errln("status", "%s", list); return EXIT.bad end
+    for _, p in ipairs(list or {}) do points[p.machine] = p end -- oldest first: the last one wins
+  end
+  local now = core.now()
+  local machines = {}
+  for _, name in ipairs(plan.machine_order) do
+    local p = points[name]
+    local age = p and (now - (require("providers.local").choose_point({ p }, p.id).unix or now)) or nil
+    local protection = not p and "unprotected" or (threshold and age > threshold and "over RPO" or "protected")
+    if st.phase == "committed" then protection = "committed" end
+    machines[#machines + 1] = { name = name, group = plan.group_of[name] and plan.group_of[name].name,
+      newest_point = p and p.id, consistency = p and p.consistency, age = age, protection = protection }
+  end
+  local drill = st.last_good_drill
   if opts.json then
-    local l = {}
-    for op, j in pairs(last) do l[op] = { id = j.id, state = j.state, started = j.started } end
-    say(json.encode { plan = plan.name, last = l })
+    say(json.encode { plan = plan.name, active = st.active, phase = st.phase, kept_drill = st.kept_drill,
+      rpo_threshold = threshold, machines = machines, last_passing_drill = drill, last_drill = st.last_drill })
     return EXIT.done
   end
-  say(string.format("plan %s: %d machines in %d groups", plan.name, #plan.machine_order, #plan.raw.groups))
-  for _, op in ipairs(schema.ops) do
-    local j = last[op]
-    if j then say(string.format("  last %-10s %s  %s, %s ago", op, j.id, j.state,
-      util.fmt_duration(core.now() - (j.started or core.now())))) end
+  say(string.format("plan %s: active site %s (%s)%s", plan.name, st.active, st.phase,
+    st.kept_drill and (", kept drill " .. st.kept_drill .. " is up") or ""))
+  say(string.format("  %-16s %-8s %-13s %-18s %s", "MACHINE", "GROUP", "PROTECTION", "NEWEST POINT", "AGE"))
+  for _, m in ipairs(machines) do
+    say(string.format("  %-16s %-8s %-13s %-18s %s", m.name, m.group or "-", m.protection,
+      m.newest_point and (m.newest_point:sub(1, 8) .. " " .. m.consistency) or "-",
+      m.age and (util.fmt_duration(m.age) .. (threshold and (" (RPO threshold " .. util.fmt_duration(threshold) .. ")") or "")) or "-"))
+  end
+  if drill then
+    say(string.format("  last passing drill: %s, %s ago%s", drill.job, util.fmt_duration(now - drill.t),
+      drill.rto and (", RTO " .. util.fmt_duration(drill.rto)) or ""))
+  else
+    say("  last passing drill: none")
+  end
+  if st.last_drill and not st.last_drill.ok then
+    say(string.format("  last drill FAILED: %s, %s ago", st.last_drill.job, util.fmt_duration(now - st.last_drill.t)))
   end
   return EXIT.done
 end

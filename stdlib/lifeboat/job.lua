@@ -14,7 +14,10 @@ function M.state_dir(plan_file, given)
   if given then return given end
   local env = core.getenv("LIFEBOAT_STATE")
   if env and env ~= "" then return env end
-  if plan_file then return util.join(util.dirname(plan_file), ".lifeboat") end
+  if plan_file then
+    local dir = util.dirname(plan_file)
+    return util.join(core.fs.realpath(dir) or dir, ".lifeboat")
+  end
   return ".lifeboat"
 end
 
