@@ -148,16 +148,17 @@ function P.restore(ctx)
     if not p then
       error(string.format("no %s point of %s/%s in the store", rt.args.point or "recovery", m.name, d.name), 0)
     end
+    -- an existing copy (failback, a second failover) is updated in place:
+    -- only what differs is written
     local exists = core.fs.stat(path) ~= nil
     local args = { "restore", m.name .. "/" .. d.name .. "@" .. p.id, path }
-    if exists and rt.args.delta then args[#args + 1] = "--delta"
-    elseif exists then args[#args + 1] = "--force" end
+    if exists then args[#args + 1] = "--delta" end
     if not exists then record(ctx, { kind = "path", path = path }) end
     assert(core.fs.mkdir(util.dirname(path)))
     local r = lifeboat(rt, args)
     local age = core.now() - (p.unix or core.now())
     out[d.name] = { point = p.id, time = p.time, consistency = p.consistency, age = age,
-      bytes_written = r.bytes_written, seconds = r.seconds, delta = rt.args.delta and exists or nil }
+      bytes_written = r.bytes_written, seconds = r.seconds, delta = exists or nil }
     api.log("%s/%s: point %s (%s, %s old) -> %s", m.name, d.name, p.id, p.consistency, util.fmt_duration(age), path)
   end
   return { datasets = out }

@@ -20,7 +20,7 @@ lb() { ${LIFEBOAT_WRAP:-} "$LB_BIN" "$@"; }
 # lifeboat itself, not a subshell running the lb function.
 
 pass() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
-fail() { T_N=$((T_N + 1)); echo "not ok $T_N - $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+fail() { T_N=$((T_N + 1)); echo "not ok $T_N - $1"; shift; for l in "$@"; do printf '%s\n' "$l" | tail -n 40 | sed 's/^/#   /'; done; }
 
 # check DESC COMMAND...: passes when the command succeeds.
 check() {
