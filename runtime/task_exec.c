@@ -1,14 +1,16 @@
 /* task_exec.c — core.exec: runs a process on a worker thread. The child
  * gets its own process group so a timeout or cancellation stops everything
  * it started (SIGTERM, then SIGKILL after a grace period). Output is
- * captured up to a limit per stream; what is over the limit is counted. */
+ * captured up to a limit per stream; what is over the limit is counted.
+ * The child dies with lifeboat (PR_SET_PDEATHSIG), so after a kill -9 no
+ * orphan goes on writing while a resumed job runs the step again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +74,57 @@ static void capture_add(capture *c, const char *data, size_t n)
 	c->dropped += n - take;
 }
 
+/* The program's path: argv0 itself when it has a '/', else the first
+ * executable match on PATH (found before fork: the child only execs). */
+static bool resolve(const char *argv0, char *out, size_t size)
+{
+	if (strchr(argv0, '/')) {
+		snprintf(out, size, "%s", argv0);
+		return access(out, X_OK) == 0;
+	}
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *colon = strchr(path, ':');
+		size_t len = colon ? (size_t)(colon - path) : strlen(path);
+		snprintf(out, size, "%.*s/%s", (int)len, len ? path : ".", argv0);
+		if (access(out, X_OK) == 0)
+			return true;
+		path += len + (colon ? 1 : 0);
+	}
+	return false;
+}
+
+/* In the child: its own process group, killed if lifeboat dies (so a
+ * resumed job never races an orphan of the killed one), default signals,
+ * the pipes as stdin/stdout/stderr. Only async-signal-safe calls. */
+static void child(exec_req *r, const char *path, char **envp, int in[2], int out[2], int err[2], int errfd,
+		  pid_t parent)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	dup2(in[0], 0);
+	dup2(out[1], 1);
+	dup2(err[1], 2);
+	if (r->cwd && chdir(r->cwd) != 0)
+		goto fail;
+	execve(path, r->argv, envp);
+fail:;
+	int e = errno;
+	ssize_t w = write(errfd, &e, sizeof(e));
+	(void)w;
+	_exit(127);
+}
+
 static void exec_run(rt_task *t)
 {
 	exec_req *r = t->data;
@@ -81,33 +134,34 @@ static void exec_run(rt_task *t)
 		snprintf(r->error, sizeof(r->error), "cannot create pipes: %s", strerror(errno));
 		goto done;
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	if (r->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, r->cwd);
-	sigset_t def;
-	sigemptyset(&def);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGPIPE);
-	posix_spawnattr_setsigdefault(&attr, &def);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
-	pid_t pid;
-	int rc = posix_spawnp(&pid, r->argv[0], &fa, &attr, r->argv, r->envp ? r->envp : environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	char path[4096];
+	if (!resolve(r->argv[0], path, sizeof(path))) {
+		snprintf(r->error, sizeof(r->error), "cannot run '%s': not found", r->argv[0]);
+		goto done;
+	}
+	char **envp = r->envp ? r->envp : environ;
+	int errp[2];
+	if (pipe2(errp, O_CLOEXEC)) {
+		snprintf(r->error, sizeof(r->error), "cannot create pipes: %s", strerror(errno));
+		goto done;
+	}
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0)
+		child(r, path, envp, in, out, err, errp[1], parent); /* does not return */
+	close(errp[1]);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
 	in[0] = out[1] = err[1] = -1;
-	if (rc != 0) {
-		snprintf(r->error, sizeof(r->error), "cannot run '%s': %s", r->argv[0], strerror(rc));
+	int child_errno = 0;
+	ssize_t got_err = pid > 0 ? read(errp[0], &child_errno, sizeof(child_errno)) : -1;
+	close(errp[0]);
+	if (pid < 0 || got_err == (ssize_t)sizeof(child_errno)) {
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		snprintf(r->error, sizeof(r->error), "cannot run '%s': %s", r->argv[0],
+			 strerror(pid < 0 ? errno : child_errno));
 		goto done;
 	}
 	r->spawned = true;
