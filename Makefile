@@ -93,11 +93,12 @@ demo:
 	@BUILD=$(BUILD) ./demo.sh
 
 bench:
-	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) $(DEMO_PACKAGES)"
 	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
 	@BUILD=$(BUILD) tests/bench/run.sh
 	@BUILD=$(BUILD) tests/bench/tree.sh
 	@BUILD=$(BUILD) tests/bench/plan.sh
+	@BUILD=$(BUILD) tests/bench/lifecycle.sh
 
 asan:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"
