@@ -7,7 +7,7 @@ PKGS := lua5.4 libcurl openssl libcjson libzstd yaml-0.1 libxml-2.0
 DEB_PACKAGES := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libssl-dev \
 	libcjson-dev libzstd-dev libyaml-dev libxml2-dev
 # What the tests start or use: real servers on 127.0.0.1, a JSON Schema validator.
-TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl $(DEMO_PACKAGES)
+TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium $(DEMO_PACKAGES)
 # What plans/smarthotel runs: the demo and its end-to-end test.
 DEMO_PACKAGES := postgresql-15 php8.2-fpm php8.2-pgsql nginx curl
 BENCH_PACKAGES := restic borgbackup casync rsync time

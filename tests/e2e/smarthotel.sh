@@ -6,7 +6,7 @@
 # failover to latest-app killed halfway and resumed.
 . "$(dirname "$0")/lib.sh"
 SRC=$OLDPWD
-for c in nginx php-fpm8.2 /usr/lib/postgresql/15/bin/postgres curl; do
+for c in nginx php-fpm8.2 /usr/lib/postgresql/15/bin/postgres curl chromium; do
 	command -v "$c" >/dev/null || { fail "$c is installed (make deps installs it)"; exit 1; }
 done
 chmod 755 "$WORK"   # the postgres user reads the sites
@@ -38,6 +38,21 @@ pass "drill wrote report.json, report.md, junit.xml, report.html"
 "$PYTHON" -c "import xml.dom.minidom,sys; d=xml.dom.minidom.parse(sys.argv[1]); assert len(d.getElementsByTagName('testcase'))>10" \
 	".lifeboat/jobs/$J/junit.xml" && pass "junit.xml: one test case per step" || fail "junit.xml"
 no_drill_left && pass "drill: cleaned up (no folder, no process)" || fail "drill cleanup" "$(ls; pgrep -af site-drill)"
+
+# the HTML report as a browser draws it: headless Chromium, then pixels
+screenshot() { # JOB PNG
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1100,1400 \
+		--screenshot="$2" "file://$PWD/.lifeboat/jobs/$1/report.html" >/dev/null 2>&1
+}
+GREEN=46,125,50 RED=198,40,40
+if screenshot "$J" good.png && [ -s good.png ]; then
+	read -r w h green red <<< "$("$PYTHON" "$SRC/tests/tools/pngcolor.py" good.png $GREEN $RED)"
+	[ "$w" = 1100 ] && [ "$green" -gt 2000 ] && [ "$red" = 0 ] \
+		&& pass "report.html in headless Chromium: green timeline bars, nothing red ($green px)" \
+		|| fail "report.html screenshot" "$w x $h, green $green, red $red"
+else
+	fail "headless Chromium renders report.html"
+fi
 [[ $(page 18080) == *"Served from site: primary"* ]] && pass "production untouched by the drill" || fail "production during drill"
 
 sh book.sh 15432 "Katherine Johnson" >/dev/null
@@ -68,6 +83,13 @@ J=$(last_job)
 ev=$(report_json '[e for e in r["steps"] if e["id"]=="web/web/health"][0]["evidence"][0]["last"]' "$J")
 [[ $ev == *"body lacks"* ]] && pass "the report keeps the health check's evidence" || fail "evidence" "$ev"
 grep -q "body lacks" ".lifeboat/jobs/$J/report.html" && pass "report.html shows the evidence" || fail "html evidence"
+if screenshot "$J" bad.png; then
+	read -r w h green red <<< "$("$PYTHON" "$SRC/tests/tools/pngcolor.py" bad.png $GREEN $RED)"
+	[ "$red" -gt 100 ] && pass "the failed drill's report draws the failed step and the missed RTO in red ($red px)" \
+		|| fail "failed report screenshot" "red $red"
+else
+	fail "headless Chromium renders the failed report"
+fi
 no_drill_left && pass "the failed drill cleaned up" || fail "failed drill cleanup"
 
 # a tweak whose pattern matches nothing fails its step
