@@ -125,3 +125,12 @@ body=$(page 20080)
 	&& pass "unplanned failover to latest-app: the app-consistent point, not the newer crash one" || fail "latest-app" "$body"
 grep -c '"ev":"start","group":"data","machine":"db","step":"data/db/restore"' ".lifeboat/jobs/$J/journal.jsonl" | grep -qx 1 \
 	&& pass "the finished restore did not run again on resume" || fail "restore ran twice"
+
+# commit: the migration is complete, the replica data is dropped, the recovered site stays
+check "commit after the failover" lb commit plan.yaml
+out=$(lb status plan.yaml)
+[[ $out == *"(committed)"*"db"*"committed"* ]] && pass "status: committed" || fail "status after commit" "$out"
+[ "$(lb points --store replica --key-file store.key --json)" = "[]" ] && pass "commit dropped every point of the plan" \
+	|| fail "points after commit" "$(lb points --store replica --key-file store.key)"
+[[ $(page 20080) == *"Margaret Hamilton"* ]] && pass "the recovered site still serves after commit" || fail "recovered site after commit"
+expect 2 "*migration is committed*" "replicate after commit is refused" lb replicate plan.yaml
