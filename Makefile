@@ -109,7 +109,7 @@ asan:
 # The unit tests and the small end-to-end tests, every process under valgrind.
 valgrind:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES=valgrind
-	@$(MAKE) --no-print-directory check ONLY='test_|badinput|encrypted|tree|delta' \
+	@$(MAKE) --no-print-directory check ONLY='test_|badinput|encrypted|tree|delta|plan_validate' \
 		LIFEBOAT_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 
 PREFIX ?= /usr/local

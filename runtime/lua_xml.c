@@ -1,5 +1,4 @@
-/* lua_xml.c — core.xml_set(TEXT, XPATH, VALUE) and core.xml_get(TEXT, XPATH)
- * with libxml2, for tweaks of web.config-style files. XPATH may select
+/* lua_xml.c — core.xml_set(TEXT, XPATH, VALUE) -> new text, count, with libxml2, for tweaks of web.config-style files. XPATH may select
  * elements (their text is replaced) or attributes (their value is).
  * Comments and whitespace are kept; the network is never used. */
 #include <lauxlib.h>
@@ -46,19 +45,32 @@ static xmlXPathObjectPtr select_nodes(xmlDocPtr doc, const char *xpath)
 	return res;
 }
 
-int core_xml_set(lua_State *L)
+/* Parses TEXT (arg 1) and evaluates XPATH (arg 2); on failure pushes
+ * nil, error and returns NULL. */
+static xmlXPathObjectPtr open_and_select(lua_State *L, xmlDocPtr *doc)
 {
 	const char *xpath = luaL_checkstring(L, 2);
-	const char *value = luaL_checkstring(L, 3);
 	xmlResetLastError();
-	xmlDocPtr doc = parse(L, 1);
-	if (!doc)
-		return fail(L, "not well-formed XML");
-	xmlXPathObjectPtr res = select_nodes(doc, xpath);
-	if (!res) {
-		xmlFreeDoc(doc);
-		return fail(L, "bad XPath");
+	*doc = parse(L, 1);
+	if (!*doc) {
+		fail(L, "not well-formed XML");
+		return NULL;
 	}
+	xmlXPathObjectPtr res = select_nodes(*doc, xpath);
+	if (!res) {
+		xmlFreeDoc(*doc);
+		fail(L, "bad XPath");
+	}
+	return res;
+}
+
+int core_xml_set(lua_State *L)
+{
+	const char *value = luaL_checkstring(L, 3);
+	xmlDocPtr doc;
+	xmlXPathObjectPtr res = open_and_select(L, &doc);
+	if (!res)
+		return 2;
 	int count = 0;
 	if (res->type == XPATH_NODESET && res->nodesetval) {
 		for (int i = 0; i < res->nodesetval->nodeNr; i++) {
@@ -85,30 +97,4 @@ int core_xml_set(lua_State *L)
 	xmlFree(out);
 	lua_pushinteger(L, count);
 	return 2;
-}
-
-int core_xml_get(lua_State *L)
-{
-	const char *xpath = luaL_checkstring(L, 2);
-	xmlResetLastError();
-	xmlDocPtr doc = parse(L, 1);
-	if (!doc)
-		return fail(L, "not well-formed XML");
-	xmlXPathObjectPtr res = select_nodes(doc, xpath);
-	if (!res) {
-		xmlFreeDoc(doc);
-		return fail(L, "bad XPath");
-	}
-	lua_newtable(L);
-	if (res->type == XPATH_NODESET && res->nodesetval) {
-		for (int i = 0; i < res->nodesetval->nodeNr; i++) {
-			xmlChar *v = xmlNodeGetContent(res->nodesetval->nodeTab[i]);
-			lua_pushstring(L, v ? (const char *)v : "");
-			lua_rawseti(L, -2, i + 1);
-			xmlFree(v);
-		}
-	}
-	xmlXPathFreeObject(res);
-	xmlFreeDoc(doc);
-	return 1;
 }

@@ -34,6 +34,5 @@ int core_json_decode(struct lua_State *L);
 int core_json_set(struct lua_State *L);
 int core_open_fs(struct lua_State *L);
 int core_xml_set(struct lua_State *L);
-int core_xml_get(struct lua_State *L);
 
 #endif

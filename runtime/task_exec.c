@@ -125,6 +125,48 @@ fail:;
 	_exit(127);
 }
 
+static void close_fd(int *fd)
+{
+	close(*fd);
+	*fd = -1;
+}
+
+/* One round of the pipes (waiting up to ms): feeds stdin, captures what
+ * stdout and stderr have, closes each at its end. False when nothing was
+ * ready. */
+static bool pump(exec_req *r, int in[2], int out[2], int err[2], size_t *input_off, int ms)
+{
+	struct pollfd p[3];
+	int n = 0;
+	if (out[0] >= 0)
+		p[n++] = (struct pollfd){ .fd = out[0], .events = POLLIN };
+	if (err[0] >= 0)
+		p[n++] = (struct pollfd){ .fd = err[0], .events = POLLIN };
+	if (in[1] >= 0)
+		p[n++] = (struct pollfd){ .fd = in[1], .events = POLLOUT };
+	if (poll(p, (nfds_t)n, ms) <= 0)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (!p[i].revents)
+			continue;
+		if (p[i].fd == in[1]) {
+			ssize_t w = write(in[1], r->input + *input_off, r->input_len - *input_off);
+			if (w > 0)
+				*input_off += (size_t)w;
+			if ((w < 0 && errno != EAGAIN) || *input_off == r->input_len)
+				close_fd(&in[1]);
+			continue;
+		}
+		char buf[65536];
+		ssize_t got = read(p[i].fd, buf, sizeof(buf));
+		if (got > 0)
+			capture_add(p[i].fd == out[0] ? &r->out : &r->err, buf, (size_t)got);
+		else if (got == 0 || errno != EINTR)
+			close_fd(p[i].fd == out[0] ? &out[0] : &err[0]);
+	}
+	return true;
+}
+
 static void exec_run(rt_task *t)
 {
 	exec_req *r = t->data;
@@ -166,49 +208,13 @@ static void exec_run(rt_task *t)
 	}
 	r->spawned = true;
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	size_t input_off = 0;
-	if (!r->input || r->input_len == 0) {
-		close(in[1]);
-		in[1] = -1;
-	}
+	size_t input_off = 0, *input_off_p = &input_off;
+	if (!r->input || r->input_len == 0)
+		close_fd(&in[1]);
 	double kill_at = 0;
 	int status = 0;
-	bool reaped = false;
-	while (!reaped) {
-		struct pollfd p[3];
-		int n = 0;
-		if (out[0] >= 0)
-			p[n++] = (struct pollfd){ .fd = out[0], .events = POLLIN };
-		if (err[0] >= 0)
-			p[n++] = (struct pollfd){ .fd = err[0], .events = POLLIN };
-		if (in[1] >= 0)
-			p[n++] = (struct pollfd){ .fd = in[1], .events = POLLOUT };
-		poll(p, (nfds_t)n, 100);
-		for (int i = 0; i < n; i++) {
-			if (!p[i].revents)
-				continue;
-			if (p[i].fd == in[1]) {
-				ssize_t w = write(in[1], r->input + input_off, r->input_len - input_off);
-				if (w > 0)
-					input_off += (size_t)w;
-				if ((w < 0 && errno != EAGAIN) || input_off == r->input_len) {
-					close(in[1]);
-					in[1] = -1;
-				}
-				continue;
-			}
-			char buf[65536];
-			ssize_t got = read(p[i].fd, buf, sizeof(buf));
-			if (got > 0) {
-				capture_add(p[i].fd == out[0] ? &r->out : &r->err, buf, (size_t)got);
-			} else if (got == 0 || errno != EINTR) {
-				if (p[i].fd == out[0])
-					out[0] = -1;
-				else
-					err[0] = -1;
-				close(p[i].fd);
-			}
-		}
+	for (;;) {
+		pump(r, in, out, err, input_off_p, 100);
 		double now = rt_mono();
 		if (!kill_at && (atomic_load(&t->cancel) || (r->timeout > 0 && now - start > r->timeout))) {
 			if (atomic_load(&t->cancel))
@@ -220,35 +226,14 @@ static void exec_run(rt_task *t)
 		}
 		if (kill_at && now > kill_at)
 			kill(-pid, SIGKILL);
-		/* The process may leave children holding the pipes: once it
-		 * exits and nothing is readable for a moment, stop. */
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			reaped = true;
-			for (int i = 0; i < 20 && (out[0] >= 0 || err[0] >= 0); i++) {
-				struct pollfd q[2];
-				int m = 0;
-				if (out[0] >= 0)
-					q[m++] = (struct pollfd){ .fd = out[0], .events = POLLIN };
-				if (err[0] >= 0)
-					q[m++] = (struct pollfd){ .fd = err[0], .events = POLLIN };
-				if (poll(q, (nfds_t)m, 10) <= 0)
-					break;
-				for (int k = 0; k < m; k++) {
-					char buf[65536];
-					ssize_t got = q[k].revents ? read(q[k].fd, buf, sizeof(buf)) : -1;
-					if (got > 0)
-						capture_add(q[k].fd == out[0] ? &r->out : &r->err, buf, (size_t)got);
-					else if (q[k].revents) {
-						close(q[k].fd);
-						if (q[k].fd == out[0])
-							out[0] = -1;
-						else
-							err[0] = -1;
-					}
-				}
-			}
-		}
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
 	}
+	/* The process may leave children holding the pipes: once it has
+	 * exited and nothing is readable for a moment, stop. */
+	for (int i = 0; i < 20 && (out[0] >= 0 || err[0] >= 0); i++)
+		if (!pump(r, in, out, err, input_off_p, 10))
+			break;
 	if (r->timed_out || r->cancelled)
 		kill(-pid, SIGKILL); /* whatever of the group is left */
 	if (WIFEXITED(status))
