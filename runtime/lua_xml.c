@@ -1,5 +1,6 @@
-/* lua_xml.c — core.xml_set(TEXT, XPATH, VALUE) -> new text, count, with libxml2, for tweaks of web.config-style files. XPATH may select
- * elements (their text is replaced) or attributes (their value is).
+/* lua_xml.c — core.xml_set(TEXT, XPATH, VALUE) -> new text, count: with
+ * libxml2, for tweaks of web.config-style files. XPATH may select elements
+ * (their text is replaced) or attributes (their value is).
  * Comments and whitespace are kept; the network is never used. */
 #include <lauxlib.h>
 #include <libxml/parser.h>
