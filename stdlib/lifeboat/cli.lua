@@ -243,8 +243,48 @@ local function referenced_secrets(plan)
   return util.sorted_keys(names)
 end
 
-local function preflight(plan, op, steps)
+-- Runs fn() as a one-step job without a journal, so it may block (exec, http).
+local function blocking(fn)
+  local value
+  local step = { id = "call", deps = {}, run = function() value = fn() end }
+  local result = sched.run({ event = function() end, flush = function() end }, { step }, {})
+  if result ~= "done" then error(step.error or result, 0) end
+  return value
+end
+
+-- Every point in the plan's store ({} when there is no store yet).
+local function store_points(rt)
+  if not rt.store or not core.fs.stat(rt.store.url) then return {} end
+  return blocking(function()
+    local argv = { core.self_exe(), "points", "--store", rt.store.url, "--json" }
+    if rt.store.key_file then argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file end
+    local r = api.exec(argv, { check = false })
+    if r.code ~= 0 then error((r.stderr:gsub("^lifeboat points: ", ""):gsub("%s+$", "")), 0) end
+    return json.decode(r.stdout)
+  end)
+end
+
+local RESTORING = { drill = true, failover = true, failback = true }
+
+local function preflight(plan, op, steps, rt)
   local problems = {}
+  if rt and rt.store and RESTORING[op] and core.fs.stat(rt.store.url) then
+    -- the store opens with the key, and every dataset has a point
+    local ok, list = pcall(store_points, rt)
+    if not ok then
+      problems[#problems + 1] = tostring(list)
+    else
+      local have = {}
+      for _, p in ipairs(list) do have[p.machine .. "/" .. p.dataset] = p end
+      for _, name in ipairs(plan.machine_order) do
+        for _, d in ipairs(plan.raw.machines[name].datasets or {}) do
+          if not have[name .. "/" .. d.name] then
+            problems[#problems + 1] = string.format("no recovery point of %s/%s in the store: run 'lifeboat replicate PLAN' first", name, d.name)
+          end
+        end
+      end
+    end
+  end
   for _, name in ipairs(referenced_secrets(plan)) do
     local ok, e = secrets.has(name)
     if not ok then problems[#problems + 1] = e end
@@ -335,14 +375,14 @@ function M.operation(op, args)
   if refused then errln(op, "%s", refused); return EXIT.bad end
   local ok, steps = pcall(ops.build, plan, op, rt)
   if not ok then errln(op, "%s", steps); return EXIT.bad end
-  local problems = preflight(plan, op, steps)
+  local problems = preflight(plan, op, steps, rt)
   if rt.store and op ~= "replicate" and op ~= "cleanup" and not core.fs.stat(rt.store.url) then
     problems[#problems + 1] = string.format("the store %s does not exist: run 'lifeboat replicate PLAN' first",
       rt.store.url)
   end
   if opts.dry_run then
     print_steps(plan, op, steps, true)
-    for _, p in ipairs(problems) do say("preflight: " .. p) end
+    for _, p in ipairs(problems) do errln(op, "preflight: %s", p) end
     say(#problems == 0 and "preflight: ok" or string.format("preflight: %d problem(s)", #problems))
     return #problems == 0 and EXIT.done or EXIT.bad
   end
@@ -499,15 +539,6 @@ function M.report(args)
   return EXIT.done
 end
 
--- Runs fn() as a one-step job without a journal, so it may block (exec, http).
-local function blocking(fn)
-  local value
-  local step = { id = "call", deps = {}, run = function() value = fn() end }
-  local result = sched.run({ event = function() end, flush = function() end }, { step }, {})
-  if result ~= "done" then error(step.error or result, 0) end
-  return value
-end
-
 function M.status(args)
   local opts, pos, code = parse("status", args, { "json" }, { "state" })
   if not opts then return code end
@@ -520,15 +551,9 @@ function M.status(args)
   local st = rt.state
   local threshold = (plan.raw.policy or {}).rpo_threshold or (plan.raw.objectives or {}).rpo
   local points = {}
-  if rt.store and core.fs.stat(rt.store.url) then
-    local ok, list = pcall(blocking, function()
-      local argv = { core.self_exe(), "points", "--store", rt.store.url, "--json" }
-      if rt.store.key_file then argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file end
-      return json.decode(api.exec(argv).stdout)
-    end)
-    if not ok then errln("status", "%s", list); return EXIT.bad end
-    for _, p in ipairs(list or {}) do points[p.machine] = p end -- oldest first: the last one wins
-  end
+  local ok, list = pcall(store_points, rt)
+  if not ok then errln("status", "%s", list); return EXIT.bad end
+  for _, p in ipairs(list) do points[p.machine] = p end -- oldest first: the last one wins
   local now = core.now()
   local machines = {}
   for _, name in ipairs(plan.machine_order) do

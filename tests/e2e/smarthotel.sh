@@ -55,6 +55,21 @@ else
 fi
 [[ $(page 18080) == *"Served from site: primary"* ]] && pass "production untouched by the drill" || fail "production during drill"
 
+# a kept drill stays up beside production until cleanup; nothing else may start meanwhile
+out=$(lb drill plan.yaml --keep 2>&1); rc=$?
+[ "$rc" = 0 ] && [[ $(page 19080) == *"Served from site: drill"* ]] && pass "drill --keep leaves the drill copy up" \
+	|| fail "drill --keep" "exit $rc" "$out"
+expect 2 "*kept drill*lifeboat cleanup PLAN*" "failover while a kept drill is up is refused" lb failover plan.yaml --yes
+expect 2 "*kept drill*" "a second drill while one is kept is refused" lb drill plan.yaml
+check "cleanup of the kept drill" lb cleanup plan.yaml
+no_drill_left && pass "cleanup removed the kept drill" || fail "kept drill cleanup" "$(pgrep -af site-drill)"
+out=$(lb drill plan.yaml --dry-run 2>&1); rc=$?
+[ "$rc" = 0 ] && [[ $out == *"preflight: ok"* ]] && ! [ -e site-drill ] && pass "drill --dry-run: preflight ok, nothing created" \
+	|| fail "drill dry run" "exit $rc" "$out"
+mv store.key store.key.good; head -c 64 /dev/urandom > store.key
+expect 2 "*preflight*wrong key*" "preflight finds a wrong store key" lb drill plan.yaml --dry-run
+mv store.key.good store.key
+
 sh book.sh 15432 "Katherine Johnson" >/dev/null
 expect 2 "*nothing to commit*failover*" "commit before a failover is refused" lb commit plan.yaml
 out=$(SMARTHOTEL_EXPECT="Katherine Johnson" lb failover plan.yaml --planned --yes 2>&1); rc=$?
