@@ -7,11 +7,11 @@
 set -e
 BIN=/usr/lib/postgresql/15/bin
 cmd=$1 port=$2
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# setpriv execs (no process in between), so stopping the started process stops postgres
+as_pg() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi; }
 case $cmd in
-start) exec sh -c "$(if [ "$(id -u)" = 0 ]; then echo 'exec runuser -u postgres --'; else echo exec; fi) \
-	$BIN/postgres -D '$3' -p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
-	-c fsync=off -c synchronous_commit=off -c full_page_writes=off" ;;
+start) as_pg $BIN/postgres -D "$3" -p "$port" -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
+	-c fsync=off -c synchronous_commit=off -c full_page_writes=off ;;
 stop) [ -f "$3/postmaster.pid" ] || exit 0; as_pg $BIN/pg_ctl -D "$3" -m fast -w -t 30 stop ;;
 sql) psql -X -q -A -t -h 127.0.0.1 -p "$port" -U postgres -d hotel -v ON_ERROR_STOP=1 -c "$3" ;;
 init)

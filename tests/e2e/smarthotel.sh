@@ -12,7 +12,8 @@ done
 chmod 755 "$WORK"   # the postgres user reads the sites
 cp -r "$SRC/plans/smarthotel" "$WORK/"
 cd "$WORK/smarthotel" || exit 1
-trap 'sh setup.sh down >/dev/null 2>&1; cleanup_work' EXIT
+# whatever happens, no server of this test outlives it
+trap 'sh setup.sh down >/dev/null 2>&1; pkill -9 -f "$WORK/" 2>/dev/null; cleanup_work' EXIT
 
 last_job() { "$LB_BIN" jobs | tail -1 | cut -d" " -f1; }
 page() { curl -s --max-time 5 "http://127.0.0.1:$1/"; }
@@ -149,3 +150,8 @@ out=$(lb status plan.yaml)
 	|| fail "points after commit" "$(lb points --store replica --key-file store.key)"
 [[ $(page 20080) == *"Margaret Hamilton"* ]] && pass "the recovered site still serves after commit" || fail "recovered site after commit"
 expect 2 "*migration is committed*" "replicate after commit is refused" lb replicate plan.yaml
+
+sh setup.sh down >/dev/null 2>&1
+sleep 0.5
+left=$(pgrep -af "$WORK/" | grep -v pgrep)
+[ -z "$left" ] && pass "no server of the test is left running" || fail "servers left running" "$left"
