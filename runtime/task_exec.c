@@ -115,12 +115,14 @@ static void child(exec_req *r, const char *path, char **envp, int in[2], int out
 	dup2(in[0], 0);
 	dup2(out[1], 1);
 	dup2(err[1], 2);
+	int e[2] = { 1, 0 }; /* what failed (1 chdir, 2 exec), errno */
 	if (r->cwd && chdir(r->cwd) != 0)
 		goto fail;
+	e[0] = 2;
 	execve(path, r->argv, envp);
-fail:;
-	int e = errno;
-	ssize_t w = write(errfd, &e, sizeof(e));
+fail:
+	e[1] = errno;
+	ssize_t w = write(errfd, e, sizeof(e));
 	(void)w;
 	_exit(127);
 }
@@ -196,14 +198,18 @@ static void exec_run(rt_task *t)
 	close(out[1]);
 	close(err[1]);
 	in[0] = out[1] = err[1] = -1;
-	int child_errno = 0;
-	ssize_t got_err = pid > 0 ? read(errp[0], &child_errno, sizeof(child_errno)) : -1;
+	int child_err[2] = { 0, 0 };
+	ssize_t got_err = pid > 0 ? read(errp[0], child_err, sizeof(child_err)) : -1;
 	close(errp[0]);
-	if (pid < 0 || got_err == (ssize_t)sizeof(child_errno)) {
+	if (pid < 0 || got_err == (ssize_t)sizeof(child_err)) {
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
-		snprintf(r->error, sizeof(r->error), "cannot run '%s': %s", r->argv[0],
-			 strerror(pid < 0 ? errno : child_errno));
+		if (pid > 0 && child_err[0] == 1)
+			snprintf(r->error, sizeof(r->error), "cannot run '%s' in %s: %s", r->argv[0], r->cwd,
+				 strerror(child_err[1]));
+		else
+			snprintf(r->error, sizeof(r->error), "cannot run '%s': %s", r->argv[0],
+				 strerror(pid < 0 ? errno : child_err[1]));
 		goto done;
 	}
 	r->spawned = true;

@@ -204,7 +204,8 @@ function P.stop(ctx)
   local m = ctx.machine
   local done = {}
   if m.stop then
-    local r = api.exec(command_argv(m.stop, ctx.scope), { check = false, timeout = 120, cwd = ctx.site.root })
+    local cwd = core.fs.stat(ctx.site.root) and ctx.site.root or nil
+    local r = api.exec(command_argv(m.stop, ctx.scope), { check = false, timeout = 120, cwd = cwd })
     done.command = r.code
     if r.code ~= 0 then api.log("stop command exited %d: %s", r.code, (r.stderr .. r.stdout):sub(1, 300)) end
   end
