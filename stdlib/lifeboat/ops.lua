@@ -46,7 +46,7 @@ function M.site(plan, name)
   end
   local offset = raw.port_offset or 0
   local s = { name = name, provider = raw.provider, root = abs(plan, raw.root), port_offset = offset,
-    options = raw.options or {}, max_parallel = raw.max_parallel }
+    options = raw.options or {} }
   s.port = function(n) return math.tointeger(n + offset) end
   s.url = function(n, path) return "http://127.0.0.1:" .. s.port(n) .. (path or "/") end
   return s
@@ -259,6 +259,16 @@ function M.build(plan, op, rt)
   if op == "replicate" then
     local site = need_site(plan, rt.source or "primary", op)
     if rt.quiesce then stage_quiesced_sync(b, site) else stage_each(b, site, "sync", "sync", false) end
+    local retention = (plan.raw.policy or {}).retention
+    local provider = M.provider(plan, site.provider)
+    if retention and provider.retention then
+      -- after every sync: prune needs the store to itself
+      b.add { id = "retention", title = "retention " .. util.fmt_duration(retention), kind = "retention",
+        describe = "forget points older than " .. util.fmt_duration(retention) .. " (the newest always stay)",
+        run = function(step)
+          return provider.retention({ plan = plan, job = rt.job, step = step, rt = rt, site = site }, retention)
+        end }
+    end
   elseif op == "drill" then
     local site = need_site(plan, "drill", op)
     stage_up(b, site, "restore")

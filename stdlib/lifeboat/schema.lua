@@ -63,7 +63,7 @@ local machine = obj({
 
 local site = obj({
   provider = str { required = true }, root = str(), port_offset = int { min = 0, max = 60000 },
-  max_parallel = int { min = 1 }, options = dict(any),
+  options = dict(any),
 })
 
 local group = obj({

@@ -90,7 +90,8 @@ function P.sync(ctx)
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
     local args = { "sync", path, "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash" }
-    if d.block_size then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(d.block_size) end
+    local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
+    if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     if not core.fs.stat(path) then error(string.format("dataset %s of %s: %s does not exist", d.name, m.name, path), 0) end
     local r = lifeboat(rt, args)
     out[d.name] = { point = r.point_id or r.id, bytes_added = r.bytes_added, seconds = r.seconds }
@@ -250,6 +251,16 @@ function P.remove(ctx)
     if left and #left == 0 then core.fs.remove(dir) end
   end
   return { removed = removed }
+end
+
+-- Applies policy.retention to every machine of the plan (after replicate).
+function P.retention(ctx, within)
+  local forgotten = 0
+  for _, name in ipairs(ctx.plan.machine_order) do
+    local r = lifeboat(ctx.rt, { "prune", name, "--keep-within", math.floor(within) .. "s" })
+    forgotten = forgotten + (r.points_forgotten or 0)
+  end
+  return { points_forgotten = forgotten }
 end
 
 -- Forgets the machine's points (commit).
