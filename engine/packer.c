@@ -256,7 +256,8 @@ static int pack_seal(eng_packer *p, struct open_pack *op, eng_err *err)
 	return rc;
 }
 
-int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, size_t n, eng_err *err)
+int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, size_t n, char name_out[80],
+		    eng_err *err)
 {
 	size_t len = 4;
 	for (size_t i = 0; i < n; i++)
@@ -281,6 +282,8 @@ int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, siz
 		eng_hex(id, ENG_ID_LEN, hex);
 		snprintf(name, sizeof(name), "index/%s", hex);
 		rc = s->be->ops->put(s->be, name, env, env_len, err);
+		if (name_out)
+			memcpy(name_out, name, sizeof(name));
 	}
 	free(env);
 	return rc;
@@ -294,7 +297,7 @@ static int write_index(eng_packer *p, struct open_pack **packs, size_t n, eng_er
 	for (size_t i = 0; i < n; i++)
 		v[i] = (eng_index_pack){ .name = packs[i]->name, .size = packs[i]->size, .entries = packs[i]->entries,
 					 .count = packs[i]->n };
-	int rc = eng_index_write(p->s, p->index_codec, v, n, err);
+	int rc = eng_index_write(p->s, p->index_codec, v, n, NULL, err);
 	free(v);
 	return rc;
 }

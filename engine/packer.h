@@ -38,8 +38,12 @@ typedef struct eng_index_pack {
 	const uint8_t *entries; /* count * ENG_ENTRY_LEN bytes */
 	size_t count;
 } eng_index_pack;
-/* Writes an index file naming packs (which must be durable). */
-int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, size_t n, eng_err *err);
+/* Writes an index file naming packs (which must be durable). Its name
+ * ("index/HEX") goes to name_out when that is not NULL: index files are
+ * named by their content, so rewriting an unchanged index gives the same
+ * name, which a caller replacing old index files must not delete. */
+int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, size_t n, char name_out[80],
+		    eng_err *err);
 
 /* Looks a chunk in a finished pack up under the packer's lock; obj receives its pack's name. */
 bool eng_packer_lookup(eng_packer *p, const uint8_t id[ENG_ID_LEN], eng_loc *loc, char obj[128]);

@@ -340,6 +340,7 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 		r->packs_written = eng_cindex_packs(s->ci) - before;
 	}
 	/* 5. one index for what stays in the old packs */
+	char written[80] = "";
 	eng_index_pack *ip = calloc(nkeep + 1, sizeof(*ip));
 	size_t nip = 0;
 	if (!ip) {
@@ -358,14 +359,17 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 							      .size = eng_cindex_pack(s->ci, (uint32_t)i)->size,
 							      .entries = entries[i], .count = count[i] };
 		if (nip)
-			rc = eng_index_write(s, g.codec, ip, nip, err);
+			rc = eng_index_write(s, g.codec, ip, nip, written, err);
 	}
 	free(ip);
 	if (rc)
 		goto out;
-	/* 6. delete what is replaced: old index files, then packs no index names, then temporary files */
+	/* 6. delete what is replaced: old index files (not the one just
+	 * written, which has the same name when nothing changed), then packs
+	 * no index names, then temporary files */
 	for (size_t i = 0; i < s->n_index_files && !rc; i++)
-		rc = s->be->ops->remove(s->be, s->index_files[i], err);
+		if (strcmp(s->index_files[i], written) != 0)
+			rc = s->be->ops->remove(s->be, s->index_files[i], err);
 	eng_cindex_free(s->ci); /* reload: the index now lists only what stays */
 	s->ci = NULL;
 	eng_names_free(s->index_files, s->n_index_files);
