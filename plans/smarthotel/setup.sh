@@ -15,6 +15,10 @@ down)
 	exit 0 ;;
 esac
 [ -d "$A" ] && { echo "setup.sh: $A exists" >&2; exit 2; }
+for port in 15432 18080 19000 16432 19080 20000 17432 20080 21000; do
+	rc=0; curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" || rc=$?
+	[ $rc = 7 ] || { echo "setup.sh: port $port on 127.0.0.1 is in use (another smarthotel? 'sh setup.sh down' in its folder)" >&2; exit 2; }
+done
 chmod 755 "$HERE"
 mkdir -p "$A/db" "$A/web/www/conf" "$A/web/www/app"
 sh pg.sh init "$A/db/pgdata"
