@@ -20,7 +20,7 @@ function M.setup(opts)
 end
 
 local function paint(code, s) return M.color and ("\27[" .. code .. "m" .. s .. "\27[0m") or s end
-function M.paint(code, s) return paint(code, s) end
+M.paint = paint
 
 local function write(s) core.write(1, secrets.redact(s)) end
 

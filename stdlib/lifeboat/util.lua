@@ -1,14 +1,6 @@
 -- util.lua: small helpers shared by stdlib modules.
 local M = {}
 
-function M.trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
-
-function M.split(s, sep)
-  local out = {}
-  for part in (s .. sep):gmatch("(.-)" .. sep:gsub("%p", "%%%0")) do out[#out + 1] = part end
-  return out
-end
-
 function M.sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
@@ -82,7 +74,7 @@ function M.iso(t)
 end
 
 -- Levenshtein distance, for "did you mean".
-function M.distance(a, b)
+local function distance(a, b)
   local prev = {}
   for j = 0, #b do prev[j] = j end
   for i = 1, #a do
@@ -99,18 +91,11 @@ end
 function M.nearest(word, candidates)
   local best, bestd
   for _, c in ipairs(candidates) do
-    local d = M.distance(word, c)
+    local d = distance(word, c)
     if not bestd or d < bestd then best, bestd = c, d end
   end
   if best and bestd <= math.max(2, #word // 3) then return best end
   return nil
-end
-
--- A shell word, quoted only when it needs to be.
-function M.shell_quote(s)
-  s = tostring(s)
-  if s:match("^[%w%./_%-=:,@+]+$") then return s end
-  return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
 return M

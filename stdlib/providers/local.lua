@@ -46,8 +46,7 @@ function P.preflight(site, plan, op)
       local first = type(cmd) == "table" and not expr.is_template(cmd) and expr.text(cmd[1]) or
         (cmd and expr.text(cmd):match("^%s*(%S+)"))
       if first and not first:find("${{", 1, true) and not first:find("/", 1, true) then
-        local r = core.fs.glob("/usr/local/sbin/" .. first) -- cheap PATH check below
-        local found = #r > 0
+        local found = false
         for dir in (core.getenv("PATH") or ""):gmatch("[^:]+") do
           if core.fs.stat(dir .. "/" .. first) then found = true break end
         end
