@@ -276,10 +276,21 @@ local function preflight(plan, op, steps, rt)
     else
       local have = {}
       for _, p in ipairs(list) do have[p.machine .. "/" .. p.dataset] = p end
+      local threshold = (plan.raw.policy or {}).rpo_threshold or (plan.raw.objectives or {}).rpo
+      local chooser = require("providers.local").choose_point
       for _, name in ipairs(plan.machine_order) do
         for _, d in ipairs(plan.raw.machines[name].datasets or {}) do
-          if not have[name .. "/" .. d.name] then
+          local p = have[name .. "/" .. d.name]
+          if not p then
             problems[#problems + 1] = string.format("no recovery point of %s/%s in the store: run 'lifeboat replicate PLAN' first", name, d.name)
+          elseif threshold then
+            local age = core.now() - (chooser({ p }, p.id).unix or core.now())
+            if age > threshold then
+              -- an old point is still the best there is: a warning, not a refusal
+              rt.warnings = rt.warnings or {}
+              table.insert(rt.warnings, string.format("the newest point of %s/%s is %s old, over the RPO threshold of %s",
+                name, d.name, util.fmt_duration(age), util.fmt_duration(threshold)))
+            end
           end
         end
       end
@@ -383,6 +394,7 @@ function M.operation(op, args)
   if opts.dry_run then
     print_steps(plan, op, steps, true)
     for _, p in ipairs(problems) do errln(op, "preflight: %s", p) end
+    for _, w in ipairs(rt.warnings or {}) do say("preflight: warning: " .. w) end
     say(#problems == 0 and "preflight: ok" or string.format("preflight: %d problem(s)", #problems))
     return #problems == 0 and EXIT.done or EXIT.bad
   end
