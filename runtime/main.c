@@ -47,8 +47,9 @@ static const struct {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: lifeboat COMMAND [OPTIONS]\n\n"
-		   "lifeboat keeps encrypted, deduplicated recovery points of machines' data\n"
-		   "in a replica store and restores them fast.\n\ncommands:\n");
+		   "lifeboat runs recovery plans (replication, drills, failover, failback of\n"
+		   "machines) on encrypted, deduplicated recovery points in a replica store.\n\n"
+		   "replication core:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nrecovery plans:\n");
