@@ -369,6 +369,16 @@ static char **build_env(lua_State *L, int idx)
 int core_exec(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
+	/* check what can be wrong before allocating, so an error leaks nothing */
+	if (lua_getfield(L, 1, "argv") != LUA_TTABLE || lua_rawlen(L, -1) < 1)
+		return luaL_error(L, "exec: argv must be a non-empty list");
+	lua_Integer argc = (lua_Integer)lua_rawlen(L, -1);
+	for (lua_Integer i = 1; i <= argc; i++) {
+		int type = lua_rawgeti(L, -1, i);
+		lua_pop(L, 1);
+		if (type != LUA_TSTRING && type != LUA_TNUMBER)
+			return luaL_error(L, "exec: argv[%d] is not a string", (int)i);
+	}
 	exec_req *r = calloc(1, sizeof(*r));
 	rt_task *t = calloc(1, sizeof(*t));
 	if (!r || !t) {
@@ -377,11 +387,6 @@ int core_exec(lua_State *L)
 		return luaL_error(L, "out of memory");
 	}
 	t->data = r;
-	lua_getfield(L, 1, "argv");
-	luaL_checktype(L, -1, LUA_TTABLE);
-	lua_Integer argc = (lua_Integer)lua_rawlen(L, -1);
-	if (argc < 1)
-		return luaL_error(L, "exec: empty command");
 	r->argv = calloc((size_t)argc + 1, sizeof(char *));
 	for (lua_Integer i = 1; i <= argc; i++) {
 		lua_rawgeti(L, -1, i);

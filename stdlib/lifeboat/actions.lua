@@ -15,17 +15,6 @@ local function where(ctx, a)
   return string.format("%s:%d", ctx.plan.file, node and node.line or 0)
 end
 
--- The module behind `uses: NAME` (stdlib actions are trusted; a plan's own
--- run in the sandbox).
-function M.load_action(plan, name)
-  local src, chunk = plan_mod.action_source(plan.dir, name)
-  if not src then error("unknown action '" .. name .. "'", 0) end
-  if chunk:sub(1, 8) == "@stdlib/" or not (name:sub(1, 1) == ".") then
-    return require("actions." .. name)
-  end
-  return sandbox.run(src, chunk, {}, plan.dir)
-end
-
 local run = {}
 
 function run.exec(a, ctx)
@@ -50,7 +39,7 @@ function run.script(a, ctx)
 end
 
 function run.uses(a, ctx)
-  local mod = M.load_action(ctx.plan, a.uses)
+  local mod = plan_mod.load_module(ctx.plan.dir, "actions", a.uses)
   return mod.run(expr.render(a.with or {}, ctx.scope), ctx)
 end
 

@@ -12,6 +12,7 @@ local sched = require("lifeboat.sched")
 local schema = require("lifeboat.schema")
 local secrets = require("lifeboat.secrets")
 local state_mod = require("lifeboat.state")
+local store = require("lifeboat.store")
 local report = require("lifeboat.report")
 local util = require("lifeboat.util")
 
@@ -175,16 +176,6 @@ local function prepare(plan, op, rt, state_dir)
   end
 end
 
--- A store that does not exist yet is created by the first job that needs it.
-local function ensure_store(rt)
-  if not rt.store or core.fs.stat(rt.store.url) then return end
-  local argv = { core.self_exe(), "store", "init", rt.store.url }
-  if rt.store.key_file then
-    argv[#argv + 1] = "--encrypt"; argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file
-  end
-  return argv
-end
-
 function M.show(args)
   local opts, pos, code = parse("show", args, { "dot", "json", "planned", "keep" }, { "op", "point" })
   if not opts then return code end
@@ -243,25 +234,30 @@ local function referenced_secrets(plan)
   return util.sorted_keys(names)
 end
 
--- Runs fn() as a one-step job without a journal, so it may block (exec, http).
-local function blocking(fn)
-  local value
-  local step = { id = "call", deps = {}, run = function() value = fn() end }
-  local result = sched.run({ event = function() end, flush = function() end }, { step }, {})
-  if result ~= "done" then error(step.error or result, 0) end
-  return value
+-- Runs fn() as a one-step job without a journal, so it may block (exec,
+-- http): returns the scheduler's result and the step (value, error).
+local NO_JOURNAL = { id = "-", event = function() end, flush = function() end, log = function() end,
+  approvals = function() return {} end }
+local function one_step(fn, timeout)
+  local step = { id = "call", deps = {}, timeout = timeout }
+  step.run = function() step.value = fn() end
+  return sched.run(NO_JOURNAL, { step }, {}), step
 end
 
--- Every point in the plan's store ({} when there is no store yet).
-local function store_points(rt)
-  if not rt.store or not core.fs.stat(rt.store.url) then return {} end
-  return blocking(function()
-    local argv = { core.self_exe(), "points", "--store", rt.store.url, "--json" }
-    if rt.store.key_file then argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file end
-    local r = api.exec(argv, { check = false })
-    if r.code ~= 0 then error((r.stderr:gsub("^lifeboat points: ", ""):gsub("%s+$", "")), 0) end
-    return json.decode(r.stdout)
-  end)
+local function blocking(fn)
+  local result, step = one_step(fn)
+  if result ~= "done" then error(step.error or result, 0) end
+  return step.value
+end
+
+local function store_points(rt) return blocking(function() return store.points(rt) end) end
+
+-- The job ID names, from --state, LIFEBOAT_STATE or ./.lifeboat; nil after saying why not.
+local function open_job(cmd, opts, id)
+  local state = job_mod.state_dir(nil, opts.state)
+  local job, e = job_mod.open(state, id)
+  if not job then errln(cmd, "%s", e) end
+  return job, state
 end
 
 local RESTORING = { drill = true, failover = true, failback = true }
@@ -277,14 +273,13 @@ local function preflight(plan, op, steps, rt)
       local have = {}
       for _, p in ipairs(list) do have[p.machine .. "/" .. p.dataset] = p end
       local threshold = (plan.raw.policy or {}).rpo_threshold or (plan.raw.objectives or {}).rpo
-      local chooser = require("providers.local").choose_point
       for _, name in ipairs(plan.machine_order) do
         for _, d in ipairs(plan.raw.machines[name].datasets or {}) do
           local p = have[name .. "/" .. d.name]
           if not p then
             problems[#problems + 1] = string.format("no recovery point of %s/%s in the store: run 'lifeboat replicate PLAN' first", name, d.name)
           elseif threshold then
-            local age = core.now() - (chooser({ p }, p.id).unix or core.now())
+            local age = core.now() - (util.parse_time(p.time) or core.now())
             if age > threshold then
               -- an old point is still the best there is: a warning, not a refusal
               rt.warnings = rt.warnings or {}
@@ -407,11 +402,9 @@ function M.operation(op, args)
   rt.state = state_mod.load(state) -- again, under the lock
   refused = state_mod.refusal(op, rt.state, rt.args)
   if refused then lock:close(); errln(op, "%s", refused); return EXIT.bad end
-  local init = op == "replicate" and ensure_store(rt)
-  if init then
-    local r = sched.run({ event = function() end, flush = function() end }, { { id = "store", deps = {},
-      run = function() return api.exec(init) end } }, {})
-    if r ~= "done" then lock:close(); errln(op, "cannot create the store %s", rt.store.url); return EXIT.failed end
+  if op == "replicate" then -- the first replication creates the store
+    local ok, e = pcall(blocking, function() store.ensure(rt) end)
+    if not ok then lock:close(); errln(op, "cannot create the store %s: %s", rt.store.url, e); return EXIT.failed end
   end
   local job = job_mod.create(state, op, plan, rt.args)
   rt.job = job
@@ -424,9 +417,8 @@ function M.resume(args)
   local opts, pos, code = parse("resume", args, { "force", "yes", "json" }, { "state" })
   if not opts then return code end
   if #pos ~= 1 then errln("resume", "a job id is needed"); return EXIT.bad end
-  local state = job_mod.state_dir(nil, opts.state)
-  local job, e = job_mod.open(state, pos[1])
-  if not job then errln("resume", "%s", e); return EXIT.bad end
+  local job, state = open_job("resume", opts, pos[1])
+  if not job then return EXIT.bad end
   if job.state == "done" then say(string.format("job %s is already done", job.id)); return EXIT.done end
   local plan = load_plan("resume", job.plan)
   if not plan then return EXIT.bad end
@@ -455,9 +447,8 @@ function M.approve(args)
   local opts, pos, code = parse("approve", args, {}, { "state" })
   if not opts then return code end
   if #pos < 1 or #pos > 2 then errln("approve", "usage: lifeboat approve ID [STEP]"); return EXIT.bad end
-  local state = job_mod.state_dir(nil, opts.state)
-  local job, e = job_mod.open(state, pos[1])
-  if not job then errln("approve", "%s", e); return EXIT.bad end
+  local job = open_job("approve", opts, pos[1])
+  if not job then return EXIT.bad end
   local step = pos[2]
   if step and job.steps[step] == nil then
     -- a manual step not reached yet can be approved ahead only by its exact id
@@ -510,9 +501,8 @@ function M.job(args)
   local opts, pos, code = parse("job", args, { "json" }, { "state" })
   if not opts then return code end
   if #pos ~= 1 then errln("job", "a job id is needed"); return EXIT.bad end
-  local state = job_mod.state_dir(nil, opts.state)
-  local j, e = job_mod.open(state, pos[1])
-  if not j then errln("job", "%s", e); return EXIT.bad end
+  local j = open_job("job", opts, pos[1])
+  if not j then return EXIT.bad end
   if opts.json then
     local steps = json.array()
     for _, id in ipairs(j.order) do
@@ -539,9 +529,8 @@ function M.report(args)
   local opts, pos, code = parse("report", args, {}, { "state" })
   if not opts then return code end
   if #pos ~= 1 then errln("report", "a job id is needed"); return EXIT.bad end
-  local state = job_mod.state_dir(nil, opts.state)
-  local j, e = job_mod.open(state, pos[1])
-  if not j then errln("report", "%s", e); return EXIT.bad end
+  local j = open_job("report", opts, pos[1])
+  if not j then return EXIT.bad end
   local any = false
   for _, f in ipairs({ "report.json", "report.md", "junit.xml", "report.html" }) do
     if core.fs.stat(j.dir .. "/" .. f) then say(j.dir .. "/" .. f); any = true end
@@ -570,7 +559,7 @@ function M.status(args)
   local machines = {}
   for _, name in ipairs(plan.machine_order) do
     local p = points[name]
-    local age = p and (now - (require("providers.local").choose_point({ p }, p.id).unix or now)) or nil
+    local age = p and (now - (util.parse_time(p.time) or now)) or nil
     local protection = not p and "unprotected" or (threshold and age > threshold and "over RPO" or "protected")
     if st.phase == "committed" then protection = "committed" end
     machines[#machines + 1] = { name = name, group = plan.group_of[name] and plan.group_of[name].name,
@@ -614,17 +603,12 @@ function M.run(args)
   local env = sandbox.env(env_scope, util.dirname(path))
   local fn, lerr = load(src, "@" .. path, "t", env)
   if not fn then errln("run", "%s", lerr); return EXIT.bad end
-  local job = { id = "run", event = function() end, flush = function() end, log = function() end,
-    approvals = function() return {} end }
-  local result_value
-  local step = { id = "script", title = path, deps = {},
-    run = function() result_value = fn(table.unpack(script_args)) end }
   api.sink = function(_, text) core.write(1, secrets.redact(text) .. "\n") end
   local timeout = core.getenv("LIFEBOAT_RUN_TIMEOUT")
-  step.timeout = timeout and util.parse_duration(timeout) or nil
-  local result = sched.run(job, { step }, {})
+  local result, step = one_step(function() return fn(table.unpack(script_args)) end,
+    timeout and util.parse_duration(timeout) or nil)
   if result == "done" then
-    if result_value ~= nil and type(result_value) ~= "table" then say(tostring(result_value)) end
+    if step.value ~= nil and type(step.value) ~= "table" then say(tostring(step.value)) end
     return EXIT.done
   end
   if result == "interrupted" then errln("run", "interrupted"); return EXIT.interrupted end

@@ -8,7 +8,6 @@ local actions = require("lifeboat.actions")
 local expr = require("lifeboat.expr")
 local health = require("lifeboat.health")
 local plan_mod = require("lifeboat.plan")
-local sandbox = require("lifeboat.sandbox")
 local secrets = require("lifeboat.secrets")
 local util = require("lifeboat.util")
 
@@ -16,20 +15,7 @@ local M = {}
 
 M.DEFAULT_PARALLEL = 16
 
-local providers = {}
-function M.provider(plan, name)
-  if providers[name] then return providers[name] end
-  local src, chunk = plan_mod.provider_source(plan.dir, name)
-  if not src then error("unknown provider '" .. name .. "'", 0) end
-  local p
-  if chunk:sub(1, 8) == "@stdlib/" or core.stdlib("providers." .. name) and not chunk:find(plan.dir, 1, true) then
-    p = require("providers." .. name)
-  else
-    p = sandbox.run(src, chunk, {}, plan.dir)
-  end
-  providers[name] = p
-  return p
-end
+function M.provider(plan, name) return plan_mod.load_module(plan.dir, "providers", name) end
 
 local function abs(plan, path)
   if not path then return nil end

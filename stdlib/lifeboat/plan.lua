@@ -5,31 +5,40 @@ local util = require("lifeboat.util")
 
 local M = {}
 
-local function read_plan_file(path)
-  local text, e = core.fs.read(path)
-  if not text then return nil, e end
-  return text
-end
-
--- Is NAME an action `uses:` can run? Stdlib actions live in actions/;
--- a plan's own are files next to it ("./actions/x.lua").
-function M.action_source(plan_dir, name)
-  if name:sub(1, 2) == "./" or name:sub(1, 3) == "../" then
-    local path = util.join(plan_dir, name)
-    local src = core.fs.read(path)
-    if src then return src, "@" .. path end
-    return nil
+-- Where the module behind `uses: NAME` (kind "actions") or a site's
+-- provider (kind "providers") is: a file beside the plan (an action named
+-- "./x.lua", a provider in providers/NAME.lua, which wins over stdlib's) or
+-- stdlib. Returns {path = FILE} or {stdlib = MODULE}, or nil.
+function M.find_module(plan_dir, kind, name)
+  local path
+  if kind == "actions" and (name:sub(1, 2) == "./" or name:sub(1, 3) == "../") then
+    path = util.join(plan_dir, name)
+  elseif kind == "providers" and name:match("^[%w_]+$") then
+    path = util.join(plan_dir, "providers/" .. name .. ".lua")
   end
-  if not name:match("^[%w_]+[%w_.]*$") then return nil end
-  return core.stdlib("actions." .. name)
+  if path and core.fs.stat(path) then return { path = path } end
+  local valid = kind == "actions" and "^[%w_]+[%w_.]*$" or "^[%w_]+$"
+  if name:match(valid) and core.stdlib(kind .. "." .. name) then return { stdlib = kind .. "." .. name } end
+  return nil
 end
 
-function M.provider_source(plan_dir, name)
-  if not name:match("^[%w_]+$") then return nil end
-  local path = util.join(plan_dir, "providers/" .. name .. ".lua")
-  local src = core.fs.read(path)
-  if src then return src, "@" .. path end
-  return core.stdlib("providers." .. name)
+-- The module itself: stdlib's are trusted, a plan's own run in the
+-- sandbox. Each is found and loaded once (steps ask for their provider often).
+local modules = {}
+function M.load_module(plan_dir, kind, name)
+  local key = plan_dir .. "\0" .. kind .. "\0" .. name
+  if modules[key] ~= nil then return modules[key] end
+  local where = M.find_module(plan_dir, kind, name)
+  if not where then error(string.format("unknown %s '%s'", kind == "actions" and "action" or "provider", name), 0) end
+  local m
+  if where.stdlib then m = require(where.stdlib)
+  else
+    local src, e = core.fs.read(where.path)
+    if not src then error(e, 0) end
+    m = require("lifeboat.sandbox").run(src, "@" .. where.path, {}, plan_dir)
+  end
+  modules[key] = m
+  return m
 end
 
 local function at(ctx, node, fmt, ...) schema.err(ctx, node or { line = 0, col = 0 }, fmt, ...) end
@@ -48,13 +57,11 @@ local function check_actions(ctx, plan, list, what)
         if lerr then at(ctx, here("script"), "%s[%d]: Lua syntax error in %s", what, i, lerr) end
       end
     elseif a.kind == "uses" and type(a.uses) == "string" then
-      local src, chunk = M.action_source(plan.dir, a.uses)
-      if not src then
+      if not M.find_module(plan.dir, "actions", a.uses) then
         at(ctx, here("uses"), "%s[%d]: unknown action '%s' (stdlib actions: %s)", what, i, a.uses,
           table.concat(M.stdlib_actions(), ", "))
       else
-        local fn, lerr = load(src, chunk, "t", _ENV)
-        local ok, mod = pcall(fn or error, lerr)
+        local ok, mod = pcall(M.load_module, plan.dir, "actions", a.uses)
         if not ok then at(ctx, here("uses"), "%s[%d]: action '%s' does not load: %s", what, i, a.uses, mod)
         elseif type(mod) == "table" and mod.check then
           local problem = mod.check(a.with or {})
@@ -173,7 +180,7 @@ local function check_sites(ctx, plan)
   end
   for _, name in ipairs(ctx.order[sites] or {}) do
     local s = sites[name]
-    if type(s.provider) == "string" and not M.provider_source(plan.dir, s.provider) then
+    if type(s.provider) == "string" and not M.find_module(plan.dir, "providers", s.provider) then
       at(ctx, ctx.seen[s] and ctx.seen[s].provider or ctx.pos[s], "site '%s': unknown provider '%s' (known: local, noop)",
         name, s.provider)
     end
@@ -182,7 +189,7 @@ end
 
 -- load(PATH) -> plan | nil, errors, file
 function M.load(path)
-  local text, e = read_plan_file(path)
+  local text, e = core.fs.read(path)
   if not text then return nil, { { line = 0, col = 0, msg = "cannot read the plan: " .. (e:match(": ([^:]+)$") or e) } }, path end
   local ctx = { file = path, errs = {}, pos = {}, keypos = {}, seen = {}, order = {} }
   local root, yerr = core.yaml_load(text)

@@ -74,8 +74,11 @@ function M.summarize(job, plan, steps, result, err, rt)
   return s
 end
 
+local entities = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
 local function esc(x)
-  return (tostring(x):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
+  x = tostring(x)
+  if not x:find("[&<>\"']") then return x end
+  return (x:gsub("[&<>\"']", entities))
 end
 
 local function verdict(met) if met == nil then return "-" end return met and "met" or "MISSED" end
@@ -194,9 +197,10 @@ local function timeline(s)
     end
     local x = label_w + bar_w * (e.started - t0) / span
     local w = math.max(2, bar_w * ((e.ended or t1) - e.started) / span)
-    L[#L + 1] = string.format('<text x="4" y="%d" font-size="11" font-family="monospace">%s</text>', y + 11, esc(e.id))
+    local id = esc(e.id)
+    L[#L + 1] = string.format('<text x="4" y="%d" font-size="11" font-family="monospace">%s</text>', y + 11, id)
     L[#L + 1] = string.format('<rect class="bar" x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s, %s</title></rect>',
-      x, y, w, row_h - 5, colors[e.state] or "#607d8b", esc(e.id), esc(e.state), util.fmt_duration(e.secs))
+      x, y, w, row_h - 5, colors[e.state] or "#607d8b", id, e.state, util.fmt_duration(e.secs))
   end
   L[#L + 1] = "</svg>"
   return table.concat(L, "\n")
@@ -206,7 +210,7 @@ local function html(s)
   local md_rows = {}
   for _, e in ipairs(s.steps) do
     md_rows[#md_rows + 1] = string.format("<tr class=\"%s\"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-      esc(e.state), esc(e.id), esc(e.title or ""), esc(e.state), util.fmt_duration(e.secs), esc(e.error or ""))
+      e.state, esc(e.id), esc(e.title or ""), e.state, util.fmt_duration(e.secs), esc(e.error or ""))
   end
   local mrows = {}
   for _, name in ipairs(util.sorted_keys(s.machines)) do

@@ -93,10 +93,26 @@ function M.record_in_store(rt, plan, st)
 end
 
 -- Things jobs created at a site (restored paths, processes) that no job
--- has removed yet, from every journal in the state folder.
-function M.resources(state_dir, site, machine)
+-- has removed yet, from every journal in the state folder; current_job is
+-- the id of the running job, if any.
+-- The other jobs' journals are read once: they cannot change while this
+-- job holds the state folder's lock. The running job's own is read again.
+local others
+local function journals(state_dir, current)
+  if not others or others.dir ~= state_dir then
+    others = { dir = state_dir }
+    for _, j in ipairs(job_mod.list(state_dir)) do
+      if j.id ~= current then others[#others + 1] = j end
+    end
+  end
+  local list = { table.unpack(others) }
+  list[#list + 1] = current and job_mod.open(state_dir, current) or nil
+  return list
+end
+
+function M.resources(state_dir, site, machine, current_job)
   local live, order = {}, {}
-  for _, j in ipairs(job_mod.list(state_dir)) do
+  for _, j in ipairs(journals(state_dir, current_job)) do
     for _, e in ipairs(j.created) do
       if e.site == site and (machine == nil or e.machine == machine) then
         local key = e.kind .. ":" .. tostring(e.path or e.pid or e.ref)

@@ -69,6 +69,14 @@ function M.fmt_duration(secs)
   return string.format("%dh%02dm", secs // 3600, math.floor(secs % 3600 / 60))
 end
 
+-- "2026-11-23T12:00:00Z" (RFC 3339, UTC) -> Unix seconds; nil otherwise.
+function M.parse_time(s)
+  local y, mo, d, h, mi, se = tostring(s):match("^(%d+)-(%d+)-(%d+)[T ](%d+):(%d+):(%d+)")
+  if not y then return nil end
+  local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = se, isdst = false }
+  return t + (os.time() - os.time(os.date("!*t"))) -- os.time reads local time
+end
+
 function M.iso(t)
   return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
 end

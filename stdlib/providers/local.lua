@@ -9,8 +9,8 @@
 -- so cleanup and resume find it even after kill -9.
 local api = require("lifeboat.api")
 local expr = require("lifeboat.expr")
-local json = require("lifeboat.json")
 local state = require("lifeboat.state")
+local store = require("lifeboat.store")
 local util = require("lifeboat.util")
 
 local P = { name = "local" }
@@ -57,25 +57,6 @@ function P.preflight(site, plan, op)
   return problems
 end
 
-local function store_args(rt)
-  local a = { "--store", rt.store.url }
-  if rt.store.key_file then a[#a + 1] = "--key-file"; a[#a + 1] = rt.store.key_file end
-  return a
-end
-
--- Runs `lifeboat ARGS... --json` and returns the decoded answer.
-local function lifeboat(rt, args, timeout)
-  local argv = { core.self_exe() }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
-  for _, a in ipairs(store_args(rt)) do argv[#argv + 1] = a end
-  argv[#argv + 1] = "--json"
-  local r = api.exec(argv, { check = false, timeout = timeout })
-  if r.code ~= 0 then
-    error(string.format("lifeboat %s: %s", args[1], (r.stderr ~= "" and r.stderr or r.stdout):gsub("%s+$", "")), 0)
-  end
-  return json.decode(r.stdout)
-end
-
 local function record(ctx, e)
   e.ev = e.ev or "created"
   e.site, e.machine, e.step = ctx.site.name, ctx.machine_view.name, ctx.step.id
@@ -92,19 +73,10 @@ function P.sync(ctx)
     local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     if not core.fs.stat(path) then error(string.format("dataset %s of %s: %s does not exist", d.name, m.name, path), 0) end
-    local r = lifeboat(rt, args)
+    local r = store.run(rt, args)
     out[d.name] = { point = r.point_id or r.id, bytes_added = r.bytes_added, seconds = r.seconds }
   end
   return { datasets = out, consistency = ctx.consistency or "crash" }
-end
-
-local function parse_time(s)
-  local y, mo, d, h, mi, se = s:match("^(%d+)-(%d+)-(%d+)[T ](%d+):(%d+):(%d+)")
-  if not y then return nil end
-  local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = se, isdst = false }
-  -- os.time reads local time; correct to UTC
-  local utc_offset = os.time() - os.time(os.date("!*t"))
-  return t + utc_offset
 end
 
 -- The point a restore uses: latest, latest-app, an id (prefix) or a time
@@ -118,12 +90,12 @@ function P.choose_point(points, want)
       if points[i].consistency == "app" or points[i].consistency == "planned" then chosen = points[i] break end
     end
   else
-    local t = parse_time(want)
+    local t = util.parse_time(want)
     local ago = util.parse_duration(want)
     if ago then t = core.now() - ago end
     if t then
       for i = #points, 1, -1 do
-        if (parse_time(points[i].time) or 0) <= t then chosen = points[i] break end
+        if (util.parse_time(points[i].time) or 0) <= t then chosen = points[i] break end
       end
     else
       for _, p in ipairs(points) do
@@ -134,7 +106,7 @@ function P.choose_point(points, want)
       end
     end
   end
-  if chosen then chosen.unix = parse_time(chosen.time) end
+  if chosen then chosen.unix = util.parse_time(chosen.time) end
   return chosen
 end
 
@@ -143,7 +115,7 @@ function P.restore(ctx)
   local out = {}
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
-    local points = lifeboat(rt, { "points", m.name .. "/" .. d.name })
+    local points = store.run(rt, { "points", m.name .. "/" .. d.name })
     local p = P.choose_point(points, rt.args.point)
     if not p then
       error(string.format("no %s point of %s/%s in the store", rt.args.point or "recovery", m.name, d.name), 0)
@@ -155,7 +127,7 @@ function P.restore(ctx)
     if exists then args[#args + 1] = "--delta" end
     if not exists then record(ctx, { kind = "path", path = path }) end
     assert(core.fs.mkdir(util.dirname(path)))
-    local r = lifeboat(rt, args)
+    local r = store.run(rt, args)
     local age = core.now() - (p.unix or core.now())
     out[d.name] = { point = p.id, time = p.time, consistency = p.consistency, age = age,
       bytes_written = r.bytes_written, seconds = r.seconds, delta = exists or nil }
@@ -209,7 +181,7 @@ function P.stop(ctx)
     done.command = r.code
     if r.code ~= 0 then api.log("stop command exited %d: %s", r.code, (r.stderr .. r.stdout):sub(1, 300)) end
   end
-  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name)) do
+  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
     if res.kind == "process" and res.pid then
       local how = stop_pid(res.pid, 15)
       record(ctx, { ev = "removed", kind = "process", pid = res.pid })
@@ -220,7 +192,7 @@ function P.stop(ctx)
 end
 
 function P.running(ctx)
-  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name)) do
+  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
     if res.kind == "process" and res.pid and core.alive(res.pid) then return true end
   end
   return false
@@ -231,7 +203,7 @@ end
 function P.remove(ctx)
   local root = ctx.site.root
   local removed = {}
-  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name)) do
+  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
     if res.kind == "process" and res.pid then
       stop_pid(res.pid, 5)
       record(ctx, { ev = "removed", kind = "process", pid = res.pid })
@@ -256,7 +228,7 @@ end
 function P.retention(ctx, within)
   local forgotten = 0
   for _, name in ipairs(ctx.plan.machine_order) do
-    local r = lifeboat(ctx.rt, { "prune", name, "--keep-within", math.floor(within) .. "s" })
+    local r = store.run(ctx.rt, { "prune", name, "--keep-within", math.floor(within) .. "s" })
     forgotten = forgotten + (r.points_forgotten or 0)
   end
   return { points_forgotten = forgotten }
@@ -264,7 +236,7 @@ end
 
 -- Forgets the machine's points (commit).
 function P.forget(ctx)
-  lifeboat(ctx.rt, { "prune", ctx.machine_view.name, "--forget-all" })
+  store.run(ctx.rt, { "prune", ctx.machine_view.name, "--forget-all" })
   return { forgotten = ctx.machine_view.name }
 end
 

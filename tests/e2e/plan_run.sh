@@ -137,3 +137,60 @@ sed -i '0,/on_error: abort/s//on_error: pause/' plan.yaml
 rm -f flag
 out=$(lb drill plan.yaml); rc=$?
 [ "$rc" = 3 ] && pass "pause: the job pauses (exit 3)" || fail "on_error pause" "exit $rc" "$out"
+
+# plan-local actions and providers run in the sandbox, beside the plan
+cd .. && mkdir local && cd local || exit 1
+mkdir -p actions providers
+cat > actions/stamp.lua <<'LUA'
+return {
+  check = function(with) if not with.file then return "'file' is required" end end,
+  run = function(with) fs.write(with.file, "stamped"); return { io_seen = io ~= nil } end,
+}
+LUA
+cat > providers/paper2.lua <<'LUA'
+local P = { name = "paper2" }
+function P.dataset_path(site, m, ds) return "paper2:" .. m.name end
+for _, what in ipairs({ "sync", "restore", "start", "stop", "remove", "health", "forget" }) do
+  P[what] = function(ctx) fs.write(ctx.machine_view.name .. "." .. what, what); return {} end
+end
+return P
+LUA
+cat > plan.yaml <<'YAML'
+lifeboat: 1
+name: local
+sites:
+  primary: { provider: noop }
+  recovery: { provider: noop }
+  drill: { provider: paper2 }
+machines:
+  m:
+    prepare:
+      - uses: ./actions/stamp.lua
+        with: { file: stamped.txt }
+groups:
+  - name: g
+    machines: [m]
+YAML
+check "a plan with its own action and provider validates" lb validate plan.yaml
+check "and drills" lb drill plan.yaml
+[ "$(cat stamped.txt)" = stamped ] && [ -f m.start ] && [ -f m.remove ] && pass "the plan's action and provider ran" \
+	|| fail "plan-local modules" "$(ls)"
+grep -q '"io_seen":false' .lifeboat/jobs/*/journal.jsonl && pass "a plan's own action runs in the sandbox (no io)" \
+	|| fail "plan-local action sandbox"
+sed 's/with: { file: stamped.txt }/with: { nofile: 1 }/' plan.yaml > bad.yaml
+expect 2 "*bad.yaml:1[0-9]:*./actions/stamp.lua: 'file' is required*" "a plan's own action checks its with:" lb validate bad.yaml
+
+# bad input to the job and script commands: one line, exit 2, nothing changed
+expect 2 "*no job 'nope'*" "job of an unknown id" lb job nope
+expect 2 "*no job 'nope'*" "report of an unknown id" lb report nope
+expect 2 "*no job 'nope'*" "approve of an unknown id" lb approve nope
+expect 2 "*a job id is needed*" "job without an id" lb job
+expect 2 "*unknown option '--fast'*" "an unknown option on an operation" lb drill plan.yaml --fast
+expect 2 "*one plan file is needed*" "status without a plan" lb status
+expect 2 "*--point needs a value*" "an option without its value" lb failover plan.yaml --point
+expect 2 "*No such file*" "run of a missing script" lb run nothere.lua
+printf 'local x = = 1\n' > broken.lua
+expect 2 "*broken.lua:1:*unexpected symbol*" "run of a script with a syntax error" lb run broken.lua
+printf 'error("boom")\n' > boom.lua
+expect 1 "*boom.lua:1: boom*" "run of a script that raises: exit 1" lb run boom.lua
+check "jobs of an empty state folder" bash -c "$LB_BIN jobs --state $PWD/none | grep -q 'no jobs'"
