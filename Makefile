@@ -6,10 +6,11 @@ BUILD ?= build
 PKGS := lua5.4 libcurl openssl libcjson libzstd yaml-0.1 libxml-2.0
 DEB_PACKAGES := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libssl-dev \
 	libcjson-dev libzstd-dev libyaml-dev libxml2-dev
+# What plans/smarthotel runs: the demo and its end-to-end test. Defined
+# before TEST_PACKAGES, which `:=` expands at once.
+DEMO_PACKAGES := postgresql-15 php8.2-fpm php8.2-pgsql nginx curl
 # What the tests start or use: real servers on 127.0.0.1, a JSON Schema validator.
 TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium $(DEMO_PACKAGES)
-# What plans/smarthotel runs: the demo and its end-to-end test.
-DEMO_PACKAGES := postgresql-15 php8.2-fpm php8.2-pgsql nginx curl
 BENCH_PACKAGES := restic borgbackup casync rsync time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -33,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test check demo bench asan valgrind install clean
+.PHONY: all deps test check demo bench asan valgrind install clean fresh
 
 all: lifeboat
 
@@ -111,6 +112,12 @@ valgrind:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES=valgrind
 	@$(MAKE) --no-print-directory check ONLY='test_|badinput|encrypted|tree|delta|plan_validate' \
 		LIFEBOAT_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+
+# The README's two commands on a clean Debian 12 root (mmdebstrap, cached),
+# on a fresh clone of the committed HEAD. Not part of `make test`.
+fresh:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="mmdebstrap git"
+	@tests/fresh.sh
 
 PREFIX ?= /usr/local
 install: lifeboat
