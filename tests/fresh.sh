@@ -16,7 +16,7 @@ tarball=$cache/bookworm.tar
 mkdir -p "$cache"
 if [ ! -s "$tarball" ] || [ -n "${FRESH_REBUILD:-}" ]; then
 	echo "make fresh: building a clean Debian 12 root (mmdebstrap, about a minute)"
-	mmdebstrap --quiet --variant=apt --include=ca-certificates,git,make bookworm "$tarball.part"
+	mmdebstrap --quiet --format=tar --variant=apt --include=ca-certificates,git,make bookworm "$tarball.part"
 	mv "$tarball.part" "$tarball"
 fi
 
