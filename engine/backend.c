@@ -1,70 +1,158 @@
-/* backend.c — helpers over any backend. */
+/* backend.c — the call layer over a backend's ops: retries of passing
+ * faults, spools, whole-object reads, listings and the store lock. */
 #include "backend.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "backend_remote.h"
 #include "err.h"
+#include "lease.h"
+#include "spool.h"
+#include "store.h"
 
-int eng_backend_get_all(eng_backend *b, const char *name, size_t max, uint8_t **data, size_t *len,
-			eng_err *err)
+#define RETRY_DEFAULT 8
+#define RETRY_FIRST_MS 100
+#define RETRY_CAP_MS 8000
+
+static int retry_limit(void)
 {
-	uint64_t size;
-	int rc = b->ops->size(b, name, &size, err);
-	if (rc)
-		return rc;
-	if (size > max)
-		return eng_fail(err, ENG_ECORRUPT, "%s in store %s is too large (%llu bytes)", name, b->where,
-				(unsigned long long)size);
-	uint8_t *p = malloc(size ? size : 1);
-	if (!p)
-		return eng_fail(err, ENG_ENOMEM, "out of memory reading %s", name);
-	rc = b->ops->get(b, name, 0, p, size, err);
-	if (rc) {
-		free(p);
-		return rc;
-	}
-	*data = p;
-	*len = size;
-	return ENG_OK;
+	const char *v = getenv("LIFEBOAT_RETRIES");
+	int n = v ? atoi(v) : 0;
+	return n > 0 && n <= 100 ? n : RETRY_DEFAULT;
 }
 
-struct name_list {
-	char **v;
+/* Sleeps before attempt number `attempt` (1 = the first retry), with
+ * jitter; false when the operation was cancelled meanwhile. */
+static bool backoff(eng_backend *b, int attempt, unsigned *seed)
+{
+	long ms = RETRY_FIRST_MS;
+	for (int i = 1; i < attempt && ms < RETRY_CAP_MS; i++)
+		ms *= 2;
+	if (ms > RETRY_CAP_MS)
+		ms = RETRY_CAP_MS;
+	ms = ms / 2 + (long)(rand_r(seed) % (unsigned)(ms / 2 + 1));
+	for (long slept = 0; slept < ms; slept += 20) {
+		if (b->cancel && *b->cancel)
+			return false;
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+/* Runs one op until it succeeds, fails for good, or the attempts run out. */
+#define WITH_RETRIES(b, err, what, call)                                                                  \
+	do {                                                                                              \
+		unsigned seed_ = (unsigned)eng_now_us() ^ (unsigned)(uintptr_t)&seed_;                    \
+		int limit_ = retry_limit(), rc_;                                                          \
+		for (int attempt_ = 1;; attempt_++) {                                                     \
+			rc_ = (call);                                                                     \
+			if (rc_ != ENG_EAGAIN)                                                            \
+				return rc_;                                                               \
+			if (attempt_ >= limit_)                                                           \
+				return eng_fail(err, ENG_EIO, "store %s: gave up on %s after %d attempts: %s", \
+						(b)->where, (what), attempt_, (err) ? (err)->msg : "");   \
+			if (!backoff((b), attempt_, &seed_))                                               \
+				return eng_fail(err, ENG_ECANCEL, "interrupted");                         \
+		}                                                                                         \
+	} while (0)
+
+int eng_be_put(eng_backend *b, const char *name, const void *data, size_t len, eng_err *err)
+{
+	if (strncmp(name, "locks/", 6) && eng_lease_lost(b))
+		return eng_fail(err, ENG_EIO, "store %s: the lock's lease could not be renewed: stopping before writing %s",
+				b->where, name);
+	WITH_RETRIES(b, err, name, b->ops->put(b, name, data, len, err));
+}
+
+int eng_be_get(eng_backend *b, const char *name, uint64_t off, void *buf, size_t len, eng_err *err)
+{
+	WITH_RETRIES(b, err, name, b->ops->get(b, name, off, buf, len, err));
+}
+
+int eng_be_stat(eng_backend *b, const char *name, uint64_t *size, eng_err *err)
+{
+	WITH_RETRIES(b, err, name, b->ops->stat(b, name, size, err));
+}
+
+int eng_be_remove(eng_backend *b, const char *name, eng_err *err)
+{
+	WITH_RETRIES(b, err, name, b->ops->remove(b, name, err));
+}
+
+/* A listing is gathered whole before the caller sees it, so a retried
+ * listing never shows an object twice. */
+struct listed {
+	char **names;
+	uint64_t *sizes;
 	size_t n, cap;
 };
 
-static int add_name(void *ctx, const char *name, uint64_t size)
+static int gather(void *ctx, const char *name, uint64_t size)
 {
-	(void)size;
-	struct name_list *l = ctx;
-	if (strstr(name, ".tmp"))
-		return 0;
+	struct listed *l = ctx;
 	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		char **v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		char **nv = realloc(l->names, cap * sizeof(*nv));
+		if (nv)
+			l->names = nv;
+		uint64_t *sv = nv ? realloc(l->sizes, cap * sizeof(*sv)) : NULL;
+		if (!sv)
 			return ENG_ENOMEM;
-		l->v = v;
+		l->sizes = sv;
 		l->cap = cap;
 	}
-	if (!(l->v[l->n] = strdup(name)))
+	if (!(l->names[l->n] = strdup(name)))
 		return ENG_ENOMEM;
-	l->n++;
+	l->sizes[l->n++] = size;
 	return 0;
 }
 
-int eng_backend_names(eng_backend *b, const char *prefix, char ***names, size_t *n, eng_err *err)
+static void listed_free(struct listed *l)
 {
-	struct name_list l = { 0 };
-	int rc = b->ops->list(b, prefix, add_name, &l, err);
+	eng_names_free(l->names, l->n);
+	free(l->sizes);
+	memset(l, 0, sizeof(*l));
+}
+
+static int list_once(eng_backend *b, const char *prefix, struct listed *l, eng_err *err)
+{
+	listed_free(l);
+	int rc = b->ops->list(b, prefix, gather, l, err);
 	if (rc == ENG_ENOMEM)
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory listing %s", prefix);
+	return rc;
+}
+
+static int list_retried(eng_backend *b, const char *prefix, struct listed *l, eng_err *err)
+{
+	WITH_RETRIES(b, err, prefix, list_once(b, prefix, l, err));
+}
+
+int eng_be_list(eng_backend *b, const char *prefix, eng_list_fn fn, void *ctx, eng_err *err)
+{
+	struct listed l = { 0 };
+	int rc = list_retried(b, prefix, &l, err);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = fn(ctx, l.names[i], l.sizes[i]);
+	listed_free(&l);
+	return rc;
+}
+
+int eng_be_names(eng_backend *b, const char *prefix, char ***names, size_t *n, eng_err *err)
+{
+	struct listed l = { 0 };
+	int rc = list_retried(b, prefix, &l, err);
 	if (rc) {
-		eng_names_free(l.v, l.n);
+		listed_free(&l);
 		return rc;
 	}
-	*names = l.v;
+	free(l.sizes);
+	*names = l.names;
 	*n = l.n;
 	return ENG_OK;
 }
@@ -74,4 +162,114 @@ void eng_names_free(char **names, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+int eng_be_get_all(eng_backend *b, const char *name, size_t max, uint8_t **data, size_t *len, eng_err *err)
+{
+	uint64_t size;
+	int rc = eng_be_stat(b, name, &size, err);
+	if (rc)
+		return rc;
+	if (size > max)
+		return eng_fail(err, ENG_ECORRUPT, "%s in store %s is too large (%llu bytes)", name, b->where,
+				(unsigned long long)size);
+	uint8_t *p = malloc(size ? size : 1);
+	if (!p)
+		return eng_fail(err, ENG_ENOMEM, "out of memory reading %s", name);
+	rc = eng_be_get(b, name, 0, p, size, err);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	*data = p;
+	*len = size;
+	return ENG_OK;
+}
+
+int eng_be_spool_open(eng_backend *b, eng_spool *sp, eng_err *err)
+{
+	sp->fd = -1;
+	if (b->ops->spool_open)
+		return b->ops->spool_open(b, sp, err);
+	return eng_spool_create(b, sp, err);
+}
+
+static int put_spool_file(eng_backend *b, eng_spool *sp, const char *name, uint64_t len, eng_err *err)
+{
+	WITH_RETRIES(b, err, name, b->ops->put_file(b, name, sp->fd, len, err));
+}
+
+int eng_be_spool_publish(eng_backend *b, eng_spool *sp, const char *name, eng_err *err)
+{
+	if (b->ops->spool_publish)
+		return b->ops->spool_publish(b, sp, name, err);
+	off_t len = lseek(sp->fd, 0, SEEK_END);
+	int rc = len < 0 ? eng_fail_errno(err, "cannot read spool %s", sp->path)
+			 : put_spool_file(b, sp, name, (uint64_t)len, err);
+	eng_be_spool_abort(b, sp);
+	return rc;
+}
+
+void eng_be_spool_abort(eng_backend *b, eng_spool *sp)
+{
+	(void)b;
+	if (sp->fd >= 0)
+		close(sp->fd);
+	if (sp->path[0])
+		unlink(sp->path);
+	sp->fd = -1;
+	sp->path[0] = 0;
+}
+
+int eng_be_lock(eng_backend *b, bool exclusive, const char *op, eng_err *err)
+{
+	if (b->ops->lock)
+		return b->ops->lock(b, exclusive, err);
+	return eng_lease_take(b, exclusive, op, err);
+}
+
+int eng_be_clean(eng_backend *b, uint64_t *removed, eng_err *err)
+{
+	*removed = 0;
+	int rc = eng_spool_clean(b, removed, err);
+	if (!rc && b->ops->clean)
+		rc = b->ops->clean(b, removed, err);
+	return rc;
+}
+
+void eng_backend_close(eng_backend *b)
+{
+	if (!b)
+		return;
+	eng_lease_release(b);
+	free(b->spool_dir);
+	b->spool_dir = NULL;
+	b->ops->close(b);
+}
+
+int eng_backend_open(const char *url, bool create, eng_backend **out, eng_err *err)
+{
+	eng_url u;
+	eng_backend *b = NULL;
+	int rc = eng_url_parse(url, &u, err);
+	if (rc)
+		return rc;
+	if (!strcmp(u.scheme, "file"))
+		rc = eng_local_open(&u, create, &b, err);
+	else if (!strcmp(u.scheme, "s3"))
+		rc = eng_s3_open(&u, &b, err);
+	else if (!strcmp(u.scheme, "az"))
+		rc = eng_az_open(&u, &b, err);
+	else
+		rc = eng_sftp_open(&u, &b, err);
+	if (!rc && create) {
+		rc = b->ops->create(b, err);
+		if (rc) {
+			eng_backend_close(b);
+			b = NULL;
+		}
+	}
+	if (!rc)
+		*out = b;
+	return rc;
 }

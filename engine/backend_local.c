@@ -3,7 +3,7 @@
  * leaves either the old state or the new object, never a torn one. Reads
  * keep a small cache of open descriptors because restore reads many small
  * ranges of the same pack files. */
-#include "backend.h"
+#include "backend_remote.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -101,25 +101,30 @@ static int local_put(eng_backend *base, const char *name, const void *data, size
 	return rc;
 }
 
-static int local_spool(eng_backend *base, char *path, size_t cap, eng_err *err)
+/* A spool file in the store's tmp/, published by renaming it. */
+static int local_spool_open(eng_backend *base, eng_spool *sp, eng_err *err)
 {
 	local_backend *b = (local_backend *)base;
-	char tmp[PATH_MAX];
-	int rc = tmp_name(b, "pack", tmp, err);
+	int rc = tmp_name(b, "pack", sp->path, err);
 	if (rc)
 		return rc;
-	if (strlen(tmp) >= cap)
-		return eng_fail(err, ENG_EINPUT, "spool path too long");
-	strcpy(path, tmp);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return eng_fail_errno(err, "store %s: cannot create %s", b->root, tmp);
-	return fd;
+	sp->fd = open(sp->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (sp->fd < 0) {
+		rc = eng_fail_errno(err, "store %s: cannot create %s", b->root, sp->path);
+		sp->path[0] = 0;
+	}
+	return rc;
 }
 
-static int local_put_spool(eng_backend *base, const char *name, const char *path, eng_err *err)
+static int local_spool_publish(eng_backend *base, eng_spool *sp, const char *name, eng_err *err)
 {
-	return publish((local_backend *)base, path, name, err);
+	close(sp->fd);
+	sp->fd = -1;
+	int rc = publish((local_backend *)base, sp->path, name, err);
+	if (rc)
+		unlink(sp->path);
+	sp->path[0] = 0;
+	return rc;
 }
 
 static uint32_t name_hash(const char *s)
@@ -146,7 +151,7 @@ static int cached_fd(local_backend *b, const char *name, eng_err *err)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == ENOENT)
-				eng_fail(err, ENG_EINPUT, "%s is missing from store %s", name, b->root);
+				eng_fail(err, ENG_ENOTFOUND, "%s is missing from store %s", name, b->root);
 			else
 				eng_fail_errno(err, "store %s: cannot open %s", b->root, name);
 		} else if (slot->name) {
@@ -191,7 +196,7 @@ static int local_get(eng_backend *base, const char *name, uint64_t off, void *bu
 	return ENG_OK;
 }
 
-static int local_size(eng_backend *base, const char *name, uint64_t *size, eng_err *err)
+static int local_stat(eng_backend *base, const char *name, uint64_t *size, eng_err *err)
 {
 	local_backend *b = (local_backend *)base;
 	char path[PATH_MAX];
@@ -201,7 +206,7 @@ static int local_size(eng_backend *base, const char *name, uint64_t *size, eng_e
 		return rc;
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT)
-			return eng_fail(err, ENG_EINPUT, "%s is missing from store %s", name, b->root);
+			return eng_fail(err, ENG_ENOTFOUND, "%s is missing from store %s", name, b->root);
 		return eng_fail_errno(err, "store %s: cannot stat %s", b->root, name);
 	}
 	*size = (uint64_t)st.st_size;
@@ -307,32 +312,62 @@ static void local_close(eng_backend *base)
 	free(b);
 }
 
+static int local_create(eng_backend *base, eng_err *err)
+{
+	local_backend *b = (local_backend *)base;
+	static const char *dirs[] = { "", "/packs", "/index", "/points", "/locks", "/tmp" };
+	char p[PATH_MAX];
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", b->root, dirs[i]);
+		if (eng_mkdirs(p, 0755) != 0)
+			return eng_fail_errno(err, "cannot create %s", p);
+	}
+	return ENG_OK;
+}
+
+/* Removes what interrupted writes left in tmp/ (under the exclusive lock,
+ * so nothing in it belongs to a running command). */
+static int local_clean(eng_backend *base, uint64_t *removed, eng_err *err)
+{
+	local_backend *b = (local_backend *)base;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/tmp", b->root);
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? ENG_OK : eng_fail_errno(err, "store %s: cannot read tmp/", b->root);
+	struct dirent *e;
+	int rc = ENG_OK;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			(*removed)++;
+		else if (errno != ENOENT)
+			rc = eng_fail_errno(err, "store %s: cannot remove tmp/%s", b->root, e->d_name);
+	}
+	closedir(d);
+	return rc;
+}
+
 static const struct eng_backend_ops local_ops = {
+	.kind = "local",
+	.create = local_create,
 	.put = local_put,
-	.spool = local_spool,
-	.put_spool = local_put_spool,
 	.get = local_get,
-	.size = local_size,
+	.stat = local_stat,
 	.list = local_list,
 	.remove = local_remove,
-	.lock = local_lock,
 	.close = local_close,
+	.spool_open = local_spool_open,
+	.spool_publish = local_spool_publish,
+	.lock = local_lock,
+	.clean = local_clean,
 };
 
-int eng_backend_open(const char *url, bool create, eng_backend **out, eng_err *err)
+int eng_local_open(const eng_url *u, bool create, eng_backend **out, eng_err *err)
 {
-	const char *path = url;
-	if (strncmp(url, "file://", 7) == 0)
-		path = url + 7;
-	else if (strstr(url, "://"))
-		return eng_fail(err, ENG_EINPUT, "%s: only local stores (a path or file://path) are supported so far", url);
-	if (!*path)
-		return eng_fail(err, ENG_EINPUT, "empty store path");
-	size_t n = strlen(path);
-	while (n > 1 && path[n - 1] == '/')
-		n--;
 	local_backend *b = calloc(1, sizeof(*b));
-	if (!b || !(b->root = strndup(path, n))) {
+	if (!b || !(b->root = strdup(u->path))) {
 		free(b);
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
 	}
@@ -340,18 +375,7 @@ int eng_backend_open(const char *url, bool create, eng_backend **out, eng_err *e
 	b->base.where = b->root;
 	b->lock_fd = -1;
 	pthread_mutex_init(&b->mu, NULL);
-	if (create) {
-		static const char *dirs[] = { "", "/packs", "/index", "/points", "/locks", "/tmp" };
-		char p[PATH_MAX];
-		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-			snprintf(p, sizeof(p), "%s%s", b->root, dirs[i]);
-			if (eng_mkdirs(p, 0755) != 0) {
-				int rc = eng_fail_errno(err, "cannot create %s", p);
-				local_close(&b->base);
-				return rc;
-			}
-		}
-	} else {
+	if (!create) {
 		struct stat st;
 		int rc = ENG_OK;
 		if (stat(b->root, &st) != 0)

@@ -26,6 +26,8 @@ enum {
 	ENG_EBUSY = -7,    /* a lock is held by someone else */
 	ENG_ECANCEL = -8,  /* the caller's cancel flag was raised */
 	ENG_EEXIST = -9,   /* destination exists */
+	ENG_ENOTFOUND = -10, /* a store object does not exist (callers say what that means) */
+	ENG_EAGAIN = -11,  /* a passing fault (connection, timeout, 429, 5xx): retried, never returned */
 };
 
 typedef struct eng_err {

@@ -24,8 +24,7 @@
 struct open_pack {
 	uint32_t no;
 	uint8_t name[ENG_ID_LEN];
-	int fd;
-	char path[PATH_MAX];
+	eng_spool sp;
 	uint64_t size;    /* bytes of the pack so far, buffered ones included */
 	uint8_t *entries; /* ENG_ENTRY_LEN bytes each */
 	size_t n, cap;
@@ -62,15 +61,12 @@ struct eng_packer {
 
 static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_err *err);
 
-static void pack_free(struct open_pack *op, bool unlink_spool)
+/* Frees a pack, dropping its spool file if it was not published. */
+static void pack_free(eng_packer *p, struct open_pack *op)
 {
 	if (!op)
 		return;
-	if (op->fd >= 0) {
-		close(op->fd);
-		if (unlink_spool)
-			unlink(op->path);
-	}
+	eng_be_spool_abort(p->s->be, &op->sp);
 	free(op->entries);
 	free(op);
 }
@@ -91,7 +87,7 @@ static void *publisher_main(void *arg)
 		int failed = p->status;
 		pthread_mutex_unlock(&p->qmu);
 		eng_err e;
-		int rc = failed ? (pack_free(op, true), ENG_OK) : pack_done(p, op, false, &e);
+		int rc = failed ? (pack_free(p, op), ENG_OK) : pack_done(p, op, false, &e);
 		pthread_mutex_lock(&p->qmu);
 		if (rc && !p->status) {
 			p->status = rc;
@@ -156,7 +152,7 @@ static int enqueue(eng_packer *p, struct open_pack *op, eng_err *err)
 	}
 	pthread_mutex_unlock(&p->qmu);
 	if (rc)
-		pack_free(op, true);
+		pack_free(p, op);
 	return rc;
 }
 
@@ -166,7 +162,7 @@ void eng_packer_free(eng_packer *p)
 		return;
 	stop_publisher(p);
 	for (size_t i = 0; i < p->ndone; i++)
-		pack_free(p->done[i], false);
+		pack_free(p, p->done[i]);
 	free(p->done);
 	eng_codec_free(p->index_codec);
 	pthread_mutex_destroy(&p->mu);
@@ -192,13 +188,10 @@ static int pack_open(eng_pack_writer *w, eng_err *err)
 	struct open_pack *op = calloc(1, sizeof(*op));
 	if (!op)
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
-	op->fd = -1;
+	op->sp.fd = -1;
 	int rc = eng_random(op->name, ENG_ID_LEN, err);
-	if (!rc) {
-		op->fd = p->s->be->ops->spool(p->s->be, op->path, sizeof(op->path), err);
-		if (op->fd < 0)
-			rc = err ? err->status : ENG_EIO;
-	}
+	if (!rc)
+		rc = eng_be_spool_open(p->s->be, &op->sp, err);
 	if (!rc) {
 		pthread_mutex_lock(&p->mu);
 		op->no = eng_cindex_add_pack(p->s->ci, op->name, 0);
@@ -207,7 +200,7 @@ static int pack_open(eng_pack_writer *w, eng_err *err)
 			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 	}
 	if (rc) {
-		pack_free(op, true);
+		pack_free(p, op);
 		return rc;
 	}
 	memcpy(w->buf, PACK_MAGIC, 8);
@@ -219,8 +212,8 @@ static int pack_open(eng_pack_writer *w, eng_err *err)
 
 static int writer_flush(eng_pack_writer *w, eng_err *err)
 {
-	if (w->buffered && eng_write_all(w->cur->fd, w->buf, w->buffered) != 0)
-		return eng_fail_errno(err, "cannot write pack %s", w->cur->path);
+	if (w->buffered && eng_write_all(w->cur->sp.fd, w->buf, w->buffered) != 0)
+		return eng_fail_errno(err, "cannot write pack %s", w->cur->sp.path);
 	w->buffered = 0;
 	return ENG_OK;
 }
@@ -240,20 +233,15 @@ static int pack_seal(eng_packer *p, struct open_pack *op, eng_err *err)
 		return rc;
 	put_u32(tail, (uint32_t)env_len);
 	memcpy(tail + 4, "LBPKEND1", 8);
-	if (eng_write_all(op->fd, env, env_len) != 0 || eng_write_all(op->fd, tail, sizeof(tail)) != 0 ||
-	    fsync(op->fd) != 0)
-		rc = eng_fail_errno(err, "cannot write pack %s", op->path);
+	if (eng_write_all(op->sp.fd, env, env_len) != 0 || eng_write_all(op->sp.fd, tail, sizeof(tail)) != 0 ||
+	    fsync(op->sp.fd) != 0)
+		rc = eng_fail_errno(err, "cannot write pack %s", op->sp.path);
 	free(env);
 	if (rc)
 		return rc;
 	op->size += env_len + sizeof(tail);
-	close(op->fd);
-	op->fd = -1;
 	eng_pack_object(op->name, obj);
-	rc = p->s->be->ops->put_spool(p->s->be, obj, op->path, err);
-	if (rc)
-		unlink(op->path);
-	return rc;
+	return eng_be_spool_publish(p->s->be, &op->sp, obj, err);
 }
 
 int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, size_t n, char name_out[80],
@@ -281,7 +269,7 @@ int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, siz
 		char hex[2 * ENG_ID_LEN + 1], name[80];
 		eng_hex(id, ENG_ID_LEN, hex);
 		snprintf(name, sizeof(name), "index/%s", hex);
-		rc = s->be->ops->put(s->be, name, env, env_len, err);
+		rc = eng_be_put(s->be, name, env, env_len, err);
 		if (name_out)
 			memcpy(name_out, name, sizeof(name));
 	}
@@ -326,7 +314,7 @@ static int adopt_pack(eng_packer *p, struct open_pack *op, eng_err *err)
 	p->done[p->ndone++] = op;
 	return ENG_OK;
 oom:
-	pack_free(op, false);
+	pack_free(p, op);
 	return eng_fail(err, ENG_ENOMEM, "out of memory");
 }
 
@@ -336,7 +324,7 @@ static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_
 {
 	int rc = op ? pack_seal(p, op, err) : ENG_OK;
 	if (rc) {
-		pack_free(op, true);
+		pack_free(p, op);
 		return rc;
 	}
 	struct open_pack **take = NULL;
@@ -354,7 +342,7 @@ static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_
 	if (ntake)
 		rc = write_index(p, take, ntake, err);
 	for (size_t i = 0; i < ntake; i++)
-		pack_free(take[i], false);
+		pack_free(p, take[i]);
 	free(take);
 	return rc;
 }
@@ -377,11 +365,11 @@ int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_err *err)
 	int rc = ENG_OK;
 	struct open_pack *op = w->cur;
 	if (op && (discard || op->n == 0)) {
-		pack_free(op, true);
+		pack_free(w->p, op);
 	} else if (op) {
 		rc = writer_flush(w, err);
 		if (rc)
-			pack_free(op, true);
+			pack_free(w->p, op);
 		else
 			rc = enqueue(w->p, op, err);
 	}
@@ -410,8 +398,8 @@ static int append_blob(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], eng_loc
 	if (w->buffered + blob_len > WRITE_BUF && (rc = writer_flush(w, err)))
 		return rc;
 	if (blob_len > WRITE_BUF) {
-		if (eng_write_all(op->fd, blob, blob_len) != 0)
-			return eng_fail_errno(err, "cannot write pack %s", op->path);
+		if (eng_write_all(op->sp.fd, blob, blob_len) != 0)
+			return eng_fail_errno(err, "cannot write pack %s", op->sp.path);
 	} else {
 		memcpy(w->buf + w->buffered, blob, blob_len);
 		w->buffered += blob_len;

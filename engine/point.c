@@ -229,7 +229,7 @@ static int read_point(eng_store *s, eng_codec *c, const char *name, eng_point *p
 {
 	uint8_t *raw = NULL, *body = NULL;
 	size_t raw_len, body_len;
-	int rc = eng_backend_get_all(s->be, name, POINT_MAX, &raw, &raw_len, err);
+	int rc = eng_be_get_all(s->be, name, POINT_MAX, &raw, &raw_len, err);
 	if (!rc)
 		rc = eng_envelope_open(c, "LBPOINT1", raw, raw_len, name, &body, &body_len, NULL, err);
 	if (!rc)
@@ -273,7 +273,7 @@ int eng_point_write(eng_store *s, eng_point *p, eng_err *err)
 		eng_hex(id, ENG_ID_LEN, hex);
 		hex[16] = 0;
 		snprintf(name, sizeof(name), "points/%s/%s/%s", p->info.machine, p->info.dataset, hex);
-		rc = s->be->ops->put(s->be, name, env, env_len, err);
+		rc = eng_be_put(s->be, name, env, env_len, err);
 		if (!rc)
 			strcpy(p->info.id, hex);
 	}
@@ -307,7 +307,7 @@ int eng_points_list(eng_store *s, const char *machine, const char *dataset,
 	eng_point_info *infos = NULL;
 	size_t count = 0;
 	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
-	int rc = c ? eng_backend_names(s->be, prefix, &names, &n_names, err)
+	int rc = c ? eng_be_names(s->be, prefix, &names, &n_names, err)
 		   : eng_fail(err, ENG_ENOMEM, "out of memory");
 	if (!rc && n_names && !(infos = calloc(n_names, sizeof(*infos))))
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory listing points");

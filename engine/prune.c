@@ -180,7 +180,7 @@ static int repack_live(eng_store *s, eng_reach *g, const uint8_t *repack, size_t
 	for (size_t i = 0; i < mc.n && !rc; i++) {
 		char obj[128];
 		eng_pack_object(mc.v[i].pack, obj);
-		rc = s->be->ops->get(s->be, obj, mc.v[i].loc.offset, blob, mc.v[i].loc.length, err);
+		rc = eng_be_get(s->be, obj, mc.v[i].loc.offset, blob, mc.v[i].loc.length, err);
 		if (!rc)
 			rc = eng_packer_copy(pw, mc.v[i].id, mc.v[i].loc.type, mc.v[i].loc.raw_length, blob,
 					     mc.v[i].loc.length, err);
@@ -203,7 +203,7 @@ static int remove_objects(eng_store *s, const char *prefix, const uint8_t *skip_
 {
 	char **names = NULL;
 	size_t n = 0;
-	int rc = eng_backend_names(s->be, prefix, &names, &n, err);
+	int rc = eng_be_names(s->be, prefix, &names, &n, err);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const char *base = strrchr(names[i], '/');
 		uint8_t bin[ENG_ID_LEN];
@@ -212,7 +212,7 @@ static int remove_objects(eng_store *s, const char *prefix, const uint8_t *skip_
 			for (size_t k = 0; k < nskip && !skip; k++)
 				skip = !memcmp(skip_names + k * ENG_ID_LEN, bin, ENG_ID_LEN);
 		if (!skip) {
-			rc = s->be->ops->remove(s->be, names[i], err);
+			rc = eng_be_remove(s->be, names[i], err);
 			(*removed)++;
 		}
 	}
@@ -257,7 +257,8 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	uint8_t *keep_pack = NULL, *repack = NULL, **entries = NULL;
 	size_t *count = NULL;
 	size_t np = 0;
-	int rc = s->be->ops->lock(s->be, true, err);
+	s->be->cancel = o->run.cancel;
+	int rc = eng_be_lock(s->be, true, "prune", err);
 	if (rc == ENG_EBUSY)
 		rc = eng_fail(err, ENG_EBUSY, "store %s is in use (a sync, restore or verify runs): prune needs it alone; try again",
 			      s->be->where);
@@ -289,7 +290,7 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 			continue;
 		char name[600];
 		snprintf(name, sizeof(name), "points/%s/%s/%s", pts[i].machine, pts[i].dataset, pts[i].id);
-		rc = s->be->ops->remove(s->be, name, err);
+		rc = eng_be_remove(s->be, name, err);
 	}
 	/* 2. mark */
 	if (!rc)
@@ -369,7 +370,7 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	 * no index names, then temporary files */
 	for (size_t i = 0; i < s->n_index_files && !rc; i++)
 		if (strcmp(s->index_files[i], written) != 0)
-			rc = s->be->ops->remove(s->be, s->index_files[i], err);
+			rc = eng_be_remove(s->be, s->index_files[i], err);
 	eng_cindex_free(s->ci); /* reload: the index now lists only what stays */
 	s->ci = NULL;
 	eng_names_free(s->index_files, s->n_index_files);
@@ -390,7 +391,7 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 		rc = remove_objects(s, "packs", still, nnow, &removed, err);
 		free(still);
 		if (!rc)
-			rc = remove_objects(s, "tmp", NULL, 0, &r->leftovers, err);
+			rc = eng_be_clean(s->be, &r->leftovers, err);
 		r->leftovers += removed - r->packs_deleted - r->packs_repacked;
 	}
 out:

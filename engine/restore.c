@@ -18,7 +18,8 @@ int eng_restore(eng_store *s, const char *dest, const eng_restore_opts *opts, en
 	eng_point_info info;
 	eng_point pt = { 0 };
 	eng_restore_result r = { 0 };
-	int rc = s->be->ops->lock(s->be, false, err);
+	s->be->cancel = opts->run.cancel;
+	int rc = eng_be_lock(s->be, false, "restore", err);
 	if (!rc)
 		rc = eng_point_find(s, opts->machine, opts->dataset, opts->point, &info, err);
 	if (!rc)

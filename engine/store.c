@@ -107,7 +107,7 @@ int eng_store_init(const char *url, const eng_init_opts *opts, eng_err *err)
 	int rc = eng_backend_open(url, true, &be, err);
 	if (rc)
 		return rc;
-	if (be->ops->size(be, "config", &size, NULL) == ENG_OK) {
+	if (eng_be_stat(be, "config", &size, NULL) == ENG_OK) {
 		rc = eng_fail(err, ENG_EEXIST, "%s is already a store", be->where);
 		goto out;
 	}
@@ -155,13 +155,13 @@ int eng_store_init(const char *url, const eng_init_opts *opts, eng_err *err)
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = be->ops->put(be, "config", text, strlen(text), err);
+	rc = eng_be_put(be, "config", text, strlen(text), err);
 out:
 	memset(kek, 0, sizeof(kek));
 	memset(keys, 0, sizeof(keys));
 	free(text);
 	cJSON_Delete(cfg);
-	be->ops->close(be);
+	eng_backend_close(be);
 	return rc;
 }
 
@@ -222,8 +222,8 @@ int eng_store_open(const char *url, const eng_secret *secret, eng_store **out, e
 	int rc = eng_backend_open(url, false, &s->be, err);
 	if (rc)
 		goto fail;
-	rc = eng_backend_get_all(s->be, "config", CONFIG_MAX, &text, &len, err);
-	if (rc == ENG_EINPUT) {
+	rc = eng_be_get_all(s->be, "config", CONFIG_MAX, &text, &len, err);
+	if (rc == ENG_ENOTFOUND) {
 		rc = eng_fail(err, ENG_EFORMAT, "%s is not a store (it has no config; create one with 'lifeboat store init')",
 			      s->be->where);
 		goto fail;
@@ -274,7 +274,7 @@ void eng_store_close(eng_store *s)
 	if (!s)
 		return;
 	if (s->be)
-		s->be->ops->close(s->be);
+		eng_backend_close(s->be);
 	eng_cindex_free(s->ci);
 	eng_names_free(s->index_files, s->n_index_files);
 	memset(&s->keys, 0, sizeof(s->keys));
@@ -326,11 +326,11 @@ int eng_store_load_index(eng_store *s, eng_err *err)
 	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
 	s->ci = eng_cindex_new();
 	int rc = !c || !s->ci ? eng_fail(err, ENG_ENOMEM, "out of memory")
-			      : eng_backend_names(s->be, "index", &names, &n, err);
+			      : eng_be_names(s->be, "index", &names, &n, err);
 	for (size_t i = 0; rc == ENG_OK && i < n; i++) {
 		uint8_t *raw = NULL, *body = NULL;
 		size_t raw_len, body_len;
-		rc = eng_backend_get_all(s->be, names[i], ENG_OBJECT_MAX + ENG_ENVELOPE_HEAD + 4096, &raw, &raw_len, err);
+		rc = eng_be_get_all(s->be, names[i], ENG_OBJECT_MAX + ENG_ENVELOPE_HEAD + 4096, &raw, &raw_len, err);
 		if (!rc)
 			rc = eng_envelope_open(c, "LBINDEX1", raw, raw_len, names[i], &body, &body_len, NULL, err);
 		if (!rc)
@@ -372,8 +372,8 @@ int eng_chunk_read_at(eng_store *s, eng_codec *c, const uint8_t id[ENG_ID_LEN], 
 	if (loc->raw_length > out_cap || loc->length > eng_codec_bound(out_cap))
 		return eng_fail(err, ENG_ECORRUPT, "%s/%s: chunk entry with implausible size %u", s->be->where, obj,
 				loc->raw_length);
-	int rc = s->be->ops->get(s->be, obj, loc->offset, blob_buf, loc->length, err);
-	if (rc == ENG_EINPUT) /* a pack the index names is gone: damage, not bad input */
+	int rc = eng_be_get(s->be, obj, loc->offset, blob_buf, loc->length, err);
+	if (rc == ENG_ENOTFOUND) /* a pack the index names is gone: damage, not bad input */
 		rc = err ? (err->status = ENG_ECORRUPT) : ENG_ECORRUPT;
 	if (rc)
 		return rc;

@@ -29,7 +29,8 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 	eng_point parent = { 0 }, pt = { 0 };
 	bool have_parent = false;
 	int64_t t0 = eng_now_us();
-	int rc = s->be->ops->lock(s->be, false, err);
+	s->be->cancel = opts->run.cancel;
+	int rc = eng_be_lock(s->be, false, "sync", err);
 	if (!rc)
 		rc = eng_store_load_index(s, err);
 	eng_point_info newest;

@@ -87,14 +87,6 @@ static int check_pack_object(void *ctx, const char *name, uint64_t size)
 	return 0;
 }
 
-static int count_object(void *ctx, const char *name, uint64_t size)
-{
-	(void)name;
-	(void)size;
-	(*(size_t *)ctx)++;
-	return 0;
-}
-
 static void check_points(struct verify_job *j)
 {
 	eng_store *s = j->s;
@@ -102,7 +94,7 @@ static void check_points(struct verify_job *j)
 	size_t n = 0;
 	eng_err e;
 	eng_reach r;
-	if (eng_reach_init(&r, s, &e) || eng_backend_names(s->be, "points", &names, &n, &e)) {
+	if (eng_reach_init(&r, s, &e) || eng_be_names(s->be, "points", &names, &n, &e)) {
 		problem(j, "%s", e.msg);
 		eng_reach_free(&r);
 		return;
@@ -182,7 +174,7 @@ static int verify_pack(void *ctx, void *tlsp, size_t item, eng_err *err)
 		t->pack = p;
 		t->pack_cap = ref->size;
 	}
-	if (s->be->ops->get(s->be, obj, 0, t->pack, ref->size, &e)) {
+	if (eng_be_get(s->be, obj, 0, t->pack, ref->size, &e)) {
 		problem(j, "%s", e.msg);
 		return ENG_OK;
 	}
@@ -250,7 +242,8 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 	struct verify_job j = { .s = s, .o = o, .r = r };
 	memset(r, 0, sizeof(*r));
 	eng_err e;
-	int rc = s->be->ops->lock(s->be, false, err);
+	s->be->cancel = o->run.cancel;
+	int rc = eng_be_lock(s->be, false, "verify", err);
 	if (rc)
 		return rc;
 	if (eng_store_load_index(s, &e)) {
@@ -266,7 +259,7 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = s->be->ops->list(s->be, "packs", check_pack_object, &ps, err)))
+	if ((rc = eng_be_list(s->be, "packs", check_pack_object, &ps, err)))
 		goto out;
 	for (size_t i = 0; i < npacks; i++) {
 		eng_pack_object(eng_cindex_pack(s->ci, (uint32_t)i)->name, names[i]);
@@ -274,13 +267,6 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 			j.pack_names[i] = names[i];
 		else
 			problem(&j, "%s/%s is missing (named by the index)", s->be->where, names[i]);
-	}
-	size_t n_left = 0;
-	if (s->be->ops->list(s->be, "tmp", count_object, &n_left, &e) == ENG_OK && n_left) {
-		char line[200];
-		snprintf(line, sizeof(line),
-			 "%zu temporary files in tmp/ (writes in progress, or left by interrupted ones: harmless)", n_left);
-		note(&j, line);
 	}
 	check_points(&j);
 	if (o->full) {

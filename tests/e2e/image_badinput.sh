@@ -20,7 +20,7 @@ expect 2 "*notastore is not a store*" "a path that is not a store" lb points --s
 mkdir -p emptydir
 expect 2 "*emptydir is not a store (it has no config*" "an empty folder is not a store" lb points --store emptydir
 expect 2 "*no store given*" "no store at all" lb points
-expect 2 "*only local stores*" "an unsupported URL scheme" lb points --store ftp://x/y
+expect 2 "*unknown kind of store*" "an unsupported URL scheme" lb points --store ftp://x/y
 expect 2 "*unknown option '--frobnicate'*" "an unknown option" lb sync a.img --store st --as m/d --frobnicate
 expect 2 "*--store needs a value*" "an option without its value" lb points --store
 expect 2 "*unknown command 'frob'*" "an unknown command" lb frob

@@ -1,0 +1,3 @@
+build-clang/engine/bytes.o: engine/bytes.c engine/bytes.h
+
+engine/bytes.h:

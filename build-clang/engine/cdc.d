@@ -1,0 +1,3 @@
+build-clang/engine/cdc.o: engine/cdc.c engine/cdc.h
+
+engine/cdc.h:

@@ -1,0 +1,10 @@
+build-clang/engine/chunkindex.o: engine/chunkindex.c engine/chunkindex.h \
+  engine/crypto.h engine/lifeboat_engine.h engine/bytes.h
+
+engine/chunkindex.h:
+
+engine/crypto.h:
+
+engine/lifeboat_engine.h:
+
+engine/bytes.h:

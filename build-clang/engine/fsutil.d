@@ -1,0 +1,3 @@
+build-clang/engine/fsutil.o: engine/fsutil.c engine/fsutil.h
+
+engine/fsutil.h:

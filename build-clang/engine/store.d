@@ -1,0 +1,27 @@
+build-clang/engine/store.o: engine/store.c engine/store.h \
+  engine/backend.h engine/lifeboat_engine.h engine/chunkindex.h \
+  engine/crypto.h engine/codec.h engine/tree.h \
+  /usr/include/cjson/cJSON.h engine/bytes.h engine/envelope.h \
+  engine/err.h
+
+engine/store.h:
+
+engine/backend.h:
+
+engine/lifeboat_engine.h:
+
+engine/chunkindex.h:
+
+engine/crypto.h:
+
+engine/codec.h:
+
+engine/tree.h:
+
+/usr/include/cjson/cJSON.h:
+
+engine/bytes.h:
+
+engine/envelope.h:
+
+engine/err.h:

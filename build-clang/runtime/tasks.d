@@ -1,0 +1,3 @@
+build-clang/runtime/tasks.o: runtime/tasks.c runtime/tasks.h
+
+runtime/tasks.h:

@@ -1,0 +1,3 @@
+build-clang/stdlib_embed.o: build-clang/stdlib_embed.c runtime/luacore.h
+
+runtime/luacore.h:
