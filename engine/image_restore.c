@@ -22,6 +22,7 @@
 
 #include "bytes.h"
 #include "err.h"
+#include "fetch.h"
 #include "fsutil.h"
 #include "parallel.h"
 #include "store.h"
@@ -47,7 +48,24 @@ struct restore_tls {
 	uint8_t *list, *blob, *out, *have;
 	uint64_t out_off;
 	size_t out_len;
+	eng_fetcher fetcher;
+	eng_fetch *want; /* the blocks of a segment to read from the store */
+	uint64_t first;  /* the segment's first block */
+	struct restore_job *j;
 };
+
+static int restore_tls_end(void *ctx, void *p, bool failed, eng_err *err)
+{
+	(void)ctx;
+	(void)failed;
+	(void)err;
+	struct restore_tls *t = p;
+	eng_codec_free(t->codec);
+	eng_fetcher_free(&t->fetcher);
+	free(t->list); free(t->blob); free(t->out); free(t->have); free(t->want);
+	free(t);
+	return ENG_OK;
+}
 
 static void *restore_tls_new(void *ctx)
 {
@@ -61,26 +79,17 @@ static void *restore_tls_new(void *ctx)
 	t->blob = malloc(eng_codec_bound(bs > ENG_LIST_BYTES ? bs : ENG_LIST_BYTES));
 	t->out = malloc(j->gather);
 	t->have = malloc(bs);
-	if (!t->codec || !t->list || !t->blob || !t->out || !t->have) {
-		eng_codec_free(t->codec);
-		free(t->list); free(t->blob); free(t->out); free(t->have);
-		free(t);
+	t->want = malloc(ENG_SEGMENT_BLOCKS * sizeof(*t->want));
+	t->j = j;
+	if (!t->codec || !t->list || !t->blob || !t->out || !t->have || !t->want ||
+	    !eng_fetcher_init(&t->fetcher, j->s, bs)) {
+		restore_tls_end(ctx, t, true, NULL);
 		return NULL;
 	}
 	return t;
 }
 
-static int restore_tls_end(void *ctx, void *p, bool failed, eng_err *err)
-{
-	(void)ctx;
-	(void)failed;
-	(void)err;
-	struct restore_tls *t = p;
-	eng_codec_free(t->codec);
-	free(t->list); free(t->blob); free(t->out); free(t->have);
-	free(t);
-	return ENG_OK;
-}
+
 
 static int flush(struct restore_job *j, struct restore_tls *t, eng_err *err)
 {
@@ -128,6 +137,36 @@ static int delta_same(struct restore_job *j, struct restore_tls *t, const uint8_
 	return memcmp(have_id, id, ENG_ID_LEN) == 0;
 }
 
+/* A block read from the store: gathered with its neighbours in the image
+ * and written in runs. */
+static int place_block(void *ctx, const eng_fetch *f, const uint8_t *plain, size_t len, eng_err *err)
+{
+	struct restore_tls *t = ctx;
+	struct restore_job *j = t->j;
+	const eng_point *pt = j->pt;
+	uint32_t bs = pt->info.block_size;
+	uint64_t off = (t->first + f->tag) * bs;
+	size_t blen = pt->info.size - off < bs ? (size_t)(pt->info.size - off) : bs;
+	if (len != blen)
+		return eng_fail(err, ENG_ECORRUPT, "a block of point %s has %zu bytes, expected %zu", pt->info.id, len, blen);
+	if (eng_par_stopping(&j->par))
+		return ENG_ECANCEL;
+	int rc = ENG_OK;
+	if (t->out_len && (t->out_off + t->out_len != off || t->out_len + blen > j->gather))
+		rc = flush(j, t, err);
+	if (rc)
+		return rc;
+	if (!t->out_len)
+		t->out_off = off;
+	memcpy(t->out + t->out_len, plain, blen);
+	t->out_len += blen;
+	atomic_fetch_add(&j->par.done_bytes, blen);
+	return ENG_OK;
+}
+
+/* Restores one segment: reads its block list, decides which blocks need
+ * data from the store (not holes; with --delta, not already in DEST), then
+ * reads those in pack order with few large requests. */
 static int restore_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 {
 	struct restore_job *j = ctx;
@@ -147,6 +186,8 @@ static int restore_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 				pt->info.id, len / ENG_ID_LEN, (unsigned long long)nb);
 	}
 	static const uint8_t hole[ENG_ID_LEN];
+	size_t nwant = 0;
+	t->first = first;
 	t->out_len = 0;
 	for (uint64_t i = 0; i < nb && rc == ENG_OK; i++) {
 		if (eng_par_stopping(&j->par))
@@ -160,32 +201,29 @@ static int restore_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 			if (same < 0)
 				return err->status;
 			if (same) {
-				rc = flush(j, t, err);
 				atomic_fetch_add(&j->par.done_bytes, blen);
 				continue;
 			}
 		}
-		if (is_hole && !j->device) {
-			rc = flush(j, t, err);
+		if (is_hole && j->device) { /* a device keeps no holes: write zeros */
+			if (t->out_len && (t->out_off + t->out_len != off || t->out_len + blen > j->gather))
+				rc = flush(j, t, err);
+			if (!t->out_len)
+				t->out_off = off;
+			memset(t->out + t->out_len, 0, blen);
+			t->out_len += blen;
+		}
+		if (is_hole) {
 			atomic_fetch_add(&j->par.done_bytes, blen);
 			continue;
 		}
-		if (t->out_len && (t->out_off + t->out_len != off || t->out_len + blen > j->gather))
-			rc = flush(j, t, err);
-		if (rc)
-			break;
-		if (!t->out_len)
-			t->out_off = off;
-		size_t got = blen;
-		if (is_hole)
-			memset(t->out + t->out_len, 0, blen);
-		else
-			rc = eng_chunk_read(j->s, t->codec, id, t->blob, t->out + t->out_len, blen, &got, err);
-		if (rc == ENG_OK && got != blen)
-			rc = eng_fail(err, ENG_ECORRUPT, "a block of point %s has %zu bytes, expected %zu", pt->info.id, got, blen);
-		t->out_len += blen;
-		atomic_fetch_add(&j->par.done_bytes, blen);
+		memcpy(t->want[nwant].id, id, ENG_ID_LEN);
+		t->want[nwant++].tag = i;
 	}
+	if (!rc)
+		rc = eng_fetch_run(j->s, t->codec, &t->fetcher, t->want, nwant, place_block, t, err);
+	if (rc == ENG_ECANCEL && eng_par_stopping(&j->par))
+		return ENG_OK;
 	if (rc == ENG_OK)
 		rc = flush(j, t, err);
 	return rc;
@@ -272,8 +310,8 @@ int eng_image_restore(eng_store *s, const eng_point *pt, const char *dest, const
 			   .make_tls = restore_tls_new, .end_tls = restore_tls_end, .work = restore_segment };
 	/* Threads block on the disk now and then: twice as many keep the cores busy. */
 	eng_run_opts run = opts->run;
-	if (!run.threads)
-		run.threads = 2 * eng_threads(NULL);
+	if (!run.threads) /* a remote store: more requests in flight hide the round trips */
+		run.threads = s->be->remote ? 8 : 2 * eng_threads(NULL);
 	rc = eng_par_run(&j.par, &run, err);
 	if (rc)
 		goto out;
