@@ -40,17 +40,21 @@ struct eng_pack_writer {
 };
 
 #define QUEUE_MAX 4 /* full packs waiting to be published */
+#define PUBLISHERS_REMOTE 4 /* uploads in flight to a remote store */
 
 struct eng_packer {
 	eng_store *s;
 	pthread_mutex_t mu; /* guards the chunk index and done */
 	struct open_pack **done;
 	size_t ndone, cap_done;
-	eng_codec *index_codec; /* the publisher's */
-	/* Publishing (header, fsync, rename) runs on its own thread so that
-	 * workers never wait for the disk. */
-	pthread_t publisher;
-	bool started, closing;
+	eng_codec *index_codec; /* for the final index, after the publishers stopped */
+	/* Publishing (header, fsync, rename or upload) runs on threads of its
+	 * own so that workers never wait for the disk or the network: one for
+	 * a local store, several for a remote one (each upload waits on round
+	 * trips). Spools are files, so memory stays bounded. */
+	pthread_t publishers[PUBLISHERS_REMOTE];
+	int started;
+	bool closing;
 	pthread_mutex_t qmu;
 	pthread_cond_t work, space;
 	struct open_pack *queue[QUEUE_MAX];
@@ -59,7 +63,7 @@ struct eng_packer {
 	eng_err err;
 };
 
-static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_err *err);
+static int pack_done(eng_packer *p, eng_codec *c, struct open_pack *op, bool force_index, eng_err *err);
 
 /* Frees a pack, dropping its spool file if it was not published. */
 static void pack_free(eng_packer *p, struct open_pack *op)
@@ -74,7 +78,12 @@ static void pack_free(eng_packer *p, struct open_pack *op)
 static void *publisher_main(void *arg)
 {
 	eng_packer *p = arg;
+	eng_codec *c = eng_codec_new(&p->s->keys, p->s->zstd_level);
 	pthread_mutex_lock(&p->qmu);
+	if (!c && !p->status) {
+		p->status = eng_fail(&p->err, ENG_ENOMEM, "out of memory");
+		pthread_cond_broadcast(&p->space);
+	}
 	for (;;) {
 		while (!p->qlen && !p->closing)
 			pthread_cond_wait(&p->work, &p->qmu);
@@ -87,7 +96,7 @@ static void *publisher_main(void *arg)
 		int failed = p->status;
 		pthread_mutex_unlock(&p->qmu);
 		eng_err e;
-		int rc = failed ? (pack_free(p, op), ENG_OK) : pack_done(p, op, false, &e);
+		int rc = failed ? (pack_free(p, op), ENG_OK) : pack_done(p, c, op, false, &e);
 		pthread_mutex_lock(&p->qmu);
 		if (rc && !p->status) {
 			p->status = rc;
@@ -96,6 +105,7 @@ static void *publisher_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&p->qmu);
+	eng_codec_free(c);
 	return NULL;
 }
 
@@ -114,7 +124,9 @@ eng_packer *eng_packer_new(eng_store *s)
 	pthread_mutex_init(&p->qmu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->space, NULL);
-	p->started = pthread_create(&p->publisher, NULL, publisher_main, p) == 0;
+	int want = s->be->remote ? PUBLISHERS_REMOTE : 1;
+	while (p->started < want && pthread_create(&p->publishers[p->started], NULL, publisher_main, p) == 0)
+		p->started++;
 	if (!p->started) {
 		eng_packer_free(p);
 		return NULL;
@@ -122,7 +134,7 @@ eng_packer *eng_packer_new(eng_store *s)
 	return p;
 }
 
-/* Stops the publisher after it has published what is queued. */
+/* Stops the publishers after they have published what is queued. */
 static void stop_publisher(eng_packer *p)
 {
 	if (!p->started)
@@ -131,8 +143,9 @@ static void stop_publisher(eng_packer *p)
 	p->closing = true;
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->qmu);
-	pthread_join(p->publisher, NULL);
-	p->started = false;
+	for (int i = 0; i < p->started; i++)
+		pthread_join(p->publishers[i], NULL);
+	p->started = 0;
 }
 
 /* Hands a full pack to the publisher; fails when publishing already failed. */
@@ -218,7 +231,7 @@ static int writer_flush(eng_pack_writer *w, eng_err *err)
 	return ENG_OK;
 }
 
-static int pack_seal(eng_packer *p, struct open_pack *op, eng_err *err)
+static int pack_seal(eng_packer *p, eng_codec *c, struct open_pack *op, eng_err *err)
 {
 	uint8_t *hdr = malloc(4 + op->n * ENG_ENTRY_LEN), *env = NULL, tail[12];
 	size_t env_len;
@@ -227,7 +240,7 @@ static int pack_seal(eng_packer *p, struct open_pack *op, eng_err *err)
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
 	put_u32(hdr, (uint32_t)op->n);
 	memcpy(hdr + 4, op->entries, op->n * ENG_ENTRY_LEN);
-	int rc = eng_envelope_seal(p->index_codec, "LBPKHDR1", hdr, 4 + op->n * ENG_ENTRY_LEN, &env, &env_len, NULL, err);
+	int rc = eng_envelope_seal(c, "LBPKHDR1", hdr, 4 + op->n * ENG_ENTRY_LEN, &env, &env_len, NULL, err);
 	free(hdr);
 	if (rc)
 		return rc;
@@ -277,7 +290,7 @@ int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, siz
 	return rc;
 }
 
-static int write_index(eng_packer *p, struct open_pack **packs, size_t n, eng_err *err)
+static int write_index(eng_packer *p, eng_codec *c, struct open_pack **packs, size_t n, eng_err *err)
 {
 	eng_index_pack *v = malloc((n ? n : 1) * sizeof(*v));
 	if (!v)
@@ -285,7 +298,7 @@ static int write_index(eng_packer *p, struct open_pack **packs, size_t n, eng_er
 	for (size_t i = 0; i < n; i++)
 		v[i] = (eng_index_pack){ .name = packs[i]->name, .size = packs[i]->size, .entries = packs[i]->entries,
 					 .count = packs[i]->n };
-	int rc = eng_index_write(p->s, p->index_codec, v, n, NULL, err);
+	int rc = eng_index_write(p->s, c, v, n, NULL, err);
 	free(v);
 	return rc;
 }
@@ -320,9 +333,9 @@ oom:
 
 /* Publishes a full pack (op may be NULL) and, every INDEX_EVERY packs or
  * when forced, writes an index file for the published ones. */
-static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_err *err)
+static int pack_done(eng_packer *p, eng_codec *c, struct open_pack *op, bool force_index, eng_err *err)
 {
-	int rc = op ? pack_seal(p, op, err) : ENG_OK;
+	int rc = op ? pack_seal(p, c, op, err) : ENG_OK;
 	if (rc) {
 		pack_free(p, op);
 		return rc;
@@ -340,7 +353,7 @@ static int pack_done(eng_packer *p, struct open_pack *op, bool force_index, eng_
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (ntake)
-		rc = write_index(p, take, ntake, err);
+		rc = write_index(p, c, take, ntake, err);
 	for (size_t i = 0; i < ntake; i++)
 		pack_free(p, take[i]);
 	free(take);
@@ -454,5 +467,5 @@ int eng_packer_finish(eng_packer *p, eng_err *err)
 			*err = p->err;
 		return p->status;
 	}
-	return pack_done(p, NULL, true, err);
+	return pack_done(p, p->index_codec, NULL, true, err);
 }
