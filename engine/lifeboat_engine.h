@@ -28,6 +28,7 @@ enum {
 	ENG_EEXIST = -9,   /* destination exists */
 	ENG_ENOTFOUND = -10, /* a store object does not exist (callers say what that means) */
 	ENG_EAGAIN = -11,  /* a passing fault (connection, timeout, 429, 5xx): retried, never returned */
+	ENG_EFENCED = -12, /* the plan's state forbids this (a sync from a fenced site) */
 };
 
 typedef struct eng_err {
@@ -62,6 +63,7 @@ typedef struct eng_run_opts {
 typedef struct eng_sync_opts {
 	const char *machine;
 	const char *dataset;
+	const char *site;        /* the site the data comes from; needed when the machine belongs to a plan */
 	const char *consistency; /* crash (default), app, planned */
 	uint32_t block_size;     /* 0: the parent's, else 16 KiB */
 	eng_run_opts run;
@@ -176,6 +178,31 @@ int eng_verify(eng_store *s, const eng_verify_opts *opts, eng_verify_result *res
  * references, repacking packs that are mostly garbage. Takes the store's
  * exclusive lock. */
 int eng_prune(eng_store *s, const eng_prune_opts *opts, eng_prune_result *res, eng_err *err);
+
+/* A recovery plan's state as the store records it, so that every host
+ * sharing the store sees which site is active and which may replicate
+ * (the fence). Stored as plans/PLAN/SEQ-RANDOM objects, sealed like
+ * points; the highest SEQ is the current state. */
+typedef struct eng_plan_state {
+	char plan[256];
+	char active[64];         /* the site the machines run at */
+	char phase[32];          /* protected, failed-over, reprotected, committed */
+	char source[64];         /* the site that may replicate; "" when none may */
+	char machines[64][256];  /* the plan's machines (sync refuses them from any other site) */
+	size_t n_machines;
+	uint64_t seq;
+	char time[40];
+	char host[256];
+	char job[128];
+} eng_plan_state;
+
+/* The plan's current state; ENG_ENOTFOUND when the store has none. */
+int eng_plan_get(eng_store *s, const char *plan, eng_plan_state *out, eng_err *err);
+/* Records a new state (seq is set to one past the current one). */
+int eng_plan_put(eng_store *s, eng_plan_state *st, eng_err *err);
+/* The site a machine may be synced from: ENG_OK when opts allow it, else
+ * ENG_EFENCED with a sentence naming the plan and what to run. */
+int eng_fence_check(eng_store *s, const char *machine, const char *site, eng_err *err);
 
 /* Names for machines and datasets: non-empty, no '/', no "..", no control bytes. */
 bool eng_name_valid(const char *name, const char **why);

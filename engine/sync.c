@@ -32,6 +32,8 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 	s->be->cancel = opts->run.cancel;
 	int rc = eng_be_lock(s->be, false, "sync", err);
 	if (!rc)
+		rc = eng_fence_check(s, opts->machine, opts->site, err);
+	if (!rc)
 		rc = eng_store_load_index(s, err);
 	eng_point_info newest;
 	eng_err perr;
@@ -55,7 +57,10 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 		strcpy(pt.info.parent, parent.info.id);
 	gethostname(pt.host, sizeof(pt.host) - 1);
 	pt.seconds = (double)(eng_now_us() - t0) / 1e6;
-	rc = eng_point_write(s, &pt, err);
+	/* again: a failover may have fenced this site while the data moved */
+	rc = eng_fence_check(s, opts->machine, opts->site, err);
+	if (!rc)
+		rc = eng_point_write(s, &pt, err);
 	if (rc == ENG_OK && res) {
 		*res = (eng_sync_result){ .size = pt.info.size, .bytes_read = pt.bytes_read,
 					  .bytes_added = pt.info.added_bytes, .chunks_added = pt.chunks_added,

@@ -36,7 +36,8 @@ int rt_exit_code(int status)
 	case ENG_EINPUT:
 	case ENG_EFORMAT:
 	case ENG_EKEY:
-	case ENG_EEXIST: return EXIT_BAD_INPUT;
+	case ENG_EEXIST:
+	case ENG_EFENCED: return EXIT_BAD_INPUT;
 	case ENG_ECANCEL: return EXIT_INTERRUPTED;
 	default: return EXIT_FAILED;
 	}

@@ -13,7 +13,8 @@
 #include "commands.h"
 
 static const char help[] =
-	"usage: lifeboat store init URL [--encrypt [--key-file FILE]] [--json]\n\n"
+	"usage: lifeboat store init URL [--encrypt [--key-file FILE]] [--json]\n"
+	"       lifeboat store state PLAN --store URL ...   (see 'lifeboat store state --help')\n\n"
 	"Creates an empty replica store at URL (a folder path or file://path).\n\n"
 	"  --encrypt        encrypt the store: chunks with AES-256-GCM, chunk ids keyed\n"
 	"                   (HMAC-SHA-256); the data keys are wrapped by a key derived\n"
@@ -50,6 +51,8 @@ int cmd_store(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	if (argc > 1 && !strcmp(argv[1], "state"))
+		return cmd_store_state(argc - 1, argv + 1);
 	eng_init_opts io = { 0 };
 	rt_store_opts so = { 0 };
 	int c;

@@ -16,6 +16,9 @@ static const char help[] =
 	"and inode match the previous point are not read again).\n\n"
 	"  --store URL            the replica store (default: LIFEBOAT_STORE)\n"
 	"  --as MACHINE/DATASET   which dataset this is\n"
+	"  --site NAME            the site the data comes from; needed for a machine of\n"
+	"                         a recovery plan, whose state in the store says which\n"
+	"                         site may replicate it (a fenced site is refused)\n"
 	"  --consistency C        crash (default), app (quiesce hooks ran) or planned\n"
 	"                         (the machine was shut down)\n"
 	"  --block-size N         image block size, a power of two from 4KiB to 4MiB\n"
@@ -30,6 +33,7 @@ int cmd_sync(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "as", required_argument, NULL, 'a' },
+		{ "site", required_argument, NULL, 'S' },
 		{ "consistency", required_argument, NULL, 'c' },
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "key-file", required_argument, NULL, 'k' },
@@ -49,6 +53,7 @@ int cmd_sync(int argc, char **argv)
 		switch (c) {
 		case 's': so.url = optarg; break;
 		case 'a': as = optarg; break;
+		case 'S': o.site = optarg; break;
 		case 'c': o.consistency = optarg; break;
 		case 'b':
 			if (!rt_parse_size(optarg, &bs) || bs > UINT32_MAX)
