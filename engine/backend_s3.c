@@ -95,8 +95,8 @@ static struct curl_slist *base_headers(s3_backend *b, const char *payload_sha)
 	}
 	if (h && b->token)
 		h = eng_http_header(h, "x-amz-security-token: %s", b->token);
-	if (h)
-		h = eng_http_header(h, "Expect:");
+	/* no "Expect:" to turn 100-continue off: libcurl would sign it though
+	 * it sends no such header, and S3 would refuse the signature */
 	return h;
 }
 
