@@ -275,6 +275,16 @@ static int s3_get(eng_backend *base, const char *name, uint64_t off, void *buf, 
 	return rc;
 }
 
+/* A HEAD answer has no body to tell a missing object from a missing
+ * bucket; asking about the bucket itself does. */
+static bool bucket_exists(s3_backend *b)
+{
+	eng_http_req r = { .method = "HEAD", .url = b->bucket_url, .what = "the bucket", .body_fd = -1 };
+	eng_http_resp resp;
+	eng_err e;
+	return request(b, &r, EMPTY_SHA256, NULL, &resp, NULL, &e) != ENG_ENOTFOUND;
+}
+
 static int s3_stat(eng_backend *base, const char *name, uint64_t *size, eng_err *err)
 {
 	s3_backend *b = (s3_backend *)base;
@@ -285,6 +295,8 @@ static int s3_stat(eng_backend *base, const char *name, uint64_t *size, eng_err 
 	eng_http_req r = { .method = "HEAD", .url = url, .what = name, .body_fd = -1 };
 	eng_http_resp resp;
 	rc = request(b, &r, EMPTY_SHA256, NULL, &resp, NULL, err);
+	if (rc == ENG_ENOTFOUND && !strcmp(name, "config") && !bucket_exists(b))
+		return eng_fail(err, ENG_EFORMAT, "%s: no such bucket (create the store with 'lifeboat store init')", b->base.where);
 	if (rc == ENG_ENOTFOUND)
 		return eng_fail(err, ENG_ENOTFOUND, "%s is missing from store %s", name, b->base.where);
 	if (!rc)
@@ -376,7 +388,9 @@ static int s3_create(eng_backend *base, eng_err *err)
 	eng_http_resp resp;
 	eng_err e;
 	int rc = request(b, &r, sha, NULL, &resp, NULL, &e);
-	if (rc == ENG_EEXIST && !strcmp(resp.error_code, "BucketAlreadyOwnedByYou"))
+	/* servers differ in how they say "you have it already": a bucket we
+	 * can read is ours to use */
+	if (rc == ENG_EEXIST && bucket_exists(b))
 		return ENG_OK;
 	if (rc == ENG_EEXIST)
 		return eng_fail(err, ENG_EINPUT, "%s: the bucket name is taken by another account", b->base.where);

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# A replica store in S3 (s3rver on 127.0.0.1): every command, bad
+# credentials and URLs, locks. The signature itself is checked against
+# botocore by tests/unit/test_s3sign.c (s3rver does not check it).
+source "$(dirname "$0")/lib.sh"
+source "$E2E_DIR/lib_stores.sh"
+start_s3rver || { fail "s3rver starts"; exit 1; }
+remote_suite "$S3_URL" "$AWS_SECRET_ACCESS_KEY"
+
+expect 2 "*no credentials*AWS_ACCESS_KEY_ID*" "missing credentials: one clear line" \
+	env -u AWS_ACCESS_KEY_ID "$LB_BIN" points --store "$S3_URL"
+expect 2 "*access denied*" "an unknown access key: access denied" \
+	env AWS_ACCESS_KEY_ID=NOSUCHKEY "$LB_BIN" points --store "$S3_URL"
+expect 2 "*no such bucket*" "a bucket that does not exist" lb points --store s3://no-such-bucket/x
+expect 2 "*bucket name*" "a bucket name S3 does not allow" lb points --store s3://Bad_Bucket/x
+expect 2 "*unknown kind of store*" "a typo in the scheme" lb points --store s4://lifeboat-test/replica
+expect 2 "*not an http*" "a bad endpoint" env AWS_ENDPOINT_URL=127.0.0.1:9 "$LB_BIN" points --store "$S3_URL"
