@@ -3,6 +3,7 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,6 +45,15 @@ static bool backoff(eng_backend *b, int attempt, unsigned *seed)
 	return true;
 }
 
+/* The error after the last attempt, keeping the last failure's words. */
+static int gave_up(eng_backend *b, const char *what, int attempts, eng_err *err)
+{
+	char last[sizeof(err->msg)] = "";
+	if (err)
+		snprintf(last, sizeof(last), "%s", err->msg);
+	return eng_fail(err, ENG_EIO, "store %s: gave up on %s after %d attempts: %s", b->where, what, attempts, last);
+}
+
 /* Runs one op until it succeeds, fails for good, or the attempts run out. */
 #define WITH_RETRIES(b, err, what, call)                                                                  \
 	do {                                                                                              \
@@ -54,8 +64,7 @@ static bool backoff(eng_backend *b, int attempt, unsigned *seed)
 			if (rc_ != ENG_EAGAIN)                                                            \
 				return rc_;                                                               \
 			if (attempt_ >= limit_)                                                           \
-				return eng_fail(err, ENG_EIO, "store %s: gave up on %s after %d attempts: %s", \
-						(b)->where, (what), attempt_, (err) ? (err)->msg : "");   \
+				return gave_up((b), (what), attempt_, (err));                             \
 			if (!backoff((b), attempt_, &seed_))                                               \
 				return eng_fail(err, ENG_ECANCEL, "interrupted");                         \
 		}                                                                                         \

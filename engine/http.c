@@ -22,6 +22,7 @@ struct eng_http {
 	uint64_t sent;              /* body bytes handed to curl */
 	size_t got;                 /* answer bytes received */
 	bool overflow;
+	bool has_length;            /* the answer said how long its body is */
 	uint8_t *buf;               /* the kept answer */
 	size_t cap;
 	eng_http_resp *resp;
@@ -208,8 +209,10 @@ static size_t on_header(char *line, size_t size, size_t n, void *ctx)
 	char num[32];
 	header_value(line, len, "ETag", h->resp->etag, sizeof(h->resp->etag));
 	header_value(line, len, "x-ms-error-code", h->resp->error_code, sizeof(h->resp->error_code));
-	if (header_value(line, len, "Content-Length", num, sizeof(num)))
+	if (header_value(line, len, "Content-Length", num, sizeof(num))) {
 		h->resp->content_length = strtoull(num, NULL, 10);
+		h->has_length = true;
+	}
 	return len;
 }
 
@@ -270,6 +273,7 @@ int eng_http_do(eng_http *h, const eng_http_req *r, eng_http_resp *resp, eng_err
 	h->sent = 0;
 	h->got = 0;
 	h->overflow = false;
+	h->has_length = false;
 	h->resp = resp;
 	h->curl_err[0] = 0;
 	curl_easy_reset(c);
@@ -329,6 +333,12 @@ int eng_http_do(eng_http *h, const eng_http_req *r, eng_http_resp *resp, eng_err
 		return eng_fail(err, classify_status(resp->status), "%s %s: HTTP %ld%s%s", r->method, what, resp->status,
 				resp->error_code[0] ? " " : "", resp->error_code);
 	}
+	/* an answer cut inside its headers can look complete to libcurl */
+	if (!strcmp(r->method, "HEAD") && !h->has_length)
+		return eng_fail(err, ENG_EAGAIN, "HEAD %s: the answer has no Content-Length (cut short?)", what);
+	if (!r->into && h->has_length && h->got != resp->content_length && strcmp(r->method, "HEAD"))
+		return eng_fail(err, ENG_EAGAIN, "%s %s: the answer was cut short (%zu of %llu bytes)", r->method, what,
+				h->got, (unsigned long long)resp->content_length);
 	if (r->into && h->got != r->into_len && strcmp(r->method, "HEAD"))
 		return eng_fail(err, ENG_EAGAIN, "%s %s: the answer was cut short (%zu of %zu bytes)", r->method, what,
 				h->got, r->into_len);

@@ -4,6 +4,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,8 @@ static void note(eng_backend *b, const char *fmt, ...)
 /* Checks every other lease against ours; own is NULL for a reader without one. */
 static int check_others(eng_backend *b, bool exclusive, const char *own, eng_err *err)
 {
+	char self[256] = "";
+	gethostname(self, sizeof(self) - 1);
 	char **names = NULL;
 	size_t n = 0;
 	int rc = eng_be_names(b, "locks", &names, &n, err);
@@ -147,10 +150,16 @@ static int check_others(eng_backend *b, bool exclusive, const char *own, eng_err
 		if (!read_holder(b, names[i], &h, &e))
 			continue; /* released meanwhile */
 		int64_t now = time(NULL);
-		if (h.expires < now) {
+		bool dead = !strcmp(h.host, self) && h.pid > 0 && kill((pid_t)h.pid, 0) != 0 && errno == ESRCH;
+		if (h.expires < now || dead) {
 			if (exclusive) {
-				note(b, "took over the stale lease of %s on %s (pid %ld), expired %llds ago", h.op[0] ? h.op : "a command",
-				     h.host[0] ? h.host : "an unknown host", h.pid, (long long)(now - h.expires));
+				if (dead)
+					note(b, "took over the lease of %s (pid %ld on this host), whose process is gone",
+					     h.op[0] ? h.op : "a command", h.pid);
+				else
+					note(b, "took over the stale lease of %s on %s (pid %ld), expired %llds ago",
+					     h.op[0] ? h.op : "a command", h.host[0] ? h.host : "an unknown host", h.pid,
+					     (long long)(now - h.expires));
 				rc = eng_be_remove(b, names[i], err);
 			}
 			continue;
