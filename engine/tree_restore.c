@@ -627,8 +627,11 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 	if ((rc = eng_random(r, sizeof(r), err)))
 		return rc;
 	eng_hex(r, sizeof(r), hex);
-	if (snprintf(tmpname, sizeof(tmpname), ".%s.lifeboat-%s", base, hex) > NAME_MAX)
-		return eng_fail(err, ENG_EINPUT, "%s: name too long", dest);
+	/* the work folder beside DEST */
+	int len = snprintf(tmpname, sizeof(tmpname), ".%s.lifeboat-%s", base, hex);
+	if (len > NAME_MAX)
+		return eng_fail(err, ENG_EINPUT, "%s: the name is too long (at most %d bytes)", dest,
+				NAME_MAX - (len - (int)strlen(base)));
 	pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0 && errno == ENOENT)
 		return eng_fail(err, ENG_EINPUT, "%s: the folder %s does not exist", dest, parent);
@@ -660,7 +663,7 @@ restore:
 		rc = eng_fail_errno(err, "cannot flush %s", dest);
 	if (!rc && !t.delta && put_in_place(pfd, tmpname, base) != 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
-			rc = eng_fail(err, ENG_EEXIST, "%s was made while the restore ran: left as it is, the restored tree is not put there",
+			rc = eng_fail(err, ENG_EEXIST, "%s was made while the restore ran: left as it is, not replaced",
 				      dest);
 		else
 			rc = eng_fail_errno(err, "cannot put the restored tree at %s", dest);
