@@ -11,7 +11,7 @@
 # of a plain restore must not replace a DEST made meanwhile.
 . "$(dirname "$0")/lib.sh"
 
-BIG=$((48 << 20))
+BIG=$((32 << 20))
 head -c "$BIG" /dev/urandom > big.bin
 lb store init st >/dev/null
 
