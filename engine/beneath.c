@@ -51,7 +51,7 @@ static int open_walk(int rootfd, const char *path, int flags, mode_t mode)
 		int e = 0;
 		if (n > NAME_MAX)
 			e = ENAMETOOLONG;
-		else if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+		else if (n == 2 && p[0] == '.' && p[1] == '.')
 			e = EXDEV; /* what RESOLVE_BENEATH says; the restore never asks for it */
 		int next = -1;
 		if (!e) {
