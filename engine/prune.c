@@ -267,26 +267,26 @@ static int collect(eng_store *s, eng_reach *g, bool *keep, eng_point_info *pts, 
 		if (!keep[i])
 			continue;
 		eng_point p;
-		uint64_t before = g->missing;
+		g->point_missing = 0;
 		int rc = eng_point_load(s, pts[i].machine, pts[i].dataset, pts[i].id, &p, err);
 		if (!rc)
 			rc = eng_reach_point(g, &p, err);
 		eng_point_release(&p);
-		if (rc == ENG_ECORRUPT && g->missing > before)
+		if (rc == ENG_ECORRUPT && g->point_missing)
 			rc = eng_fail(err, ENG_ECORRUPT,
 				      "store %s: point %s/%s/%s needs a block list or folder the index does not place; "
 				      "nothing was pruned: run 'lifeboat repair' to rebuild the index from the packs",
 				      s->be->where, pts[i].machine, pts[i].dataset, pts[i].id);
 		if (rc)
 			return rc;
-		if (g->missing > before) {
+		if (g->point_missing) {
 			char hex[2 * ENG_ID_LEN + 1];
 			eng_hex(g->last_missing, ENG_ID_LEN, hex);
 			return eng_fail(err, ENG_ECORRUPT,
 					"store %s: point %s/%s/%s needs %llu chunks the index does not place (one: %s); "
 					"nothing was pruned: run 'lifeboat repair' to rebuild the index from the packs",
 					s->be->where, pts[i].machine, pts[i].dataset, pts[i].id,
-					(unsigned long long)(g->missing - before), hex);
+					(unsigned long long)g->point_missing, hex);
 		}
 	}
 	return ENG_OK;

@@ -286,8 +286,7 @@ bool eng_store_encrypted(const eng_store *s)
 	return s->keys.encrypted;
 }
 
-/* Index body: u32 npacks, then per pack: name(32) size(u64) count(u32) entries. */
-static int parse_index(eng_store *s, const char *name, const uint8_t *b, size_t len, eng_err *err)
+int eng_index_walk(const char *name, const uint8_t *b, size_t len, eng_index_fn fn, void *ctx, eng_err *err)
 {
 	if (len < 4)
 		return eng_fail(err, ENG_ECORRUPT, "%s: truncated", name);
@@ -296,25 +295,54 @@ static int parse_index(eng_store *s, const char *name, const uint8_t *b, size_t 
 	for (uint32_t i = 0; i < npacks; i++) {
 		if (len - pos < ENG_ID_LEN + 12)
 			return eng_fail(err, ENG_ECORRUPT, "%s: truncated", name);
-		uint32_t pack = eng_cindex_add_pack(s->ci, b + pos, get_u64(b + pos + ENG_ID_LEN));
+		const uint8_t *pack = b + pos;
+		uint64_t size = get_u64(b + pos + ENG_ID_LEN);
 		uint32_t count = get_u32(b + pos + ENG_ID_LEN + 8);
 		pos += ENG_ID_LEN + 12;
-		if (pack == UINT32_MAX)
-			return eng_fail(err, ENG_ENOMEM, "out of memory loading %s", name);
 		if ((len - pos) / ENG_ENTRY_LEN < count)
 			return eng_fail(err, ENG_ECORRUPT, "%s: truncated", name);
-		for (uint32_t j = 0; j < count; j++, pos += ENG_ENTRY_LEN) {
-			uint8_t id[ENG_ID_LEN];
-			eng_loc loc;
-			eng_entry_get(b + pos, id, &loc);
-			loc.pack = pack;
-			if (eng_cindex_put(s->ci, id, &loc) != 0)
-				return eng_fail(err, ENG_ENOMEM, "out of memory loading %s", name);
-		}
+		int rc = fn(ctx, pack, size, b + pos, count, err);
+		if (rc)
+			return rc;
+		pos += (size_t)count * ENG_ENTRY_LEN;
 	}
 	if (pos != len)
 		return eng_fail(err, ENG_ECORRUPT, "%s: trailing bytes", name);
 	return ENG_OK;
+}
+
+struct load_ctx {
+	eng_cindex *ci;
+	const char *name;
+};
+
+static int load_pack(void *ctx, const uint8_t *name, uint64_t size, const uint8_t *entries, uint32_t count,
+		     eng_err *err)
+{
+	struct load_ctx *l = ctx;
+	uint32_t pack = eng_cindex_add_pack(l->ci, name, size);
+	if (pack == UINT32_MAX)
+		return eng_fail(err, ENG_ENOMEM, "out of memory loading %s", l->name);
+	for (uint32_t j = 0; j < count; j++) {
+		uint8_t id[ENG_ID_LEN];
+		eng_loc loc;
+		eng_entry_get(entries + (size_t)j * ENG_ENTRY_LEN, id, &loc);
+		loc.pack = pack;
+		if (eng_cindex_put(l->ci, id, &loc) != 0)
+			return eng_fail(err, ENG_ENOMEM, "out of memory loading %s", l->name);
+	}
+	return ENG_OK;
+}
+
+int eng_index_read(eng_store *s, eng_codec *c, const char *name, uint8_t **body, size_t *len, eng_err *err)
+{
+	uint8_t *raw = NULL;
+	size_t raw_len;
+	int rc = eng_backend_get_all(s->be, name, ENG_OBJECT_MAX + ENG_ENVELOPE_HEAD + 4096, &raw, &raw_len, err);
+	if (!rc)
+		rc = eng_envelope_open(c, "LBINDEX1", raw, raw_len, name, body, len, NULL, err);
+	free(raw);
+	return rc;
 }
 
 int eng_store_load_index(eng_store *s, eng_err *err)
@@ -328,14 +356,12 @@ int eng_store_load_index(eng_store *s, eng_err *err)
 	int rc = !c || !s->ci ? eng_fail(err, ENG_ENOMEM, "out of memory")
 			      : eng_backend_names(s->be, "index", &names, &n, err);
 	for (size_t i = 0; rc == ENG_OK && i < n; i++) {
-		uint8_t *raw = NULL, *body = NULL;
-		size_t raw_len, body_len;
-		rc = eng_backend_get_all(s->be, names[i], ENG_OBJECT_MAX + ENG_ENVELOPE_HEAD + 4096, &raw, &raw_len, err);
+		uint8_t *body = NULL;
+		size_t body_len;
+		struct load_ctx l = { s->ci, names[i] };
+		rc = eng_index_read(s, c, names[i], &body, &body_len, err);
 		if (!rc)
-			rc = eng_envelope_open(c, "LBINDEX1", raw, raw_len, names[i], &body, &body_len, NULL, err);
-		if (!rc)
-			rc = parse_index(s, names[i], body, body_len, err);
-		free(raw);
+			rc = eng_index_walk(names[i], body, body_len, load_pack, &l, err);
 		free(body);
 	}
 	eng_codec_free(c);

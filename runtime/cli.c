@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "tasks.h"
 
+#include <cJSON.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -229,6 +230,19 @@ void rt_json_str(const char *s)
 			putchar(*p);
 	}
 	putchar('"');
+}
+
+bool rt_json_print(cJSON *v)
+{
+	char *text = v ? cJSON_PrintUnformatted(v) : NULL;
+	cJSON_Delete(v);
+	if (!text) {
+		fprintf(stderr, "lifeboat: out of memory writing JSON\n");
+		return false;
+	}
+	puts(text);
+	free(text);
+	return true;
 }
 
 bool rt_parse_duration(const char *s, int64_t *us)

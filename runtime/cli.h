@@ -66,4 +66,8 @@ bool rt_parse_scope(const char *cmd, const char *arg, char machine[256], char da
 /* Prints s as a JSON string literal. */
 void rt_json_str(const char *s);
 
+/* Prints a JSON value on one line to stdout and frees it; false when out of memory. */
+struct cJSON;
+bool rt_json_print(struct cJSON *v);
+
 #endif
