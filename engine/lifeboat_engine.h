@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#define ENG_FORMAT_VERSION 1
+/* The store format this build writes; it reads every format up to it.
+ * Format 2 authenticates an encrypted store's settings (docs/store-format.md). */
+#define ENG_FORMAT_VERSION 2
 
 /* Statuses: 0 is success, every failure is negative. */
 enum {
@@ -39,6 +41,7 @@ typedef struct eng_store eng_store;
 typedef struct eng_secret {
 	const char *key_file;   /* may be NULL */
 	const char *passphrase; /* may be NULL */
+	const char *origin;     /* where the caller took it from, for messages ("--key-file"); may be NULL */
 } eng_secret;
 
 typedef struct eng_init_opts {
@@ -172,6 +175,9 @@ typedef struct eng_repair_result {
 const char *eng_status_name(int status);
 
 int eng_store_init(const char *url, const eng_init_opts *opts, eng_err *err);
+/* Opens a store. A secret (key file or non-empty passphrase) given for a
+ * store that is not encrypted is refused (ENG_EKEY): a key means the
+ * caller expects encryption. */
 int eng_store_open(const char *url, const eng_secret *secret, eng_store **out, eng_err *err);
 void eng_store_close(eng_store *s);
 bool eng_store_encrypted(const eng_store *s);

@@ -40,7 +40,7 @@ static cJSON *point_json(const eng_point *p)
 {
 	cJSON *o = cJSON_CreateObject();
 	const eng_point_info *i = &p->info;
-	cJSON_AddNumberToObject(o, "format", ENG_FORMAT_VERSION);
+	cJSON_AddNumberToObject(o, "format", ENG_POINT_FORMAT);
 	cJSON_AddStringToObject(o, "machine", i->machine);
 	cJSON_AddStringToObject(o, "dataset", i->dataset);
 	cJSON_AddStringToObject(o, "kind", i->kind);
@@ -155,10 +155,10 @@ static int decode_point(const char *name, const char *text, size_t len, eng_poin
 		  copy_str(o, "consistency", i->consistency, sizeof(i->consistency)) &&
 		  get_num(o, "size", &size) && get_num(o, "block_size", &bs) && get_num(o, "blocks", &blocks) &&
 		  cJSON_IsArray(lists) && (cJSON_IsNull(parent) || (cJSON_IsString(parent) && strlen(parent->valuestring) == 16));
-	if (ok && fmt > ENG_FORMAT_VERSION) {
+	if (ok && fmt > ENG_POINT_FORMAT) {
 		cJSON_Delete(o);
-		return eng_fail(err, ENG_EFORMAT, "%s has format %.0f; this lifeboat reads format %d: upgrade lifeboat",
-				name, fmt, ENG_FORMAT_VERSION);
+		return eng_fail(err, ENG_EFORMAT, "%s has format %.0f; this lifeboat reads points of format %d: upgrade lifeboat",
+				name, fmt, ENG_POINT_FORMAT);
 	}
 	if (ok) {
 		copy_str(o, "host", p->host, sizeof(p->host));

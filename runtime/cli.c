@@ -67,10 +67,18 @@ int rt_usage(const char *cmd, const char *fmt, ...)
 
 void rt_secret(const rt_store_opts *o, eng_secret *sec)
 {
-	sec->key_file = o->key_file ? o->key_file : getenv("LIFEBOAT_KEY_FILE");
-	if (sec->key_file && !*sec->key_file)
-		sec->key_file = NULL;
+	const char *env_file = getenv("LIFEBOAT_KEY_FILE");
+	sec->key_file = o->key_file ? o->key_file : env_file && *env_file ? env_file : NULL;
 	sec->passphrase = getenv("LIFEBOAT_PASSPHRASE");
+	/* The key file wins over the passphrase; messages name where it came from. */
+	if (o->key_file)
+		sec->origin = "--key-file";
+	else if (sec->key_file)
+		sec->origin = "LIFEBOAT_KEY_FILE in the environment";
+	else if (sec->passphrase && *sec->passphrase)
+		sec->origin = "LIFEBOAT_PASSPHRASE in the environment";
+	else
+		sec->origin = NULL;
 }
 
 int rt_open_store(const char *cmd, rt_store_opts *o, eng_store **out)

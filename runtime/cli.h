@@ -35,7 +35,8 @@ typedef struct rt_store_opts {
 
 /* Opens the store named by --store (or LIFEBOAT_STORE); on failure prints and returns the exit code. */
 int rt_open_store(const char *cmd, rt_store_opts *o, eng_store **out);
-/* Fills the secret from --key-file, LIFEBOAT_KEY_FILE or LIFEBOAT_PASSPHRASE. */
+/* Fills the secret from --key-file, LIFEBOAT_KEY_FILE or LIFEBOAT_PASSPHRASE;
+ * sec->origin names the one in effect (NULL: none). */
 void rt_secret(const rt_store_opts *o, eng_secret *sec);
 
 /* "1.5 GiB" */

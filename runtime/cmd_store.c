@@ -73,6 +73,10 @@ int cmd_store(int argc, char **argv)
 	rt_secret(&so, &io.secret);
 	if (so.key_file && !io.encrypt)
 		return rt_usage("store init", "--key-file needs --encrypt");
+	if (io.secret.origin && !io.encrypt)
+		return rt_fail("store init", ENG_EINPUT,
+			       "a key is given (%s), but --encrypt is not: give --encrypt to encrypt the store with it, "
+			       "or give no key to create a store that is not encrypted", io.secret.origin);
 	bool created = false;
 	if (io.encrypt) {
 		if (!io.secret.key_file && !(io.secret.passphrase && *io.secret.passphrase))
