@@ -275,7 +275,21 @@ static int local_lock(eng_backend *base, bool exclusive, eng_err *err)
 	if (b->lock_fd < 0) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/locks/store.lock", b->root);
-		b->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		/* flock needs no write access: a read-only store (a write-protected
+		 * mount, a snapshot) is read under its lock as it is. */
+		b->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (b->lock_fd < 0 && errno == ENOENT) {
+			char *slash = strrchr(path, '/');
+			*slash = 0;
+			int made = eng_mkdirs(path, 0755);
+			*slash = '/';
+			if (made == 0)
+				b->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		}
+		/* No lock file, and none can be made on a read-only file system:
+		 * nobody can change the store, so readers need no lock. */
+		if (b->lock_fd < 0 && errno == EROFS && !exclusive)
+			return ENG_OK;
 		if (b->lock_fd < 0)
 			return eng_fail_errno(err, "store %s: cannot open its lock", b->root);
 	}
