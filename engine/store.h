@@ -14,6 +14,8 @@
 
 #define ENG_POINT_FORMAT 1 /* points have not changed since store format 1 */
 #define ENG_DEFAULT_BLOCK (16u << 10)
+#define ENG_MIN_BLOCK (4u << 10) /* image block sizes: powers of two in [min, max] */
+#define ENG_MAX_BLOCK (4u << 20)
 #define ENG_SEGMENT_BLOCKS 1024 /* blocks per block-list chunk */
 #define ENG_LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
 
