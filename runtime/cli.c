@@ -3,6 +3,7 @@
 #include "tasks.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -173,6 +174,19 @@ void rt_progress_done(rt_progress *p)
 {
 	if (p->on)
 		fprintf(stderr, "\r\033[K");
+}
+
+bool rt_parse_threads(const char *cmd, const char *arg, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > RT_MAX_THREADS) {
+		rt_usage(cmd, "--threads '%s' is not a count from 1 to %d", arg, RT_MAX_THREADS);
+		return false;
+	}
+	*out = (int)v;
+	return true;
 }
 
 bool rt_split_target(const char *cmd, const char *arg, char *machine, char *dataset, char *point, bool allow_point)

@@ -57,6 +57,11 @@ void rt_progress_done(rt_progress *p);
 /* Parses "90s", "15m", "24h", "7d", "1h30m" into microseconds. */
 bool rt_parse_duration(const char *s, int64_t *us);
 
+/* Parses --threads N (1 to RT_MAX_THREADS, the engine's limit); false (with
+ * a message printed) otherwise. */
+#define RT_MAX_THREADS 64
+bool rt_parse_threads(const char *cmd, const char *arg, int *out);
+
 /* Splits MACHINE/DATASET[@POINT]; false (with a message printed) when malformed. */
 bool rt_split_target(const char *cmd, const char *arg, char *machine, char *dataset, char *point, bool allow_point);
 

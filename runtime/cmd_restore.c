@@ -20,7 +20,7 @@ static const char help[] =
 	"  --delta          update an existing DEST in place: read it, write only the\n"
 	"                   blocks that differ (failback); DEST is not atomic then\n"
 	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
-	"  --threads N      worker threads (default: one per core)\n"
+	"  --threads N      worker threads, 1 to 64 (default: by the number of cores)\n"
 	"  --json           print a JSON summary\n";
 
 int cmd_restore(int argc, char **argv)
@@ -46,7 +46,10 @@ int cmd_restore(int argc, char **argv)
 		case 'k': so.key_file = optarg; break;
 		case 'f': o.force = true; break;
 		case 'd': o.delta = true; break;
-		case 't': o.run.threads = atoi(optarg); break;
+		case 't':
+			if (!rt_parse_threads("restore", optarg, &o.run.threads))
+				return EXIT_BAD_INPUT;
+			break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("restore", "%s needs a value", argv[optind - 1]);

@@ -22,7 +22,7 @@ static const char help[] =
 	"                         (default: the previous point's, else 16KiB)\n"
 	"  --key-file FILE        key of an encrypted store (default: LIFEBOAT_KEY_FILE,\n"
 	"                         or the passphrase in LIFEBOAT_PASSPHRASE)\n"
-	"  --threads N            worker threads (default: one per core)\n"
+	"  --threads N            worker threads, 1 to 64 (default: one per core)\n"
 	"  --json                 print a JSON summary instead of the id\n";
 
 int cmd_sync(int argc, char **argv)
@@ -55,7 +55,10 @@ int cmd_sync(int argc, char **argv)
 				return rt_usage("sync", "--block-size '%s' is not a size such as 16KiB", optarg);
 			break;
 		case 'k': so.key_file = optarg; break;
-		case 't': o.run.threads = atoi(optarg); break;
+		case 't':
+			if (!rt_parse_threads("sync", optarg, &o.run.threads))
+				return EXIT_BAD_INPUT;
+			break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("sync", "%s needs a value", argv[optind - 1]);

@@ -16,7 +16,7 @@ static const char help[] =
 	"  --store URL      the replica store (default: LIFEBOAT_STORE)\n"
 	"  --full           read and authenticate every chunk\n"
 	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
-	"  --threads N      worker threads (default: one per core)\n"
+	"  --threads N      worker threads, 1 to 64 (default: by the number of cores)\n"
 	"  --json           print a JSON summary\n";
 
 static void print_problem(void *ctx, const char *line)
@@ -51,7 +51,10 @@ int cmd_verify(int argc, char **argv)
 		case 's': so.url = optarg; break;
 		case 'k': so.key_file = optarg; break;
 		case 'F': o.full = true; break;
-		case 't': o.run.threads = atoi(optarg); break;
+		case 't':
+			if (!rt_parse_threads("verify", optarg, &o.run.threads))
+				return EXIT_BAD_INPUT;
+			break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("verify", "%s needs a value", argv[optind - 1]);
