@@ -4,6 +4,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -240,20 +241,6 @@ bool rt_parse_scope(const char *cmd, const char *arg, char machine[256], char da
 	return true;
 }
 
-void rt_json_str(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 bool rt_json_print(cJSON *v)
 {
 	char *text = v ? cJSON_PrintUnformatted(v) : NULL;
@@ -265,6 +252,11 @@ bool rt_json_print(cJSON *v)
 	puts(text);
 	free(text);
 	return true;
+}
+
+double rt_seconds(double s)
+{
+	return round(s * 1000) / 1000;
 }
 
 bool rt_parse_duration(const char *s, int64_t *us)

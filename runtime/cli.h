@@ -69,11 +69,10 @@ bool rt_split_target(const char *cmd, const char *arg, char *machine, char *data
  * false (with a message printed) when malformed. Empty strings mean "all". */
 bool rt_parse_scope(const char *cmd, const char *arg, char machine[256], char dataset[256]);
 
-/* Prints s as a JSON string literal. */
-void rt_json_str(const char *s);
-
 /* Prints a JSON value on one line to stdout and frees it; false when out of memory. */
 struct cJSON;
 bool rt_json_print(struct cJSON *v);
+/* Seconds rounded to the millisecond, for JSON. */
+double rt_seconds(double s);
 
 #endif

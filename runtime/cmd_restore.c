@@ -1,4 +1,5 @@
 /* cmd_restore.c — `lifeboat restore`: a recovery point back to a file or device. */
+#include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +84,15 @@ int cmd_restore(int argc, char **argv)
 	if (rc)
 		return rt_fail("restore", rc, "%s", err.msg);
 	if (so.json) {
-		printf("{\"point\":\"%s\",\"dest\":", r.point_id);
-		rt_json_str(dest);
-		printf(",\"size\":%llu,\"bytes_read\":%llu,\"bytes_written\":%llu,\"seconds\":%.3f}\n",
-		       (unsigned long long)r.size, (unsigned long long)r.bytes_read, (unsigned long long)r.bytes_written,
-		       r.seconds);
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "point", r.point_id);
+		cJSON_AddStringToObject(j, "dest", dest);
+		cJSON_AddNumberToObject(j, "size", (double)r.size);
+		cJSON_AddNumberToObject(j, "bytes_read", (double)r.bytes_read);
+		cJSON_AddNumberToObject(j, "bytes_written", (double)r.bytes_written);
+		cJSON_AddNumberToObject(j, "seconds", rt_seconds(r.seconds));
+		if (!rt_json_print(j))
+			return EXIT_FAILED;
 	} else {
 		char a[32], b[32];
 		char d[32], readpart[64] = "";
