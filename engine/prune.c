@@ -317,8 +317,11 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	if (rc == ENG_EBUSY)
 		rc = eng_fail(err, ENG_EBUSY, "store %s is in use (a sync, restore or verify runs): prune needs it alone; try again",
 			      s->be->where);
-	if (!rc)
-		rc = eng_store_load_index(s, err);
+	if (!rc && (rc = eng_store_load_index(s, err)) == ENG_ECORRUPT && err) {
+		char cause[sizeof(err->msg)];
+		snprintf(cause, sizeof(cause), "%s", err->msg);
+		rc = eng_fail(err, ENG_ECORRUPT, "%s; nothing was pruned: run 'lifeboat repair' to rebuild the index", cause);
+	}
 	if (!rc)
 		rc = eng_points_list(s, NULL, NULL, &pts, &n, err);
 	if (rc)

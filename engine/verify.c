@@ -84,7 +84,9 @@ static int check_pack_object(void *ctx, const char *name, uint64_t size)
 		return 0;
 	}
 	char line[600];
-	snprintf(line, sizeof(line), "%s: not in any index (left by an interrupted sync; prune removes it)", name);
+	snprintf(line, sizeof(line),
+		 "%s: not in any index (left by an interrupted sync, which prune removes, or named by a lost "
+		 "index file, which repair restores)", name);
 	note(ps->j, line);
 	ps->j->unindexed++;
 	return 0;

@@ -31,7 +31,7 @@ check "verify still finds every pack present" test "$(find st/packs -type f | wc
 two_points st2
 printf 'garbage' | dd of="st2/index/$first_index" bs=1 seek=60 conv=notrunc status=none
 before=$(tree_digest st2)
-expect 1 "*index/$first_index*" "prune with a damaged index file fails naming it" lb prune --store st2 --keep-last 1
+expect 1 "*index/$first_index*lifeboat repair*" "prune with a damaged index file fails naming it" lb prune --store st2 --keep-last 1
 check "and deletes nothing" test "$before" = "$(tree_digest st2)"
 
 # Leftovers of a killed sync in tmp/ are removed by prune.
