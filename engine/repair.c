@@ -153,6 +153,9 @@ static int read_packs(struct repair_job *j, eng_err *err)
 		return rc;
 	if (j->npacks)
 		qsort(j->packs, j->npacks, sizeof(*j->packs), by_name);
+	uint64_t total = 0, done = 0;
+	for (size_t i = 0; i < j->npacks; i++)
+		total += j->packs[i].size;
 	for (size_t i = 0; i < j->npacks; i++) {
 		struct pack_rec *p = &j->packs[i];
 		struct pack_rec *old = find_rec(j->old, j->nold, p->name);
@@ -161,7 +164,8 @@ static int read_packs(struct repair_job *j, eng_err *err)
 		if (j->o->run.cancel && *j->o->run.cancel)
 			return eng_fail(err, ENG_ECANCEL, "cancelled");
 		if (j->o->run.progress)
-			j->o->run.progress(j->o->run.progress_ctx, i, j->npacks);
+			j->o->run.progress(j->o->run.progress_ctx, done, total);
+		done += p->size;
 		eng_pack_object(p->name, obj);
 		j->r->packs++;
 		int hrc = eng_pack_read_header(s, j->codec, obj, p->size, &p->entries, &p->count, &e);
