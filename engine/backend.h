@@ -46,8 +46,11 @@ int eng_backend_open(const char *url, bool create, eng_backend **out, eng_err *e
 int eng_backend_get_all(eng_backend *b, const char *name, size_t max, uint8_t **data, size_t *len,
 			eng_err *err);
 
-/* Names of the objects under prefix, skipping temporary ones (*.tmp). */
+/* Names of the objects under prefix, skipping temporary ones (a last name
+ * component ending in ".tmp"). */
 int eng_backend_names(eng_backend *b, const char *prefix, char ***names, size_t *n, eng_err *err);
+/* Every object under prefix, temporary ones too (what prune clears from tmp/). */
+int eng_backend_all_names(eng_backend *b, const char *prefix, char ***names, size_t *n, eng_err *err);
 void eng_names_free(char **names, size_t n);
 
 #endif
