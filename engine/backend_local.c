@@ -33,6 +33,7 @@ typedef struct local_backend {
 	eng_backend base;
 	char *root;
 	int lock_fd;
+	bool lock_writable;
 	pthread_mutex_t mu;
 	struct fd_slot fds[FD_SLOTS];
 	int *retired;
@@ -274,13 +275,39 @@ static int local_remove(eng_backend *base, const char *name, eng_err *err)
 	return ENG_OK;
 }
 
+/* Opens locks/store.lock (making it, and its folder, when missing); -1 with errno. */
+static int open_lock(local_backend *b, bool writable)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/locks/store.lock", b->root);
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	char *slash = strrchr(path, '/');
+	*slash = 0;
+	int made = eng_mkdirs(path, 0755);
+	*slash = '/';
+	return made == 0 ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
+}
+
 static int local_lock(eng_backend *base, bool exclusive, eng_err *err)
 {
 	local_backend *b = (local_backend *)base;
+	/* A shared lock needs no write access, so a read-only store (a
+	 * write-protected mount, a snapshot) is read under its lock as it is.
+	 * The exclusive lock is taken through a writable descriptor, as flock
+	 * emulated over NFS requires. */
+	if (b->lock_fd >= 0 && exclusive && !b->lock_writable) {
+		close(b->lock_fd);
+		b->lock_fd = -1;
+	}
 	if (b->lock_fd < 0) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/locks/store.lock", b->root);
-		b->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		b->lock_fd = open_lock(b, exclusive);
+		b->lock_writable = exclusive;
+		/* No lock file, and none can be made on a read-only file system:
+		 * nobody can change the store, so readers need no lock. */
+		if (b->lock_fd < 0 && errno == EROFS && !exclusive)
+			return ENG_OK;
 		if (b->lock_fd < 0)
 			return eng_fail_errno(err, "store %s: cannot open its lock", b->root);
 	}

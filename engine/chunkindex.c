@@ -18,6 +18,8 @@ struct eng_cindex {
 	size_t cap, count;
 	eng_pack_ref *packs;
 	size_t npacks, cap_packs;
+	uint32_t *by_name; /* pack number + 1 per slot (0: free), hashed by name */
+	size_t cap_names;
 };
 
 eng_cindex *eng_cindex_new(void)
@@ -40,11 +42,41 @@ void eng_cindex_free(eng_cindex *ci)
 		return;
 	free(ci->slots);
 	free(ci->packs);
+	free(ci->by_name);
 	free(ci);
+}
+
+/* The slot of name in by_name: where it is, or the free slot it would take. */
+static uint32_t *name_slot(const eng_cindex *ci, const uint8_t name[ENG_ID_LEN])
+{
+	for (size_t i = (size_t)get_u64(name) & (ci->cap_names - 1);; i = (i + 1) & (ci->cap_names - 1)) {
+		uint32_t *slot = &ci->by_name[i];
+		if (!*slot || memcmp(ci->packs[*slot - 1].name, name, ENG_ID_LEN) == 0)
+			return slot;
+	}
+}
+
+static int grow_names(eng_cindex *ci)
+{
+	size_t cap = ci->cap_names ? 2 * ci->cap_names : 128;
+	uint32_t *v = calloc(cap, sizeof(*v));
+	if (!v)
+		return -1;
+	free(ci->by_name);
+	ci->by_name = v;
+	ci->cap_names = cap;
+	for (size_t p = 0; p < ci->npacks; p++)
+		*name_slot(ci, ci->packs[p].name) = (uint32_t)p + 1;
+	return 0;
 }
 
 uint32_t eng_cindex_add_pack(eng_cindex *ci, const uint8_t name[ENG_ID_LEN], uint64_t size)
 {
+	if ((ci->npacks + 1) * 2 > ci->cap_names && grow_names(ci) != 0)
+		return UINT32_MAX;
+	uint32_t *slot = name_slot(ci, name);
+	if (*slot)
+		return *slot - 1; /* named by an earlier index file too: one pack */
 	if (ci->npacks == ci->cap_packs) {
 		size_t cap = ci->cap_packs ? ci->cap_packs * 2 : 64;
 		eng_pack_ref *p = realloc(ci->packs, cap * sizeof(*p));
@@ -55,6 +87,7 @@ uint32_t eng_cindex_add_pack(eng_cindex *ci, const uint8_t name[ENG_ID_LEN], uin
 	}
 	memcpy(ci->packs[ci->npacks].name, name, ENG_ID_LEN);
 	ci->packs[ci->npacks].size = size;
+	*slot = (uint32_t)ci->npacks + 1;
 	return (uint32_t)ci->npacks++;
 }
 

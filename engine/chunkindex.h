@@ -32,7 +32,9 @@ typedef struct eng_cindex eng_cindex;
 eng_cindex *eng_cindex_new(void);
 void eng_cindex_free(eng_cindex *ci);
 
-/* Adds a pack and returns its number, or UINT32_MAX when out of memory. */
+/* Adds a pack and returns its number, or UINT32_MAX when out of memory. A
+ * pack already known by that name keeps its number (and its size): several
+ * index files may name one pack, e.g. after a prune was interrupted. */
 uint32_t eng_cindex_add_pack(eng_cindex *ci, const uint8_t name[ENG_ID_LEN], uint64_t size);
 const eng_pack_ref *eng_cindex_pack(const eng_cindex *ci, uint32_t pack);
 void eng_cindex_set_pack_size(eng_cindex *ci, uint32_t pack, uint64_t size);

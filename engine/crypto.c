@@ -3,6 +3,7 @@
  * on every 16 KiB block. */
 #include "crypto.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
@@ -35,12 +36,22 @@ int eng_random(void *buf, size_t n, eng_err *err)
 	return ENG_OK;
 }
 
+int eng_scrypt_check(uint64_t log_n, uint64_t r, uint64_t p, eng_err *err)
+{
+	/* scrypt needs 128 * r * 2^log_n bytes: at most 1 GiB (the default is 32 MiB) */
+	if (log_n < 10 || log_n > 20 || r == 0 || r > 32 || p == 0 || p > 16 || (r << (7 + log_n)) > (1u << 30))
+		return eng_fail(err, ENG_EFORMAT,
+				"unsupported scrypt parameters (log_n=%llu r=%llu p=%llu; at most 1 GiB of memory, p up to 16)",
+				(unsigned long long)log_n, (unsigned long long)r, (unsigned long long)p);
+	return ENG_OK;
+}
+
 int eng_scrypt(const void *secret, size_t len, const uint8_t *salt, size_t salt_len,
 	       uint32_t log_n, uint32_t r, uint32_t p, uint8_t out[ENG_KEY_LEN], eng_err *err)
 {
-	if (log_n < 10 || log_n > 22 || r == 0 || r > 32 || p == 0 || p > 16)
-		return eng_fail(err, ENG_EFORMAT, "unsupported scrypt parameters (log_n=%u r=%u p=%u)",
-				log_n, r, p);
+	int rc = eng_scrypt_check(log_n, r, p, err);
+	if (rc)
+		return rc;
 	uint64_t N = (uint64_t)1 << log_n;
 	uint64_t maxmem = 128 * N * r * p + (64u << 20);
 	if (EVP_PBE_scrypt(secret, len, salt, salt_len, N, r, p, maxmem, out, ENG_KEY_LEN) != 1)
@@ -175,4 +186,20 @@ int eng_aead_open(eng_aead *a, const uint8_t *aad, size_t aad_len,
 	    EVP_DecryptFinal_ex(a->dec, out + len, &n) <= 0)
 		return -1;
 	return 0;
+}
+
+void eng_hmac(const uint8_t key[ENG_KEY_LEN], const void *data, size_t len, uint8_t out[ENG_ID_LEN])
+{
+	eng_hasher *h = eng_hasher_new(key);
+	if (!h) { /* out of memory: a value no key gives, so a check fails */
+		memset(out, 0, ENG_ID_LEN);
+		return;
+	}
+	eng_hasher_id(h, data, len, out);
+	eng_hasher_free(h);
+}
+
+bool eng_ct_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
 }

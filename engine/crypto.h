@@ -5,6 +5,7 @@
 #ifndef ENG_CRYPTO_H
 #define ENG_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,8 @@ typedef struct eng_hasher eng_hasher;
 typedef struct eng_aead eng_aead;
 
 int eng_random(void *buf, size_t n, eng_err *err);
+/* ENG_EFORMAT unless the scrypt cost is one lifeboat accepts (bounded memory). */
+int eng_scrypt_check(uint64_t log_n, uint64_t r, uint64_t p, eng_err *err);
 int eng_scrypt(const void *secret, size_t len, const uint8_t *salt, size_t salt_len,
 	       uint32_t log_n, uint32_t r, uint32_t p, uint8_t out[ENG_KEY_LEN], eng_err *err);
 
@@ -26,6 +29,10 @@ int eng_scrypt(const void *secret, size_t len, const uint8_t *salt, size_t salt_
 eng_hasher *eng_hasher_new(const uint8_t *mac_key);
 void eng_hasher_free(eng_hasher *h);
 void eng_hasher_id(eng_hasher *h, const void *data, size_t len, uint8_t out[ENG_ID_LEN]);
+/* One-shot HMAC-SHA-256 with a 32-byte key. */
+void eng_hmac(const uint8_t key[ENG_KEY_LEN], const void *data, size_t len, uint8_t out[ENG_ID_LEN]);
+/* Compares in time independent of where a and b differ. */
+bool eng_ct_equal(const void *a, const void *b, size_t n);
 /* One-shot plain SHA-256. */
 void eng_sha256(const void *data, size_t len, uint8_t out[ENG_ID_LEN]);
 

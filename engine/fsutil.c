@@ -21,8 +21,13 @@ int eng_mkdirs(const char *path, mode_t mode)
 		if (*p == '/' || *p == 0) {
 			char c = *p;
 			*p = 0;
-			if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			if (mkdir(buf, mode) == 0) {
+				/* the new folder's name lives in its parent */
+				if (eng_fsync_dir_of(buf) != 0)
+					return -1;
+			} else if (errno != EEXIST) {
 				return -1;
+			}
 			*p = c;
 			if (!c)
 				break;

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* mkdir -p; 0 or -1 with errno. */
+/* mkdir -p, durably: the parent of each folder it makes is fsynced. 0 or -1 with errno. */
 int eng_mkdirs(const char *path, mode_t mode);
 /* fsync the directory holding path (or path itself when is_dir). */
 int eng_fsync_dir_of(const char *path);

@@ -1,8 +1,10 @@
 /* image_restore.c — writing an image point back to a file or block device.
  *
  * A file is restored under a temporary name beside DEST, sized first with
- * ftruncate so holes cost nothing, then fsynced and renamed over DEST: no
- * half-written file ever carries DEST's name. A block device is written in
+ * ftruncate so holes cost nothing, then fsynced and renamed to DEST: no
+ * half-written file ever carries DEST's name, and without force a DEST
+ * made by someone else meanwhile is never replaced. --delta writes DEST in
+ * place, never through a symlink. A block device is written in
  * place (holes as zeros) and only with force. Worker threads take
  * segments; runs of adjacent blocks are gathered and written in one call.
  * The image has to reach the disk before it is reported restored, so each
@@ -235,14 +237,23 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 	struct stat st;
 	*mode = 0600;
 	if (o->delta) {
-		if (stat(j->dest, &st) != 0)
+		/* In place, so never through a symlink: what it points to may be
+		 * anything, and may change between a check and the writes. */
+		if (lstat(j->dest, &st) != 0)
 			return eng_fail(err, ENG_EINPUT, "%s: %s (--delta updates an existing image)", j->dest, strerror(errno));
+		if (S_ISLNK(st.st_mode))
+			return eng_fail(err, ENG_EINPUT,
+					"%s is a symlink: --delta writes only to the image file or block device itself; "
+					"give its own path", j->dest);
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 			return eng_fail(err, ENG_EINPUT, "%s is not an image file or block device", j->dest);
 		j->device = S_ISBLK(st.st_mode);
-		j->fd = open(j->dest, O_RDWR | O_CLOEXEC);
+		j->fd = open(j->dest, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (j->fd < 0)
 			return eng_fail_errno(err, "cannot open %s", j->dest);
+		struct stat now;
+		if (fstat(j->fd, &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino)
+			return eng_fail(err, ENG_EINPUT, "%s was replaced while it was opened", j->dest);
 		if (j->device && (uint64_t)lseek(j->fd, 0, SEEK_END) < j->pt->info.size)
 			return eng_fail(err, ENG_EINPUT, "%s is smaller than the point", j->dest);
 		return ENG_OK;
@@ -254,7 +265,7 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 			return eng_fail(err, ENG_EEXIST, "%s exists: give --force to replace it", j->dest);
 		if (S_ISBLK(st.st_mode)) {
 			j->device = true;
-			j->fd = open(j->dest, O_WRONLY | O_CLOEXEC);
+			j->fd = open(j->dest, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (j->fd < 0)
 				return eng_fail_errno(err, "cannot open %s", j->dest);
 			uint64_t devsize = (uint64_t)lseek(j->fd, 0, SEEK_END);
@@ -294,6 +305,30 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 	return ENG_OK;
 }
 
+/* Renames the finished image to dest. Without force, a dest that appeared
+ * while restoring is not replaced (RENAME_NOREPLACE, or link(2) where the
+ * file system lacks it). */
+static int put_in_place(const char *tmp, const char *dest, bool force, eng_err *err)
+{
+	if (force) {
+		if (rename(tmp, dest) != 0)
+			return eng_fail_errno(err, "cannot put the restored image at %s", dest);
+		return ENG_OK;
+	}
+	int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE);
+	if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+		r = link(tmp, dest);
+		if (r == 0)
+			unlink(tmp);
+	}
+	if (r != 0 && errno == EEXIST)
+		return eng_fail(err, ENG_EEXIST, "%s appeared while restoring and was not replaced (give --force to replace it)",
+				dest);
+	if (r != 0)
+		return eng_fail_errno(err, "cannot put the restored image at %s", dest);
+	return ENG_OK;
+}
+
 int eng_image_restore(eng_store *s, const eng_point *pt, const char *dest, const eng_restore_opts *opts,
 		      eng_restore_result *res, eng_err *err)
 {
@@ -324,10 +359,12 @@ int eng_image_restore(eng_store *s, const eng_point *pt, const char *dest, const
 		goto out;
 	}
 	if (!j.device && !j.delta) {
-		if (fchmod(j.fd, mode) != 0 || rename(tmp, dest) != 0) {
-			rc = eng_fail_errno(err, "cannot put the restored image at %s", dest);
+		if (fchmod(j.fd, mode) != 0) {
+			rc = eng_fail_errno(err, "cannot set the mode of %s", dest);
 			goto out;
 		}
+		if ((rc = put_in_place(tmp, dest, opts->force, err)))
+			goto out;
 		tmp[0] = 0;
 		eng_fsync_dir_of(dest);
 	}

@@ -210,7 +210,7 @@ static int open_source(const char *source, int *fd_out, uint64_t *size, bool *re
 
 static bool valid_block_size(uint32_t bs)
 {
-	return bs >= 4096 && bs <= (4u << 20) && (bs & (bs - 1)) == 0;
+	return bs >= ENG_MIN_BLOCK && bs <= ENG_MAX_BLOCK && (bs & (bs - 1)) == 0;
 }
 
 int eng_image_sync(eng_store *s, const char *source, const eng_sync_opts *opts, const eng_point *parent,

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#define ENG_FORMAT_VERSION 1
+/* The store format this build writes; it reads every format up to it.
+ * Format 2 authenticates an encrypted store's settings (docs/store-format.md). */
+#define ENG_FORMAT_VERSION 2
 
 /* Statuses: 0 is success, every failure is negative. */
 enum {
@@ -42,6 +44,7 @@ typedef struct eng_store eng_store;
 typedef struct eng_secret {
 	const char *key_file;   /* may be NULL */
 	const char *passphrase; /* may be NULL */
+	const char *origin;     /* where the caller took it from, for messages ("--key-file"); may be NULL */
 } eng_secret;
 
 typedef struct eng_init_opts {
@@ -154,9 +157,31 @@ typedef struct eng_prune_result {
 	uint64_t leftovers;      /* unindexed packs and temporary files removed */
 } eng_prune_result;
 
+typedef struct eng_repair_opts {
+	bool dry_run;          /* read and report; write and remove nothing */
+	eng_run_opts run;      /* cancel and progress (threads unused) */
+	eng_report_fn report;  /* each damaged object and each point that cannot be restored whole */
+	void *report_ctx;
+} eng_repair_opts;
+
+typedef struct eng_repair_result {
+	uint64_t packs;               /* pack objects found */
+	uint64_t packs_indexed;       /* packs the new index names */
+	uint64_t packs_added;         /* of those, packs no old index file named */
+	uint64_t packs_damaged;       /* packs whose chunks could not be indexed */
+	uint64_t chunks;              /* entries of the new index */
+	uint64_t index_files_damaged; /* old index files that could not be read */
+	uint64_t index_files_removed; /* old index files replaced by the new one */
+	uint64_t points;
+	uint64_t points_incomplete;   /* points still lacking chunks (or unreadable) */
+} eng_repair_result;
+
 const char *eng_status_name(int status);
 
 int eng_store_init(const char *url, const eng_init_opts *opts, eng_err *err);
+/* Opens a store. A secret (key file or non-empty passphrase) given for a
+ * store that is not encrypted is refused (ENG_EKEY): a key means the
+ * caller expects encryption. */
 int eng_store_open(const char *url, const eng_secret *secret, eng_store **out, eng_err *err);
 void eng_store_close(eng_store *s);
 bool eng_store_encrypted(const eng_store *s);
@@ -203,6 +228,12 @@ int eng_plan_put(eng_store *s, eng_plan_state *st, eng_err *err);
 /* The site a machine may be synced from: ENG_OK when opts allow it, else
  * ENG_EFENCED with a sentence naming the plan and what to run. */
 int eng_fence_check(eng_store *s, const char *machine, const char *site, eng_err *err);
+
+/* Rebuilds the index from the packs' own headers, under the store's
+ * exclusive lock: the new index is durable before the old index files are
+ * removed. Fails with ENG_ECORRUPT (after repairing what it can) when a
+ * pack is damaged or a point still lacks chunks; each is reported. */
+int eng_repair(eng_store *s, const eng_repair_opts *opts, eng_repair_result *res, eng_err *err);
 
 /* Names for machines and datasets: non-empty, no '/', no "..", no control bytes. */
 bool eng_name_valid(const char *name, const char **why);

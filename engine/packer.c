@@ -469,3 +469,57 @@ int eng_packer_finish(eng_packer *p, eng_err *err)
 	}
 	return pack_done(p, p->index_codec, NULL, true, err);
 }
+
+/* The largest plain chunk a writer makes: a 4 MiB image block. */
+#define CHUNK_MAX (4u << 20)
+
+int eng_pack_read_header(eng_store *s, eng_codec *c, const char *obj, uint64_t size, uint8_t **entries,
+			 uint32_t *count, eng_err *err)
+{
+	uint8_t head[8], tail[12], *env = NULL, *hdr = NULL;
+	size_t hdr_len;
+	const char *where = s->be->where;
+	if (size < 8 + ENG_ENVELOPE_HEAD + sizeof(tail))
+		return eng_fail(err, ENG_ECORRUPT, "%s/%s: too short to be a pack (%llu bytes)", where, obj,
+				(unsigned long long)size);
+	int rc = eng_be_get(s->be, obj, 0, head, sizeof(head), err);
+	if (!rc)
+		rc = eng_be_get(s->be, obj, size - sizeof(tail), tail, sizeof(tail), err);
+	if (rc)
+		return rc;
+	uint32_t env_len = get_u32(tail);
+	if (memcmp(head, PACK_MAGIC, 8) || memcmp(tail + 4, "LBPKEND1", 8))
+		return eng_fail(err, ENG_ECORRUPT, "%s/%s: not a pack (bad magic)", where, obj);
+	if (env_len < ENG_ENVELOPE_HEAD || env_len > size - 8 - sizeof(tail) || env_len > ENG_OBJECT_MAX)
+		return eng_fail(err, ENG_ECORRUPT, "%s/%s: header length %u out of range", where, obj, env_len);
+	uint64_t end = size - sizeof(tail) - env_len; /* where the blobs end */
+	if (!(env = malloc(env_len)))
+		return eng_fail(err, ENG_ENOMEM, "out of memory reading %s", obj);
+	char name[200];
+	snprintf(name, sizeof(name), "%s/%s header", where, obj);
+	rc = eng_be_get(s->be, obj, end, env, env_len, err);
+	if (!rc)
+		rc = eng_envelope_open(c, "LBPKHDR1", env, env_len, name, &hdr, &hdr_len, NULL, err);
+	free(env);
+	if (rc)
+		return rc;
+	uint32_t n = hdr_len >= 4 ? get_u32(hdr) : 0;
+	if (hdr_len < 4 || (hdr_len - 4) % ENG_ENTRY_LEN || (hdr_len - 4) / ENG_ENTRY_LEN != n) {
+		free(hdr);
+		return eng_fail(err, ENG_ECORRUPT, "%s: malformed", name);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t id[ENG_ID_LEN];
+		eng_loc loc;
+		eng_entry_get(hdr + 4 + (size_t)i * ENG_ENTRY_LEN, id, &loc);
+		if (loc.offset < 8 || (uint64_t)loc.offset + loc.length > end || loc.type > ENG_CHUNK_META ||
+		    loc.raw_length > CHUNK_MAX || loc.length > eng_codec_bound(loc.raw_length)) {
+			free(hdr);
+			return eng_fail(err, ENG_ECORRUPT, "%s: entry %u out of range", name, i);
+		}
+	}
+	memmove(hdr, hdr + 4, (size_t)n * ENG_ENTRY_LEN);
+	*entries = hdr;
+	*count = n;
+	return ENG_OK;
+}

@@ -45,6 +45,12 @@ typedef struct eng_index_pack {
 int eng_index_write(eng_store *s, eng_codec *c, const eng_index_pack *packs, size_t n, char name_out[80],
 		    eng_err *err);
 
+/* Reads the header of pack object obj (size bytes), authenticates it and
+ * checks every entry lies inside the pack: *entries receives count entries
+ * of ENG_ENTRY_LEN bytes (free it). What rebuilds a lost index. */
+int eng_pack_read_header(eng_store *s, eng_codec *c, const char *obj, uint64_t size, uint8_t **entries,
+			 uint32_t *count, eng_err *err);
+
 /* Looks a chunk in a finished pack up under the packer's lock; obj receives its pack's name. */
 bool eng_packer_lookup(eng_packer *p, const uint8_t id[ENG_ID_LEN], eng_loc *loc, char obj[128]);
 /* Waits for the publisher and indexes every published pack; call after

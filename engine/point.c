@@ -3,6 +3,7 @@
  * object's id. A point is written last, after every chunk it references is
  * durable, so its presence means it is complete. */
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static cJSON *point_json(const eng_point *p)
 {
 	cJSON *o = cJSON_CreateObject();
 	const eng_point_info *i = &p->info;
-	cJSON_AddNumberToObject(o, "format", ENG_FORMAT_VERSION);
+	cJSON_AddNumberToObject(o, "format", ENG_POINT_FORMAT);
 	cJSON_AddStringToObject(o, "machine", i->machine);
 	cJSON_AddStringToObject(o, "dataset", i->dataset);
 	cJSON_AddStringToObject(o, "kind", i->kind);
@@ -100,10 +101,44 @@ static bool copy_str(const cJSON *o, const char *key, char *dst, size_t cap)
 	return true;
 }
 
-static bool get_num(const cJSON *o, const char *key, double *out)
+/* Numbers a point holds are read only within bounds, so a forged point can
+ * neither make a conversion undefined nor ask for absurd amounts of memory. */
+#define MAX_COUNT 9007199254740992.0  /* 2^53: every whole number below is exact */
+#define MAX_MTIME_S 9000000000.0      /* seconds either side of 1970 whose ns fit an int64 */
+
+/* A whole number in [min, max]. */
+static bool get_whole(const cJSON *o, const char *key, double min, double max, double *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max) ||
+	    v->valuedouble != floor(v->valuedouble))
+		return false;
+	*out = v->valuedouble;
+	return true;
+}
+
+static bool json_u64(const cJSON *o, const char *key, uint64_t *out)
+{
+	double v;
+	if (!get_whole(o, key, 0, MAX_COUNT, &v))
+		return false;
+	*out = (uint64_t)v;
+	return true;
+}
+
+static bool json_u32(const cJSON *o, const char *key, uint32_t *out)
+{
+	double v;
+	if (!get_whole(o, key, 0, 4294967295.0, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool get_seconds(const cJSON *o, const char *key, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= MAX_COUNT))
 		return false;
 	*out = v->valuedouble;
 	return true;
@@ -113,73 +148,77 @@ static bool decode_tree_root(const cJSON *o, eng_point *p)
 {
 	const cJSON *root = cJSON_GetObjectItemCaseSensitive(o, "root");
 	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(root, "refs"), *pair;
-	double v;
 	if (!cJSON_IsObject(root) || !cJSON_IsArray(refs))
 		return false;
 	cJSON_ArrayForEach(pair, refs) {
 		const cJSON *h = cJSON_GetArrayItem(pair, 0), *l = cJSON_GetArrayItem(pair, 1);
 		uint8_t id[ENG_ID_LEN];
 		if (!cJSON_IsString(h) || !eng_unhex(h->valuestring, id, ENG_ID_LEN) || !cJSON_IsNumber(l) ||
-		    l->valuedouble < 0 || l->valuedouble > 4294967295.0 ||
+		    !(l->valuedouble >= 0 && l->valuedouble <= 4294967295.0) ||
 		    eng_refs_add(&p->root_refs, id, (uint32_t)l->valuedouble))
 			return false;
 	}
-	if (!get_num(root, "mode", &v)) return false;
-	p->root_mode = (uint32_t)v;
-	if (!get_num(root, "uid", &v)) return false;
-	p->root_uid = (uint32_t)v;
-	if (!get_num(root, "gid", &v)) return false;
-	p->root_gid = (uint32_t)v;
+	if (!json_u32(root, "mode", &p->root_mode) || p->root_mode > 07777 || !json_u32(root, "uid", &p->root_uid) ||
+	    !json_u32(root, "gid", &p->root_gid))
+		return false;
 	const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "mtime");
 	const cJSON *sec = cJSON_GetArrayItem(mt, 0), *nsec = cJSON_GetArrayItem(mt, 1);
-	if (!cJSON_IsNumber(sec) || !cJSON_IsNumber(nsec))
+	if (!cJSON_IsNumber(sec) || !cJSON_IsNumber(nsec) ||
+	    !(sec->valuedouble >= -MAX_MTIME_S && sec->valuedouble <= MAX_MTIME_S) ||
+	    !(nsec->valuedouble >= 0 && nsec->valuedouble < 1e9))
 		return false;
 	p->root_mtime_ns = (int64_t)sec->valuedouble * 1000000000 + (int64_t)nsec->valuedouble;
-	if (get_num(o, "files", &v)) p->files = (uint64_t)v;
-	if (get_num(o, "dirs", &v)) p->dirs = (uint64_t)v;
+	if (!json_u64(o, "files", &p->files))
+		p->files = 0;
+	if (!json_u64(o, "dirs", &p->dirs))
+		p->dirs = 0;
 	return true;
+}
+
+static bool image_shape_valid(const eng_point *p)
+{
+	uint32_t bs = p->info.block_size;
+	return bs >= ENG_MIN_BLOCK && bs <= ENG_MAX_BLOCK && (bs & (bs - 1)) == 0 &&
+	       p->blocks == (p->info.size + bs - 1) / bs &&
+	       p->n_lists == (p->blocks + ENG_SEGMENT_BLOCKS - 1) / ENG_SEGMENT_BLOCKS;
 }
 
 static int decode_point(const char *name, const char *text, size_t len, eng_point *p, eng_err *err)
 {
 	memset(p, 0, sizeof(*p));
 	cJSON *o = cJSON_ParseWithLength(text, len);
-	double fmt, tus, size, bs, blocks, v;
+	double fmt, tus;
 	const cJSON *lists = o ? cJSON_GetObjectItemCaseSensitive(o, "lists") : NULL;
 	const cJSON *parent = o ? cJSON_GetObjectItemCaseSensitive(o, "parent") : NULL;
 	const cJSON *st = o ? cJSON_GetObjectItemCaseSensitive(o, "stats") : NULL;
 	eng_point_info *i = &p->info;
-	bool ok = o && get_num(o, "format", &fmt) && copy_str(o, "machine", i->machine, sizeof(i->machine)) &&
+	bool ok = o && get_whole(o, "format", 0, 1e6, &fmt) && copy_str(o, "machine", i->machine, sizeof(i->machine)) &&
 		  copy_str(o, "dataset", i->dataset, sizeof(i->dataset)) && copy_str(o, "kind", i->kind, sizeof(i->kind)) &&
-		  copy_str(o, "time", i->time, sizeof(i->time)) && get_num(o, "time_us", &tus) &&
+		  copy_str(o, "time", i->time, sizeof(i->time)) && get_whole(o, "time_us", 0, MAX_COUNT, &tus) &&
 		  copy_str(o, "consistency", i->consistency, sizeof(i->consistency)) &&
-		  get_num(o, "size", &size) && get_num(o, "block_size", &bs) && get_num(o, "blocks", &blocks) &&
+		  json_u64(o, "size", &i->size) && json_u32(o, "block_size", &i->block_size) &&
+		  json_u64(o, "blocks", &p->blocks) &&
 		  cJSON_IsArray(lists) && (cJSON_IsNull(parent) || (cJSON_IsString(parent) && strlen(parent->valuestring) == 16));
-	if (ok && fmt > ENG_FORMAT_VERSION) {
+	if (ok && fmt > ENG_POINT_FORMAT) {
 		cJSON_Delete(o);
-		return eng_fail(err, ENG_EFORMAT, "%s has format %.0f; this lifeboat reads format %d: upgrade lifeboat",
-				name, fmt, ENG_FORMAT_VERSION);
+		return eng_fail(err, ENG_EFORMAT, "%s has format %.0f; this lifeboat reads points of format %d: upgrade lifeboat",
+				name, fmt, ENG_POINT_FORMAT);
 	}
 	if (ok) {
 		copy_str(o, "host", p->host, sizeof(p->host));
 		if (cJSON_IsString(parent))
 			strcpy(i->parent, parent->valuestring);
 		i->time_us = (int64_t)tus;
-		i->size = (uint64_t)size;
-		i->block_size = (uint32_t)bs;
-		p->blocks = (uint64_t)blocks;
 		if (cJSON_IsObject(st)) {
-			if (get_num(st, "added_bytes", &v)) i->added_bytes = (uint64_t)v;
-			if (get_num(st, "bytes_read", &v)) p->bytes_read = (uint64_t)v;
-			if (get_num(st, "chunks_added", &v)) p->chunks_added = (uint64_t)v;
-			if (get_num(st, "holes", &v)) p->holes = (uint64_t)v;
-			if (get_num(st, "seconds", &v)) p->seconds = v;
+			if (!json_u64(st, "added_bytes", &i->added_bytes)) i->added_bytes = 0;
+			if (!json_u64(st, "bytes_read", &p->bytes_read)) p->bytes_read = 0;
+			if (!json_u64(st, "chunks_added", &p->chunks_added)) p->chunks_added = 0;
+			if (!json_u64(st, "holes", &p->holes)) p->holes = 0;
+			if (!get_seconds(st, "seconds", &p->seconds)) p->seconds = 0;
 		}
 		p->n_lists = (size_t)cJSON_GetArraySize(lists);
 		if (!strcmp(i->kind, "image"))
-			ok = i->block_size >= 512 && (i->block_size & (i->block_size - 1)) == 0 &&
-			     p->blocks == (i->size + i->block_size - 1) / i->block_size &&
-			     p->n_lists == (p->blocks + ENG_SEGMENT_BLOCKS - 1) / ENG_SEGMENT_BLOCKS;
+			ok = image_shape_valid(p);
 		else if (!strcmp(i->kind, "tree"))
 			ok = p->n_lists == 0 && decode_tree_root(o, p);
 		else

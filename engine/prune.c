@@ -1,10 +1,10 @@
 /* prune.c — retention and garbage collection.
  *
  * Under the store's exclusive lock: (1) decide, per dataset, which points
- * the policy keeps, and delete the others' point objects; (2) mark every
- * chunk the remaining points reach (block lists and blocks of images;
- * folder streams and file contents of trees, skipping subtrees already
- * marked); (3) per pack, weigh live against dead bytes: packs with no live
+ * the policy keeps and mark every chunk they reach (block lists and blocks
+ * of images; folder streams and file contents of trees, skipping subtrees
+ * already marked), refusing to go on when the index cannot place one of
+ * them; (2) delete the forgotten points' objects; (3) per pack, weigh live against dead bytes: packs with no live
  * chunk are deleted, packs that are mostly garbage have their live blobs
  * copied (still sealed) into new packs; (4) write an index of the live
  * chunks of the packs that stay, then delete the old index files, then the
@@ -198,40 +198,81 @@ static int repack_live(eng_store *s, eng_reach *g, const uint8_t *repack, size_t
 	return rc;
 }
 
-static int remove_objects(eng_store *s, const char *prefix, const uint8_t *skip_names, size_t nskip,
-			  uint64_t *removed, eng_err *err)
+static int by_name(const void *a, const void *b)
+{
+	return memcmp(a, b, ENG_ID_LEN);
+}
+
+/* The names of the packs the index names, sorted, for bsearch. */
+static uint8_t *pack_names(const eng_cindex *ci, size_t *n)
+{
+	*n = eng_cindex_packs(ci);
+	uint8_t *v = malloc((*n + 1) * ENG_ID_LEN);
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < *n; i++)
+		memcpy(v + i * ENG_ID_LEN, eng_cindex_pack(ci, (uint32_t)i)->name, ENG_ID_LEN);
+	qsort(v, *n, ENG_ID_LEN, by_name);
+	return v;
+}
+
+static bool named_in(const uint8_t *sorted, size_t n, const uint8_t name[ENG_ID_LEN])
+{
+	return n && bsearch(name, sorted, n, ENG_ID_LEN, by_name) != NULL;
+}
+
+/* Removes every pack the new index does not name (still, sorted); those
+ * the old index did not name either (old, sorted) are leftovers of
+ * interrupted syncs and are counted. */
+static int remove_packs(eng_store *s, const uint8_t *still, size_t nstill, const uint8_t *old, size_t nold,
+			uint64_t *leftovers, eng_err *err)
 {
 	char **names = NULL;
 	size_t n = 0;
-	int rc = eng_be_names(s->be, prefix, &names, &n, err);
+	int rc = eng_be_names(s->be, "packs", &names, &n, err);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const char *base = strrchr(names[i], '/');
 		uint8_t bin[ENG_ID_LEN];
-		bool skip = false;
-		if (base && eng_unhex(base + 1, bin, ENG_ID_LEN))
-			for (size_t k = 0; k < nskip && !skip; k++)
-				skip = !memcmp(skip_names + k * ENG_ID_LEN, bin, ENG_ID_LEN);
-		if (!skip) {
-			rc = eng_be_remove(s->be, names[i], err);
-			(*removed)++;
-		}
+		bool is_pack = base && strlen(base + 1) == 2 * ENG_ID_LEN && eng_unhex(base + 1, bin, ENG_ID_LEN);
+		if (is_pack && named_in(still, nstill, bin))
+			continue;
+		rc = eng_be_remove(s->be, names[i], err);
+		if (!is_pack || !named_in(old, nold, bin))
+			(*leftovers)++;
 	}
 	eng_names_free(names, n);
 	return rc;
 }
 
+/* Marks every chunk the kept points need. A chunk the index cannot place
+ * would look like garbage and its pack be deleted: refuse instead. */
 static int collect(eng_store *s, eng_reach *g, bool *keep, eng_point_info *pts, size_t n, eng_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!keep[i])
 			continue;
 		eng_point p;
+		g->point_missing = 0;
 		int rc = eng_point_load(s, pts[i].machine, pts[i].dataset, pts[i].id, &p, err);
 		if (!rc)
 			rc = eng_reach_point(g, &p, err);
 		eng_point_release(&p);
+		if (rc == ENG_ECORRUPT && g->point_missing)
+			rc = eng_fail(err, ENG_ECORRUPT,
+				      "store %s: point %s/%s/%s needs a block list or folder the index does not place; "
+				      "nothing was pruned: run 'lifeboat repair' to rebuild the index from the packs",
+				      s->be->where, pts[i].machine, pts[i].dataset, pts[i].id);
 		if (rc)
 			return rc;
+		if (g->point_missing) {
+			char hex[2 * ENG_ID_LEN + 1];
+			eng_hex(g->last_missing, ENG_ID_LEN, hex);
+			return eng_fail(err, ENG_ECORRUPT,
+					"store %s: point %s/%s/%s needs %llu chunks the index does not place (one: %s); "
+					"nothing was pruned: run 'lifeboat repair' to rebuild the index from the packs",
+					s->be->where, pts[i].machine, pts[i].dataset, pts[i].id,
+					(unsigned long long)g->point_missing, hex);
+		}
 	}
 	return ENG_OK;
 }
@@ -262,8 +303,11 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	if (rc == ENG_EBUSY)
 		rc = eng_fail(err, ENG_EBUSY, "store %s is in use (a sync, restore or verify runs): prune needs it alone; try again",
 			      s->be->where);
-	if (!rc)
-		rc = eng_store_load_index(s, err);
+	if (!rc && (rc = eng_store_load_index(s, err)) == ENG_ECORRUPT && err) {
+		char cause[sizeof(err->msg)];
+		snprintf(cause, sizeof(cause), "%s", err->msg);
+		rc = eng_fail(err, ENG_ECORRUPT, "%s; nothing was pruned: run 'lifeboat repair' to rebuild the index", cause);
+	}
 	if (!rc)
 		rc = eng_points_list(s, NULL, NULL, &pts, &n, err);
 	if (rc)
@@ -279,12 +323,14 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 		goto out;
 	r->points_forgotten = decide(o, pts, n, keep, why);
 	r->points_kept = n - r->points_forgotten;
+	/* 1. mark what the kept points need, before anything is removed */
+	if ((rc = collect(s, &g, keep, pts, n, err)))
+		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (o->verdict && (!o->machine || !strcmp(o->machine, pts[i].machine)) &&
 		    (!o->dataset || !strcmp(o->dataset, pts[i].dataset)))
 			o->verdict(o->verdict_ctx, &pts[i], keep[i], why[i]);
-
-	/* 1. forget */
+	/* 2. forget */
 	for (size_t i = 0; i < n && !rc && !o->dry_run; i++) {
 		if (keep[i])
 			continue;
@@ -292,9 +338,6 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 		snprintf(name, sizeof(name), "points/%s/%s/%s", pts[i].machine, pts[i].dataset, pts[i].id);
 		rc = eng_be_remove(s->be, name, err);
 	}
-	/* 2. mark */
-	if (!rc)
-		rc = collect(s, &g, keep, pts, n, err);
 	if (rc)
 		goto out;
 	/* 3. weigh packs */
@@ -368,6 +411,12 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	/* 6. delete what is replaced: old index files (not the one just
 	 * written, which has the same name when nothing changed), then packs
 	 * no index names, then temporary files */
+	size_t nold = 0, nnow = 0;
+	uint8_t *old = pack_names(s->ci, &nold), *still = NULL;
+	if (!old) {
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < s->n_index_files && !rc; i++)
 		if (strcmp(s->index_files[i], written) != 0)
 			rc = eng_be_remove(s->be, s->index_files[i], err);
@@ -378,22 +427,14 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	s->n_index_files = 0;
 	if (!rc)
 		rc = eng_store_load_index(s, err);
-	if (!rc) {
-		size_t nnow = eng_cindex_packs(s->ci);
-		uint8_t *still = malloc((nnow + 1) * ENG_ID_LEN);
-		uint64_t removed = 0;
-		if (!still) {
-			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < nnow; i++)
-			memcpy(still + i * ENG_ID_LEN, eng_cindex_pack(s->ci, (uint32_t)i)->name, ENG_ID_LEN);
-		rc = remove_objects(s, "packs", still, nnow, &removed, err);
-		free(still);
-		if (!rc)
-			rc = eng_be_clean(s->be, &r->leftovers, err);
-		r->leftovers += removed - r->packs_deleted - r->packs_repacked;
-	}
+	if (!rc && !(still = pack_names(s->ci, &nnow)))
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+	if (!rc)
+		rc = remove_packs(s, still, nnow, old, nold, &r->leftovers, err);
+	if (!rc)
+		rc = eng_be_clean(s->be, &r->leftovers, err);
+	free(old);
+	free(still);
 out:
 	for (size_t i = 0; entries && i < np; i++)
 		free(entries[i]);

@@ -14,9 +14,10 @@ int eng_reach_init(eng_reach *r, eng_store *s, eng_err *err)
 	r->s = s;
 	r->codec = eng_codec_new(&s->keys, s->zstd_level);
 	r->seen = eng_cindex_new();
+	r->lacking = eng_cindex_new();
 	r->blob = malloc(eng_codec_bound(ENG_LIST_BYTES > ENG_CDC_MAX ? ENG_LIST_BYTES : ENG_CDC_MAX));
 	r->buf = malloc(ENG_LIST_BYTES);
-	if (!r->codec || !r->seen || !r->blob || !r->buf) {
+	if (!r->codec || !r->seen || !r->lacking || !r->blob || !r->buf) {
 		eng_reach_free(r);
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
 	}
@@ -27,23 +28,41 @@ void eng_reach_free(eng_reach *r)
 {
 	eng_codec_free(r->codec);
 	eng_cindex_free(r->seen);
+	eng_cindex_free(r->lacking);
 	free(r->blob);
 	free(r->buf);
 	memset(r, 0, sizeof(*r));
 }
 
-/* Adds id to the set: 1 when it was new, 0 when known (or a hole), <0 on failure. */
+/* Records that n chunks under id are missing. */
+static int taint(eng_reach *r, const uint8_t *id, uint64_t n)
+{
+	eng_loc l = { .offset = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n };
+	return eng_cindex_put(r->lacking, id, &l) ? ENG_ENOMEM : ENG_OK;
+}
+
+/* Adds id to the set: 1 when it was new, 0 when known (or a hole), <0 on
+ * failure. A known id counts what is missing under it for this point. */
 static int mark(eng_reach *r, const uint8_t *id)
 {
 	static const uint8_t zero[ENG_ID_LEN];
-	if (!memcmp(id, zero, ENG_ID_LEN) || eng_cindex_get(r->seen, id, NULL))
+	eng_loc l;
+	if (!memcmp(id, zero, ENG_ID_LEN))
 		return 0;
+	if (eng_cindex_get(r->seen, id, NULL)) {
+		if (eng_cindex_get(r->lacking, id, &l))
+			r->point_missing += l.offset;
+		return 0;
+	}
 	eng_loc none = { 0 };
 	if (eng_cindex_put(r->seen, id, &none))
 		return ENG_ENOMEM;
 	if (!eng_cindex_get(r->s->ci, id, NULL)) {
 		r->missing++;
+		r->point_missing++;
 		memcpy(r->last_missing, id, ENG_ID_LEN);
+		if (taint(r, id, 1))
+			return ENG_ENOMEM;
 	}
 	return 1;
 }
@@ -51,6 +70,7 @@ static int mark(eng_reach *r, const uint8_t *id)
 static int reach_image(eng_reach *r, const eng_point *p, eng_err *err)
 {
 	for (size_t k = 0; k < p->n_lists; k++) {
+		uint64_t before = r->point_missing;
 		int m = mark(r, p->lists[k]);
 		if (m < 0)
 			return eng_fail(err, ENG_ENOMEM, "out of memory");
@@ -63,6 +83,8 @@ static int reach_image(eng_reach *r, const eng_point *p, eng_err *err)
 		for (size_t b = 0; b < len / ENG_ID_LEN; b++)
 			if (mark(r, r->buf + b * ENG_ID_LEN) < 0)
 				return eng_fail(err, ENG_ENOMEM, "out of memory");
+		if (r->point_missing > before && taint(r, p->lists[k], r->point_missing - before))
+			return eng_fail(err, ENG_ENOMEM, "out of memory");
 	}
 	return ENG_OK;
 }
@@ -83,6 +105,7 @@ static int mark_refs(eng_reach *r, const uint8_t *refs, uint32_t n, bool *fresh)
 static int reach_dir(eng_reach *r, const uint8_t *refs, uint32_t nrefs, int depth, eng_err *err)
 {
 	bool fresh;
+	uint64_t before = r->point_missing;
 	if (depth > 256)
 		return eng_fail(err, ENG_ECORRUPT, "a tree point nests deeper than 256 levels");
 	if (mark_refs(r, refs, nrefs, &fresh))
@@ -106,11 +129,16 @@ static int reach_dir(eng_reach *r, const uint8_t *refs, uint32_t nrefs, int dept
 			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 	}
 	free(bytes);
+	/* the subtree's count goes on the folder's first ref only, so a later
+	 * point sharing the folder counts it once */
+	if (!rc && nrefs && r->point_missing > before && taint(r, refs, r->point_missing - before))
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 	return rc;
 }
 
 int eng_reach_point(eng_reach *r, const eng_point *p, eng_err *err)
 {
+	r->point_missing = 0;
 	if (!strcmp(p->info.kind, "image"))
 		return reach_image(r, p, err);
 	return reach_dir(r, p->root_refs.v, (uint32_t)p->root_refs.n, 0, err);

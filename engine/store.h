@@ -12,7 +12,10 @@
 #include "lifeboat_engine.h"
 #include "tree.h"
 
+#define ENG_POINT_FORMAT 1 /* points have not changed since store format 1 */
 #define ENG_DEFAULT_BLOCK (16u << 10)
+#define ENG_MIN_BLOCK (4u << 10) /* image block sizes: powers of two in [min, max] */
+#define ENG_MAX_BLOCK (4u << 20)
 #define ENG_SEGMENT_BLOCKS 1024 /* blocks per block-list chunk */
 #define ENG_LIST_BYTES (ENG_SEGMENT_BLOCKS * ENG_ID_LEN)
 
@@ -44,6 +47,13 @@ typedef struct eng_point {
 
 /* Loads every index file into s->ci (once). Fails naming a damaged index. */
 int eng_store_load_index(eng_store *s, eng_err *err);
+/* Reads and opens one index file into a new buffer: its plain body. */
+int eng_index_read(eng_store *s, eng_codec *c, const char *name, uint8_t **body, size_t *len, eng_err *err);
+/* Called per pack an index body names: its name, size and count entries of ENG_ENTRY_LEN bytes. */
+typedef int (*eng_index_fn)(void *ctx, const uint8_t *pack, uint64_t size, const uint8_t *entries, uint32_t count,
+			    eng_err *err);
+/* Walks an index body (name is used in messages); ENG_ECORRUPT when malformed. */
+int eng_index_walk(const char *name, const uint8_t *body, size_t len, eng_index_fn fn, void *ctx, eng_err *err);
 
 int eng_point_load(eng_store *s, const char *machine, const char *dataset, const char *id,
 		   eng_point *out, eng_err *err);

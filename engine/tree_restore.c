@@ -8,7 +8,18 @@
  * are checked (no "", ".", "..", '/' or NUL; names in a folder strictly
  * increasing, so no duplicates), every file is created with O_EXCL and
  * O_NOFOLLOW, and symlinks are created only after everything that could
- * have been written through them. */
+ * have been written through them.
+ *
+ * Nor can anyone changing the folder while the restore runs (an app user
+ * writing in its data folder, swapping a folder for a symlink or a file for
+ * a hard link) make it touch anything outside: the walk goes down through
+ * dirfds, the later phases open every path beneath the root with no symlink
+ * followed (beneath.h), check that what they opened is what they made (a
+ * lone file, the expected type) and set metadata through that fd. Such a
+ * race makes the restore fail, naming the path. A folder opened this way
+ * can only end up elsewhere if someone with write access to it moved it,
+ * who could change what it holds anyway. The final rename never replaces a
+ * DEST created meanwhile. */
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -20,6 +31,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "bytes.h"
 #include "err.h"
 #include "fsutil.h"
@@ -285,20 +297,18 @@ static void mtime_ts(int64_t mtime_ns, struct timespec ts[2])
 	ts[1] = (struct timespec){ .tv_sec = mtime_ns / 1000000000, .tv_nsec = mtime_ns % 1000000000 };
 }
 
-/* Sets the modification time of path under dirfd, or of fd when path is NULL. */
-static void set_times(int dirfd, const char *path, int fd, int64_t mtime_ns, int flags)
+/* Sets the modification time of fd (opened for reading or writing). */
+static void set_times(int fd, int64_t mtime_ns)
 {
 	struct timespec ts[2];
 	mtime_ts(mtime_ns, ts);
-	if (path)
-		utimensat(dirfd, path, ts, flags);
-	else
-		futimens(fd, ts);
+	futimens(fd, ts);
 }
 
 struct file_tls {
 	eng_codec *codec;
 	uint8_t *blob, *buf;
+	eng_parent parent; /* the folder of this thread's last file */
 };
 
 static void *file_tls_new(void *ctx)
@@ -310,6 +320,7 @@ static void *file_tls_new(void *ctx)
 	f->codec = eng_codec_new(&t->s->keys, t->s->zstd_level);
 	f->blob = malloc(eng_codec_bound(ENG_CDC_MAX));
 	f->buf = malloc(ENG_CDC_MAX);
+	eng_parent_init(&f->parent);
 	if (!f->codec || !f->blob || !f->buf) {
 		eng_codec_free(f->codec);
 		free(f->blob);
@@ -324,6 +335,7 @@ static int file_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 {
 	(void)ctx; (void)failed; (void)err;
 	struct file_tls *f = p;
+	eng_parent_close(&f->parent);
 	eng_codec_free(f->codec);
 	free(f->blob);
 	free(f->buf);
@@ -370,9 +382,20 @@ static int write_file(void *ctx, void *tlsp, size_t item, eng_err *err)
 	struct tree_restore *t = ctx;
 	struct file_tls *f = tlsp;
 	const struct later *l = &t->files[item];
-	int fd = openat(t->rootfd, l->path, (l->in_place ? O_RDWR : O_WRONLY) | O_NOFOLLOW | O_CLOEXEC);
+	const char *name;
+	int pfd = eng_parent_open(&f->parent, t->rootfd, l->path, &name);
+	/* O_NONBLOCK: a fifo swapped in must not hang the open (regular files ignore it) */
+	int fd = pfd < 0 ? -1 : openat(pfd, name, (l->in_place ? O_RDWR : O_WRONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return eng_fail_errno(err, "cannot open %s/%s", t->dest, l->path);
+	/* The walk made or found a lone regular file here; a hard link swapped
+	 * in since could lead to a file outside the tree. */
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return eng_fail(err, ENG_EIO, "%s/%s changed while the restore ran: not the lone file it %s", t->dest,
+				l->path, l->in_place ? "found" : "made");
+	}
 	uint64_t off = 0;
 	int rc = ENG_OK;
 	static const uint8_t zero[ENG_ID_LEN];
@@ -419,7 +442,43 @@ static int write_file(void *ctx, void *tlsp, size_t item, eng_err *err)
 		else if (fchmod(fd, l->mode) != 0)
 			rc = eng_fail_errno(err, "cannot set the mode of %s/%s", t->dest, l->path);
 		else
-			set_times(-1, NULL, fd, l->mtime_ns, 0);
+			set_times(fd, l->mtime_ns);
+	}
+	close(fd);
+	return rc;
+}
+
+/* The file type a symlink, fifo or device entry is made as. */
+static mode_t node_format(uint8_t type)
+{
+	switch (type) {
+	case ENG_T_SYMLINK: return S_IFLNK;
+	case ENG_T_FIFO: return S_IFIFO;
+	case ENG_T_CHR: return S_IFCHR;
+	default: return S_IFBLK;
+	}
+}
+
+/* Owner, mode and time of the symlink, fifo or device node just made as
+ * name in pfd: through an O_PATH fd of it (such nodes cannot be opened for
+ * writing), once that fd is shown to be the lone node of the right type. */
+static int set_node_meta(struct tree_restore *t, int pfd, const char *name, const struct later *l, eng_err *err)
+{
+	int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return eng_fail_errno(err, "cannot open %s/%s", t->dest, l->path);
+	struct stat st;
+	int rc = ENG_OK;
+	if (fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != node_format(l->type) || st.st_nlink != 1)
+		rc = eng_fail(err, ENG_EIO, "%s/%s changed while the restore ran: not the node it made", t->dest, l->path);
+	else if (t->as_root && eng_fd_chown(fd, l->uid, l->gid) != 0)
+		rc = eng_fail_errno(err, "cannot set the owner of %s/%s", t->dest, l->path);
+	else if (l->type != ENG_T_SYMLINK && eng_fd_chmod(fd, l->mode) != 0)
+		rc = eng_fail_errno(err, "cannot set the mode of %s/%s", t->dest, l->path);
+	if (!rc) {
+		struct timespec ts[2];
+		mtime_ts(l->mtime_ns, ts);
+		eng_fd_utimens(fd, ts);
 	}
 	close(fd);
 	return rc;
@@ -427,52 +486,71 @@ static int write_file(void *ctx, void *tlsp, size_t item, eng_err *err)
 
 static int make_links(struct tree_restore *t, eng_err *err)
 {
+	eng_parent at, from; /* the folders of the last link and of the last hard link's target */
+	eng_parent_init(&at);
+	eng_parent_init(&from);
+	int rc = ENG_OK;
 	/* hard links first: their targets are files, reached through real folders only */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < t->nlinks; i++) {
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		for (size_t i = 0; i < t->nlinks && !rc; i++) {
 			const struct later *l = &t->links[i];
 			if ((pass == 0) != (l->type == ENG_T_HARDLINK))
 				continue;
-			int r = 0;
-			switch (l->type) {
-			case ENG_T_HARDLINK: r = linkat(t->rootfd, l->target, t->rootfd, l->path, 0); break;
-			case ENG_T_SYMLINK: r = symlinkat(l->target, t->rootfd, l->path); break;
-			case ENG_T_FIFO: r = mkfifoat(t->rootfd, l->path, 0600); break;
-			case ENG_T_CHR:
-			case ENG_T_BLK:
-				if (!t->as_root)
-					continue; /* only root can make device nodes */
-				r = mknodat(t->rootfd, l->path, (l->type == ENG_T_CHR ? S_IFCHR : S_IFBLK) | 0600,
-					    (dev_t)l->rdev);
-				break;
+			if ((l->type == ENG_T_CHR || l->type == ENG_T_BLK) && !t->as_root)
+				continue; /* only root can make device nodes */
+			const char *name, *tname;
+			int pfd = eng_parent_open(&at, t->rootfd, l->path, &name), tfd, r = -1;
+			if (pfd >= 0) {
+				switch (l->type) {
+				case ENG_T_HARDLINK:
+					/* no AT_SYMLINK_FOLLOW: a symlink swapped in is linked, not followed */
+					tfd = eng_parent_open(&from, t->rootfd, l->target, &tname);
+					r = tfd < 0 ? -1 : linkat(tfd, tname, pfd, name, 0);
+					break;
+				case ENG_T_SYMLINK: r = symlinkat(l->target, pfd, name); break;
+				case ENG_T_FIFO: r = mkfifoat(pfd, name, 0600); break;
+				case ENG_T_CHR:
+				case ENG_T_BLK:
+					r = mknodat(pfd, name, node_format(l->type) | 0600, (dev_t)l->rdev);
+					break;
+				}
 			}
 			if (r != 0)
-				return eng_fail_errno(err, "cannot create %s/%s", t->dest, l->path);
-			if (l->type == ENG_T_HARDLINK)
-				continue;
-			if (t->as_root && fchownat(t->rootfd, l->path, l->uid, l->gid, AT_SYMLINK_NOFOLLOW) != 0)
-				return eng_fail_errno(err, "cannot set the owner of %s/%s", t->dest, l->path);
-			if (l->type != ENG_T_SYMLINK && fchmodat(t->rootfd, l->path, l->mode, 0) != 0)
-				return eng_fail_errno(err, "cannot set the mode of %s/%s", t->dest, l->path);
-			set_times(t->rootfd, l->path, -1, l->mtime_ns, AT_SYMLINK_NOFOLLOW);
+				rc = eng_fail_errno(err, "cannot create %s/%s", t->dest, l->path);
+			else if (l->type != ENG_T_HARDLINK)
+				rc = set_node_meta(t, pfd, name, l, err);
 		}
 	}
-	return ENG_OK;
+	eng_parent_close(&at);
+	eng_parent_close(&from);
+	return rc;
 }
 
 static int finish_dirs(struct tree_restore *t, const eng_point *pt, eng_err *err)
 {
-	/* deepest first: a folder's time is set after everything inside it */
-	for (size_t i = t->ndirs; i-- > 0;) {
+	eng_parent at;
+	eng_parent_init(&at);
+	int rc = ENG_OK;
+	/* deepest first (the walk lists a folder after the folders in it), so a
+	 * folder's mode cannot lock us out of the folders in it before they are done */
+	for (size_t i = 0; i < t->ndirs && !rc; i++) {
 		const struct later *l = &t->dirs[i];
-		if ((t->as_root && fchownat(t->rootfd, l->path, l->uid, l->gid, AT_SYMLINK_NOFOLLOW) != 0) ||
-		    fchmodat(t->rootfd, l->path, l->mode, 0) != 0)
-			return eng_fail_errno(err, "cannot set the metadata of %s/%s", t->dest, l->path);
-		set_times(t->rootfd, l->path, -1, l->mtime_ns, AT_SYMLINK_NOFOLLOW);
+		const char *name;
+		int pfd = eng_parent_open(&at, t->rootfd, l->path, &name);
+		int fd = pfd < 0 ? -1 : openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || (t->as_root && fchown(fd, l->uid, l->gid) != 0) || fchmod(fd, l->mode) != 0)
+			rc = eng_fail_errno(err, "cannot set the metadata of %s/%s", t->dest, l->path);
+		else
+			set_times(fd, l->mtime_ns);
+		if (fd >= 0)
+			close(fd);
 	}
+	eng_parent_close(&at);
+	if (rc)
+		return rc;
 	if ((t->as_root && fchown(t->rootfd, pt->root_uid, pt->root_gid) != 0) || fchmod(t->rootfd, pt->root_mode) != 0)
 		return eng_fail_errno(err, "cannot set the metadata of %s", t->dest);
-	set_times(-1, NULL, t->rootfd, pt->root_mtime_ns, 0);
+	set_times(t->rootfd, pt->root_mtime_ns);
 	return ENG_OK;
 }
 
@@ -497,19 +575,39 @@ static void remove_tree(int atfd, const char *name)
 	unlinkat(atfd, name, AT_REMOVEDIR);
 }
 
+/* Puts the finished tree at base, never replacing what is there: someone
+ * may have made DEST while the restore ran. */
+static int put_in_place(int pfd, const char *tmpname, const char *base)
+{
+	if (renameat2(pfd, tmpname, pfd, base, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	/* The file system cannot refuse to replace (NFS, some FUSE): check
+	 * first; a folder renamed could then only replace an empty folder made
+	 * in between. */
+	struct stat st;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(pfd, tmpname, pfd, base);
+}
+
 int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const eng_restore_opts *opts,
 		     eng_restore_result *res, eng_err *err)
 {
 	struct tree_restore t = { .s = s, .dest = dest, .rootfd = -1, .as_root = geteuid() == 0, .delta = opts->delta };
 	struct stat st;
-	char parent[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX];
-	int rc = ENG_OK;
+	char parent[PATH_MAX], base[PATH_MAX], tmpname[PATH_MAX];
+	int rc = ENG_OK, pfd = -1; /* pfd: the folder DEST is made in */
 	if (t.delta) {
 		if (stat(dest, &st) != 0 || !S_ISDIR(st.st_mode))
 			return eng_fail(err, ENG_EINPUT, "%s is not a folder (--delta updates an existing tree)", dest);
-		snprintf(tmp, sizeof(tmp), "%s", dest);
-		parent[0] = 0;
-		goto open_root;
+		t.rootfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (t.rootfd < 0)
+			return eng_fail_errno(err, "cannot open %s", dest);
+		goto restore;
 	}
 	if (lstat(dest, &st) == 0)
 		return eng_fail(err, ENG_EEXIST, "%s exists: restore a tree to a new path (or use --delta)", dest);
@@ -529,18 +627,27 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 	if ((rc = eng_random(r, sizeof(r), err)))
 		return rc;
 	eng_hex(r, sizeof(r), hex);
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.lifeboat-%s", parent, base, hex) >= (int)sizeof(tmp))
-		return eng_fail(err, ENG_EINPUT, "%s: path too long", dest);
-	if (mkdir(tmp, 0700) != 0) {
-		if (errno == ENOENT)
-			return eng_fail(err, ENG_EINPUT, "%s: the folder %s does not exist", dest, parent);
-		return eng_fail_errno(err, "cannot create a folder beside %s", dest);
+	/* the work folder beside DEST */
+	int len = snprintf(tmpname, sizeof(tmpname), ".%s.lifeboat-%s", base, hex);
+	if (len > NAME_MAX)
+		return eng_fail(err, ENG_EINPUT, "%s: the name is too long (at most %d bytes)", dest,
+				NAME_MAX - (len - (int)strlen(base)));
+	pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 && errno == ENOENT)
+		return eng_fail(err, ENG_EINPUT, "%s: the folder %s does not exist", dest, parent);
+	if (pfd < 0 || mkdirat(pfd, tmpname, 0700) != 0) {
+		rc = eng_fail_errno(err, "cannot create a folder beside %s", dest);
+		if (pfd >= 0)
+			close(pfd);
+		return rc;
 	}
-open_root:
-	t.rootfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	t.rootfd = openat(pfd, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (t.rootfd < 0)
+		rc = eng_fail_errno(err, "cannot open a folder beside %s", dest);
+restore:
 	t.codec = eng_codec_new(&s->keys, s->zstd_level);
-	if (t.rootfd < 0 || !t.codec)
-		rc = eng_fail(err, ENG_ENOMEM, "cannot open %s", tmp);
+	if (!rc && !t.codec)
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 	if (!rc)
 		rc = walk(&t, t.rootfd, "", pt->root_refs.v, (uint32_t)pt->root_refs.n, 0, err);
 	if (!rc) {
@@ -554,21 +661,23 @@ open_root:
 		rc = finish_dirs(&t, pt, err);
 	if (!rc && syncfs(t.rootfd) != 0)
 		rc = eng_fail_errno(err, "cannot flush %s", dest);
-	if (!rc && !t.delta && rename(tmp, dest) != 0)
-		rc = eng_fail_errno(err, "cannot put the restored tree at %s", dest);
+	if (!rc && !t.delta && put_in_place(pfd, tmpname, base) != 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			rc = eng_fail(err, ENG_EEXIST, "%s was made while the restore ran: left as it is, not replaced",
+				      dest);
+		else
+			rc = eng_fail_errno(err, "cannot put the restored tree at %s", dest);
+	}
 	if (!rc)
 		eng_fsync_dir_of(dest);
-	if (rc && !t.delta) {
-		int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (pfd >= 0) {
-			remove_tree(pfd, strrchr(tmp, '/') + 1);
-			close(pfd);
-		}
-	}
+	if (rc && !t.delta)
+		remove_tree(pfd, tmpname);
 	res->bytes_written = atomic_load(&t.written);
 	res->bytes_read = atomic_load(&t.read);
 	if (t.rootfd >= 0)
 		close(t.rootfd);
+	if (pfd >= 0)
+		close(pfd);
 	eng_codec_free(t.codec);
 	later_free(t.files, t.nfiles);
 	later_free(t.links, t.nlinks);

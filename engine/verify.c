@@ -26,6 +26,8 @@ struct verify_job {
 	void *mu;
 	const char **pack_names; /* per pack number: object name */
 	eng_par par;
+	uint64_t unindexed;      /* packs no index names */
+	bool index_lacks;        /* a point needs a chunk the index does not place */
 };
 
 static void problem(struct verify_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -82,8 +84,11 @@ static int check_pack_object(void *ctx, const char *name, uint64_t size)
 		return 0;
 	}
 	char line[600];
-	snprintf(line, sizeof(line), "%s: not in any index (left by an interrupted sync; prune removes it)", name);
+	snprintf(line, sizeof(line),
+		 "%s: not in any index (left by an interrupted sync, which prune removes, or named by a lost "
+		 "index file, which repair restores)", name);
 	note(ps->j, line);
+	ps->j->unindexed++;
 	return 0;
 }
 
@@ -109,11 +114,14 @@ static void check_points(struct verify_job *j)
 		uint64_t before = r.missing;
 		if (eng_reach_point(&r, &p, &e))
 			problem(j, "point %s/%s/%s: %s", p.info.machine, p.info.dataset, p.info.id, e.msg);
-		if (r.missing > before) {
-			char hex[2 * ENG_ID_LEN + 1];
+		if (r.point_missing) {
+			char hex[2 * ENG_ID_LEN + 1], one[100] = "shared with a point above";
 			eng_hex(r.last_missing, ENG_ID_LEN, hex);
-			problem(j, "point %s/%s/%s: %llu chunks missing from the store (one: %s)", p.info.machine,
-				p.info.dataset, p.info.id, (unsigned long long)(r.missing - before), hex);
+			if (r.missing > before)
+				snprintf(one, sizeof(one), "one: %s", hex);
+			problem(j, "point %s/%s/%s: %llu chunks missing from the store (%s)", p.info.machine,
+				p.info.dataset, p.info.id, (unsigned long long)r.point_missing, one);
+			j->index_lacks = true;
 		}
 		eng_point_release(&p);
 	}
@@ -248,7 +256,9 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 		return rc;
 	if (eng_store_load_index(s, &e)) {
 		problem(&j, "%s", e.msg);
-		return eng_fail(err, ENG_ECORRUPT, "store %s: the index cannot be read", s->be->where);
+		return eng_fail(err, ENG_ECORRUPT,
+				"store %s: the index cannot be read; 'lifeboat repair' rebuilds it from the packs",
+				s->be->where);
 	}
 	size_t npacks = eng_cindex_packs(s->ci);
 	r->packs = npacks;
@@ -281,7 +291,13 @@ int eng_verify(eng_store *s, const eng_verify_opts *o, eng_verify_result *r, eng
 	} else {
 		r->chunks = eng_cindex_count(s->ci);
 	}
-	if (rc == ENG_OK && r->problems)
+	if (rc == ENG_OK && r->problems && j.index_lacks && j.unindexed)
+		rc = eng_fail(err, ENG_ECORRUPT,
+			      "store %s: %llu problem%s found; %llu pack%s in no index may hold the missing chunks: "
+			      "'lifeboat repair' rebuilds the index from the packs", s->be->where,
+			      (unsigned long long)r->problems, r->problems == 1 ? "" : "s",
+			      (unsigned long long)j.unindexed, j.unindexed == 1 ? " is" : "s are");
+	else if (rc == ENG_OK && r->problems)
 		rc = eng_fail(err, ENG_ECORRUPT, "store %s: %llu problem%s found", s->be->where,
 			      (unsigned long long)r->problems, r->problems == 1 ? "" : "s");
 out:

@@ -2,6 +2,9 @@
 #include "cli.h"
 #include "tasks.h"
 
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,10 +70,18 @@ int rt_usage(const char *cmd, const char *fmt, ...)
 
 void rt_secret(const rt_store_opts *o, eng_secret *sec)
 {
-	sec->key_file = o->key_file ? o->key_file : getenv("LIFEBOAT_KEY_FILE");
-	if (sec->key_file && !*sec->key_file)
-		sec->key_file = NULL;
+	const char *env_file = getenv("LIFEBOAT_KEY_FILE");
+	sec->key_file = o->key_file ? o->key_file : env_file && *env_file ? env_file : NULL;
 	sec->passphrase = getenv("LIFEBOAT_PASSPHRASE");
+	/* The key file wins over the passphrase; messages name where it came from. */
+	if (o->key_file)
+		sec->origin = "--key-file";
+	else if (sec->key_file)
+		sec->origin = "LIFEBOAT_KEY_FILE in the environment";
+	else if (sec->passphrase && *sec->passphrase)
+		sec->origin = "LIFEBOAT_PASSPHRASE in the environment";
+	else
+		sec->origin = NULL;
 }
 
 int rt_open_store(const char *cmd, rt_store_opts *o, eng_store **out)
@@ -167,6 +178,19 @@ void rt_progress_done(rt_progress *p)
 		fprintf(stderr, "\r\033[K");
 }
 
+bool rt_parse_threads(const char *cmd, const char *arg, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > RT_MAX_THREADS) {
+		rt_usage(cmd, "--threads '%s' is not a count from 1 to %d", arg, RT_MAX_THREADS);
+		return false;
+	}
+	*out = (int)v;
+	return true;
+}
+
 bool rt_split_target(const char *cmd, const char *arg, char *machine, char *dataset, char *point, bool allow_point)
 {
 	const char *slash = strchr(arg, '/');
@@ -218,18 +242,22 @@ bool rt_parse_scope(const char *cmd, const char *arg, char machine[256], char da
 	return true;
 }
 
-void rt_json_str(const char *s)
+bool rt_json_print(cJSON *v)
 {
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
+	char *text = v ? cJSON_PrintUnformatted(v) : NULL;
+	cJSON_Delete(v);
+	if (!text) {
+		fprintf(stderr, "lifeboat: out of memory writing JSON\n");
+		return false;
 	}
-	putchar('"');
+	puts(text);
+	free(text);
+	return true;
+}
+
+double rt_seconds(double s)
+{
+	return round(s * 1000) / 1000;
 }
 
 bool rt_parse_duration(const char *s, int64_t *us)

@@ -35,7 +35,8 @@ typedef struct rt_store_opts {
 
 /* Opens the store named by --store (or LIFEBOAT_STORE); on failure prints and returns the exit code. */
 int rt_open_store(const char *cmd, rt_store_opts *o, eng_store **out);
-/* Fills the secret from --key-file, LIFEBOAT_KEY_FILE or LIFEBOAT_PASSPHRASE. */
+/* Fills the secret from --key-file, LIFEBOAT_KEY_FILE or LIFEBOAT_PASSPHRASE;
+ * sec->origin names the one in effect (NULL: none). */
 void rt_secret(const rt_store_opts *o, eng_secret *sec);
 
 /* "1.5 GiB" */
@@ -56,6 +57,11 @@ void rt_progress_done(rt_progress *p);
 /* Parses "90s", "15m", "24h", "7d", "1h30m" into microseconds. */
 bool rt_parse_duration(const char *s, int64_t *us);
 
+/* Parses --threads N (1 to RT_MAX_THREADS, the engine's limit); false (with
+ * a message printed) otherwise. */
+#define RT_MAX_THREADS 64
+bool rt_parse_threads(const char *cmd, const char *arg, int *out);
+
 /* Splits MACHINE/DATASET[@POINT]; false (with a message printed) when malformed. */
 bool rt_split_target(const char *cmd, const char *arg, char *machine, char *dataset, char *point, bool allow_point);
 
@@ -63,7 +69,10 @@ bool rt_split_target(const char *cmd, const char *arg, char *machine, char *data
  * false (with a message printed) when malformed. Empty strings mean "all". */
 bool rt_parse_scope(const char *cmd, const char *arg, char machine[256], char dataset[256]);
 
-/* Prints s as a JSON string literal. */
-void rt_json_str(const char *s);
+/* Prints a JSON value on one line to stdout and frees it; false when out of memory. */
+struct cJSON;
+bool rt_json_print(struct cJSON *v);
+/* Seconds rounded to the millisecond, for JSON. */
+double rt_seconds(double s);
 
 #endif

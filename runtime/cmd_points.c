@@ -1,4 +1,5 @@
 /* cmd_points.c — `lifeboat points`: the recovery points in a store. */
+#include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,27 @@ static const char help[] =
 	"  --store URL      the replica store (default: LIFEBOAT_STORE)\n"
 	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
 	"  --json           an array of objects: id, machine, dataset, kind, time\n"
-	"                   (RFC 3339, UTC), consistency, size, added_bytes, parent\n";
+	"                   (RFC 3339, UTC), consistency, size, added_bytes,\n"
+	"                   block_size, parent\n";
+
+static cJSON *point_json(const eng_point_info *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", p->id);
+	cJSON_AddStringToObject(o, "machine", p->machine);
+	cJSON_AddStringToObject(o, "dataset", p->dataset);
+	cJSON_AddStringToObject(o, "kind", p->kind);
+	cJSON_AddStringToObject(o, "time", p->time);
+	cJSON_AddStringToObject(o, "consistency", p->consistency);
+	cJSON_AddNumberToObject(o, "size", (double)p->size);
+	cJSON_AddNumberToObject(o, "added_bytes", (double)p->added_bytes);
+	cJSON_AddNumberToObject(o, "block_size", p->block_size);
+	if (p->parent[0])
+		cJSON_AddStringToObject(o, "parent", p->parent);
+	else
+		cJSON_AddNullToObject(o, "parent");
+	return o;
+}
 
 int cmd_points(int argc, char **argv)
 {
@@ -55,23 +76,13 @@ int cmd_points(int argc, char **argv)
 	if (rc)
 		return rt_fail("points", rc, "%s", err.msg);
 	if (so.json) {
-		printf("[");
-		for (size_t i = 0; i < n; i++) {
-			const eng_point_info *p = &pts[i];
-			printf("%s{\"id\":\"%s\",\"machine\":", i ? "," : "", p->id);
-			rt_json_str(p->machine);
-			printf(",\"dataset\":");
-			rt_json_str(p->dataset);
-			printf(",\"kind\":\"%s\",\"time\":\"%s\",\"consistency\":\"%s\",\"size\":%llu,"
-			       "\"added_bytes\":%llu,\"block_size\":%u,\"parent\":",
-			       p->kind, p->time, p->consistency, (unsigned long long)p->size,
-			       (unsigned long long)p->added_bytes, p->block_size);
-			if (p->parent[0])
-				printf("\"%s\"}", p->parent);
-			else
-				printf("null}");
+		cJSON *list = cJSON_CreateArray();
+		for (size_t i = 0; i < n; i++)
+			cJSON_AddItemToArray(list, point_json(&pts[i]));
+		if (!rt_json_print(list)) {
+			free(pts);
+			return EXIT_FAILED;
 		}
-		printf("]\n");
 	} else if (n == 0) {
 		fprintf(stderr, "no points\n");
 	} else {

@@ -1,4 +1,5 @@
 /* cmd_prune.c — `lifeboat prune`: retention and garbage collection. */
+#include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,26 @@ static const char help[] =
 	"                    too (what 'commit' does when a migration is complete)\n"
 	"  --dry-run         print what would be forgotten and freed; change nothing\n"
 	"  --key-file FILE   key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
-	"  --json            print a JSON summary\n";
+	"  --json            print a JSON summary, with each point's verdict\n";
 
-static bool json_out;
-
-static void print_verdict(void *ctx, const eng_point_info *p, bool keep, const char *why)
+/* Each verdict: printed at once, or kept for the JSON summary (ctx non-NULL). */
+static void on_verdict(void *ctx, const eng_point_info *p, bool keep, const char *why)
 {
-	(void)ctx;
-	if (json_out)
+	cJSON *list = ctx;
+	if (!list) {
+		printf("%-6s %s  %s/%s  %s  %s  (%s)\n", keep ? "keep" : "forget", p->id, p->machine, p->dataset,
+		       p->time, p->consistency, why);
 		return;
-	printf("%-6s %s  %s/%s  %s  %s  (%s)\n", keep ? "keep" : "forget", p->id, p->machine, p->dataset, p->time,
-	       p->consistency, why);
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", p->id);
+	cJSON_AddStringToObject(o, "machine", p->machine);
+	cJSON_AddStringToObject(o, "dataset", p->dataset);
+	cJSON_AddStringToObject(o, "time", p->time);
+	cJSON_AddStringToObject(o, "consistency", p->consistency);
+	cJSON_AddBoolToObject(o, "keep", keep);
+	cJSON_AddStringToObject(o, "why", why);
+	cJSON_AddItemToArray(list, o);
 }
 
 int cmd_prune(int argc, char **argv)
@@ -51,7 +61,7 @@ int cmd_prune(int argc, char **argv)
 		{ 0 },
 	};
 	rt_store_opts so = { 0 };
-	eng_prune_opts o = { .verdict = print_verdict };
+	eng_prune_opts o = { .verdict = on_verdict };
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -80,7 +90,6 @@ int cmd_prune(int argc, char **argv)
 		default: return rt_usage("prune", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	json_out = so.json;
 	char machine[256], dataset[256];
 	if (argc - optind > 1)
 		return rt_usage("prune", "give at most one MACHINE[/DATASET]");
@@ -97,23 +106,32 @@ int cmd_prune(int argc, char **argv)
 	if (rc)
 		return rc;
 	o.run.cancel = &rt_cancel;
+	cJSON *verdicts = so.json ? cJSON_CreateArray() : NULL;
+	o.verdict_ctx = verdicts;
 	eng_prune_result r;
 	eng_err err;
 	rc = eng_prune(s, &o, &r, &err);
 	eng_store_close(s);
-	if (rc)
+	if (rc) {
+		cJSON_Delete(verdicts);
 		return rt_fail("prune", rc, "%s", err.msg);
+	}
 	char a[32], b[32];
-	if (so.json)
-		printf("{\"dry_run\":%s,\"points_kept\":%llu,\"points_forgotten\":%llu,\"packs_deleted\":%llu,"
-		       "\"packs_repacked\":%llu,\"packs_written\":%llu,\"bytes_freed\":%llu,\"bytes_repacked\":%llu,"
-		       "\"leftovers_removed\":%llu}\n",
-		       o.dry_run ? "true" : "false", (unsigned long long)r.points_kept,
-		       (unsigned long long)r.points_forgotten, (unsigned long long)r.packs_deleted,
-		       (unsigned long long)r.packs_repacked, (unsigned long long)r.packs_written,
-		       (unsigned long long)r.bytes_freed, (unsigned long long)r.bytes_repacked,
-		       (unsigned long long)r.leftovers);
-	else
+	if (so.json) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddBoolToObject(j, "dry_run", o.dry_run);
+		cJSON_AddNumberToObject(j, "points_kept", (double)r.points_kept);
+		cJSON_AddNumberToObject(j, "points_forgotten", (double)r.points_forgotten);
+		cJSON_AddNumberToObject(j, "packs_deleted", (double)r.packs_deleted);
+		cJSON_AddNumberToObject(j, "packs_repacked", (double)r.packs_repacked);
+		cJSON_AddNumberToObject(j, "packs_written", (double)r.packs_written);
+		cJSON_AddNumberToObject(j, "bytes_freed", (double)r.bytes_freed);
+		cJSON_AddNumberToObject(j, "bytes_repacked", (double)r.bytes_repacked);
+		cJSON_AddNumberToObject(j, "leftovers_removed", (double)r.leftovers);
+		cJSON_AddItemToObject(j, "verdicts", verdicts);
+		if (!rt_json_print(j))
+			return EXIT_FAILED;
+	} else
 		printf("%s %llu points, kept %llu; %s %s (%llu packs deleted, %llu repacked, %s of live data copied)\n",
 		       o.dry_run ? "would forget" : "forgot", (unsigned long long)r.points_forgotten,
 		       (unsigned long long)r.points_kept, o.dry_run ? "would free" : "freed", rt_size(r.bytes_freed, a),

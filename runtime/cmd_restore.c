@@ -1,4 +1,5 @@
 /* cmd_restore.c — `lifeboat restore`: a recovery point back to a file or device. */
+#include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ static const char help[] =
 	"  --delta          update an existing DEST in place: read it, write only the\n"
 	"                   blocks that differ (failback); DEST is not atomic then\n"
 	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
-	"  --threads N      worker threads (default: one per core)\n"
+	"  --threads N      worker threads, 1 to 64 (default: by the number of cores)\n"
 	"  --json           print a JSON summary\n";
 
 int cmd_restore(int argc, char **argv)
@@ -46,7 +47,10 @@ int cmd_restore(int argc, char **argv)
 		case 'k': so.key_file = optarg; break;
 		case 'f': o.force = true; break;
 		case 'd': o.delta = true; break;
-		case 't': o.run.threads = atoi(optarg); break;
+		case 't':
+			if (!rt_parse_threads("restore", optarg, &o.run.threads))
+				return EXIT_BAD_INPUT;
+			break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("restore", "%s needs a value", argv[optind - 1]);
@@ -80,11 +84,15 @@ int cmd_restore(int argc, char **argv)
 	if (rc)
 		return rt_fail("restore", rc, "%s", err.msg);
 	if (so.json) {
-		printf("{\"point\":\"%s\",\"dest\":", r.point_id);
-		rt_json_str(dest);
-		printf(",\"size\":%llu,\"bytes_read\":%llu,\"bytes_written\":%llu,\"seconds\":%.3f}\n",
-		       (unsigned long long)r.size, (unsigned long long)r.bytes_read, (unsigned long long)r.bytes_written,
-		       r.seconds);
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "point", r.point_id);
+		cJSON_AddStringToObject(j, "dest", dest);
+		cJSON_AddNumberToObject(j, "size", (double)r.size);
+		cJSON_AddNumberToObject(j, "bytes_read", (double)r.bytes_read);
+		cJSON_AddNumberToObject(j, "bytes_written", (double)r.bytes_written);
+		cJSON_AddNumberToObject(j, "seconds", rt_seconds(r.seconds));
+		if (!rt_json_print(j))
+			return EXIT_FAILED;
 	} else {
 		char a[32], b[32];
 		char d[32], readpart[64] = "";

@@ -1,4 +1,5 @@
 /* cmd_store.c — `lifeboat store init`: creates a replica store. */
+#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -76,6 +77,10 @@ int cmd_store(int argc, char **argv)
 	rt_secret(&so, &io.secret);
 	if (so.key_file && !io.encrypt)
 		return rt_usage("store init", "--key-file needs --encrypt");
+	if (io.secret.origin && !io.encrypt)
+		return rt_fail("store init", ENG_EINPUT,
+			       "a key is given (%s), but --encrypt is not: give --encrypt to encrypt the store with it, "
+			       "or give no key to create a store that is not encrypted", io.secret.origin);
 	bool created = false;
 	if (io.encrypt) {
 		if (!io.secret.key_file && !(io.secret.passphrase && *io.secret.passphrase))
@@ -95,9 +100,17 @@ int cmd_store(int argc, char **argv)
 		return rt_fail("store init", rc, "%s", err.msg);
 	}
 	if (so.json) {
-		printf("{\"store\":");
-		rt_json_str(so.url);
-		printf(",\"encrypted\":%s}\n", io.encrypt ? "true" : "false");
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "store", so.url);
+		cJSON_AddBoolToObject(o, "encrypted", io.encrypt);
+		cJSON_AddNumberToObject(o, "format", ENG_FORMAT_VERSION);
+		if (io.encrypt && io.secret.key_file)
+			cJSON_AddStringToObject(o, "key_file", io.secret.key_file);
+		else
+			cJSON_AddNullToObject(o, "key_file");
+		cJSON_AddBoolToObject(o, "key_file_created", created);
+		if (!rt_json_print(o))
+			return EXIT_FAILED;
 	} else {
 		printf("created store %s (%s)\n", so.url, io.encrypt ? "encrypted" : "not encrypted");
 		if (created)

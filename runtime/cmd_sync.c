@@ -1,4 +1,5 @@
 /* cmd_sync.c — `lifeboat sync`: a new recovery point of an image. */
+#include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static const char help[] =
 	"                         (default: the previous point's, else 16KiB)\n"
 	"  --key-file FILE        key of an encrypted store (default: LIFEBOAT_KEY_FILE,\n"
 	"                         or the passphrase in LIFEBOAT_PASSPHRASE)\n"
-	"  --threads N            worker threads (default: one per core)\n"
+	"  --threads N            worker threads, 1 to 64 (default: one per core)\n"
 	"  --json                 print a JSON summary instead of the id\n";
 
 int cmd_sync(int argc, char **argv)
@@ -60,7 +61,10 @@ int cmd_sync(int argc, char **argv)
 				return rt_usage("sync", "--block-size '%s' is not a size such as 16KiB", optarg);
 			break;
 		case 'k': so.key_file = optarg; break;
-		case 't': o.run.threads = atoi(optarg); break;
+		case 't':
+			if (!rt_parse_threads("sync", optarg, &o.run.threads))
+				return EXIT_BAD_INPUT;
+			break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("sync", "%s needs a value", argv[optind - 1]);
@@ -99,15 +103,21 @@ int cmd_sync(int argc, char **argv)
 	if (rc)
 		return rt_fail("sync", rc, "%s", err.msg);
 	if (so.json) {
-		printf("{\"point\":\"%s\",\"machine\":", r.point_id);
-		rt_json_str(machine);
-		printf(",\"dataset\":");
-		rt_json_str(dataset);
-		printf(",\"kind\":\"%s\",\"size\":%llu,\"bytes_read\":%llu,\"bytes_added\":%llu,\"chunks_added\":%llu,"
-		       "\"holes\":%llu,\"files\":%llu,\"files_unchanged\":%llu,\"seconds\":%.3f}\n",
-		       r.kind, (unsigned long long)r.size, (unsigned long long)r.bytes_read,
-		       (unsigned long long)r.bytes_added, (unsigned long long)r.chunks_added, (unsigned long long)r.holes,
-		       (unsigned long long)r.files, (unsigned long long)r.skipped, r.seconds);
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "point", r.point_id);
+		cJSON_AddStringToObject(j, "machine", machine);
+		cJSON_AddStringToObject(j, "dataset", dataset);
+		cJSON_AddStringToObject(j, "kind", r.kind);
+		cJSON_AddNumberToObject(j, "size", (double)r.size);
+		cJSON_AddNumberToObject(j, "bytes_read", (double)r.bytes_read);
+		cJSON_AddNumberToObject(j, "bytes_added", (double)r.bytes_added);
+		cJSON_AddNumberToObject(j, "chunks_added", (double)r.chunks_added);
+		cJSON_AddNumberToObject(j, "holes", (double)r.holes);
+		cJSON_AddNumberToObject(j, "files", (double)r.files);
+		cJSON_AddNumberToObject(j, "files_unchanged", (double)r.skipped);
+		cJSON_AddNumberToObject(j, "seconds", rt_seconds(r.seconds));
+		if (!rt_json_print(j))
+			return EXIT_FAILED;
 	} else {
 		char a[32], b[32], d[32], e[32];
 		printf("%s\n", r.point_id);

@@ -1,4 +1,5 @@
 /* cmd_verify.c — `lifeboat verify`: checks a store. */
+#include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static const char help[] =
 	"  --store URL      the replica store (default: LIFEBOAT_STORE)\n"
 	"  --full           read and authenticate every chunk\n"
 	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
-	"  --threads N      worker threads (default: one per core)\n"
+	"  --threads N      worker threads, 1 to 64 (default: by the number of cores)\n"
 	"  --json           print a JSON summary\n";
 
 static void print_problem(void *ctx, const char *line)
@@ -51,7 +52,10 @@ int cmd_verify(int argc, char **argv)
 		case 's': so.url = optarg; break;
 		case 'k': so.key_file = optarg; break;
 		case 'F': o.full = true; break;
-		case 't': o.run.threads = atoi(optarg); break;
+		case 't':
+			if (!rt_parse_threads("verify", optarg, &o.run.threads))
+				return EXIT_BAD_INPUT;
+			break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("verify", "%s needs a value", argv[optind - 1]);
@@ -75,11 +79,17 @@ int cmd_verify(int argc, char **argv)
 	rt_progress_done(&prog);
 	eng_store_close(s);
 	if (so.json) {
-		printf("{\"ok\":%s,\"full\":%s,\"problems\":%llu,\"notes\":%llu,\"points\":%llu,\"packs\":%llu,"
-		       "\"chunks\":%llu,\"bytes_checked\":%llu}\n",
-		       rc ? "false" : "true", o.full ? "true" : "false", (unsigned long long)r.problems,
-		       (unsigned long long)r.notes, (unsigned long long)r.points, (unsigned long long)r.packs,
-		       (unsigned long long)r.chunks, (unsigned long long)r.bytes_checked);
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddBoolToObject(j, "ok", rc == ENG_OK);
+		cJSON_AddBoolToObject(j, "full", o.full);
+		cJSON_AddNumberToObject(j, "problems", (double)r.problems);
+		cJSON_AddNumberToObject(j, "notes", (double)r.notes);
+		cJSON_AddNumberToObject(j, "points", (double)r.points);
+		cJSON_AddNumberToObject(j, "packs", (double)r.packs);
+		cJSON_AddNumberToObject(j, "chunks", (double)r.chunks);
+		cJSON_AddNumberToObject(j, "bytes_checked", (double)r.bytes_checked);
+		if (!rt_json_print(j) && !rc)
+			return EXIT_FAILED;
 	}
 	if (rc)
 		return rt_fail("verify", rc, "%s", err.msg);

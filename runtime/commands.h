@@ -10,6 +10,7 @@ int cmd_points(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct {
 	{ "restore", cmd_restore, "write a recovery point back, bit-exact and sparse" },
 	{ "verify", cmd_verify, "check a store's structure, or every chunk with --full" },
 	{ "prune", cmd_prune, "forget points outside a retention policy and free their space" },
+	{ "repair", cmd_repair, "rebuild a lost or damaged index from the packs" },
 	{ "version", cmd_version, "print the versions of lifeboat and its libraries" },
 };
 

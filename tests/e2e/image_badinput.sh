@@ -43,14 +43,20 @@ expect 2 "*is a folder*" "a folder as destination" lb restore --store st m/d som
 expect 2 "*does not exist*" "a destination in a missing folder" lb restore --store st m/d nodir/out.img
 expect 2 "*already a store*" "init over an existing store" lb store init st
 expect 2 "*--key-file needs --encrypt*" "a key file without --encrypt" lb store init st9 --key-file k
+for t in abc 0 -1 65 "" 4x; do
+	expect 2 "*--threads '$t' is not a count from 1 to 64*" "sync --threads '$t' is refused" lb sync a.img --store st --as m/d --threads "$t"
+	expect 2 "*--threads '$t' is not a count from 1 to 64*" "restore --threads '$t' is refused" lb restore --store st m/d t.img --threads "$t"
+	expect 2 "*--threads '$t' is not a count from 1 to 64*" "verify --threads '$t' is refused" lb verify --store st --threads "$t"
+done
+check "nothing was restored with a bad --threads" test ! -e t.img
 check "none of it changed the store" test "$before" = "$(tree_digest st)"
 
 printf '1 mutated' | dd of=exists.img bs=1 seek=100 conv=notrunc status=none
 check "--force replaces an existing destination" lb restore --store st m/d exists.img --force
 check "and the replacement is bit-exact" cmp a.img exists.img
 
-sed -i "s/\"format\":[[:space:]]*1,/\"format\": 99,/" st/config
-expect 2 "*has format 99; this lifeboat reads format 1: upgrade lifeboat*" "a store of a newer format" lb points --store st
+sed -i "s/\"format\":[[:space:]]*[0-9]*,/\"format\": 99,/" st/config
+expect 2 "*has format 99; this lifeboat reads format 2: upgrade lifeboat*" "a store of a newer format" lb points --store st
 printf 'garbage' > st/config
 expect 2 "*not a lifeboat config*" "a store with a garbage config" lb points --store st
 

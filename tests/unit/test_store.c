@@ -126,7 +126,7 @@ static void test_points(void)
 	char name[600];
 	snprintf(name, sizeof(name), "points/db/disk0/%s", p.info.id);
 	CHECK(eng_point_read(s, name, &q, &e) == ENG_ECORRUPT && strstr(e.msg, p.info.id), "and is refused on read, named");
-	s->be->ops->remove(s->be, name, &e);
+	eng_be_remove(s->be, name, &e);
 	free(p.lists);
 	eng_store_close(s);
 }
