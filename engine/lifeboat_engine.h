@@ -204,6 +204,27 @@ int eng_verify(eng_store *s, const eng_verify_opts *opts, eng_verify_result *res
  * exclusive lock. */
 int eng_prune(eng_store *s, const eng_prune_opts *opts, eng_prune_result *res, eng_err *err);
 
+typedef struct eng_copy_opts {
+	const char *machine;     /* scope: NULL for every machine */
+	const char *dataset;     /* NULL for every dataset of the machine */
+	eng_run_opts run;
+} eng_copy_opts;
+
+typedef struct eng_copy_result {
+	uint64_t points_copied;
+	uint64_t points_present;  /* the destination had them already */
+	uint64_t chunks_copied;
+	uint64_t bytes_read;      /* stored bytes read from the source */
+	uint64_t bytes_added;     /* stored bytes added to the destination */
+	bool reencrypted;         /* the stores' keys differ: every chunk was sealed again */
+	double seconds;
+} eng_copy_result;
+
+/* Copies the points in scope (and every chunk they need) that dst lacks,
+ * oldest first, re-encrypting when the stores' keys differ. Takes both
+ * stores' shared locks. */
+int eng_copy(eng_store *src, eng_store *dst, const eng_copy_opts *opts, eng_copy_result *res, eng_err *err);
+
 /* A recovery plan's state as the store records it, so that every host
  * sharing the store sees which site is active and which may replicate
  * (the fence). Stored as plans/PLAN/SEQ-RANDOM objects, sealed like
