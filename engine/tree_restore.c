@@ -34,6 +34,7 @@
 #include "beneath.h"
 #include "bytes.h"
 #include "err.h"
+#include "fetch.h"
 #include "fsutil.h"
 #include "parallel.h"
 #include "stream.h"
@@ -62,8 +63,16 @@ struct tree_restore {
 	struct later *files, *links, *dirs;
 	size_t nfiles, nlinks, ndirs, cap_files, cap_links, cap_dirs;
 	_Atomic uint64_t written, read;
+	size_t *groups;   /* the write phase's work items: groups[i]..groups[i+1] are files */
+	size_t ngroups;
 	eng_par par;
 };
+
+/* Files are written in groups of neighbours (they were stored side by
+ * side), so their chunks are read with few requests. */
+#define GROUP_FILES 64
+#define GROUP_BYTES_LOCAL (4u << 20)
+#define GROUP_BYTES_REMOTE (16u << 20)
 
 static int push(struct later **v, size_t *n, size_t *cap, struct later *item, eng_err *err)
 {
@@ -307,29 +316,16 @@ static void set_times(int fd, int64_t mtime_ns)
 
 struct file_tls {
 	eng_codec *codec;
-	uint8_t *blob, *buf;
+	uint8_t *buf;
 	eng_parent parent; /* the folder of this thread's last file */
+	eng_fetcher fetcher;
+	int fds[GROUP_FILES];
+	eng_fetch *want;   /* the chunks a group needs from the store */
+	size_t cap_want;
+	struct slot { uint32_t file; uint32_t len; uint64_t off; } *slots; /* where each goes (tag = index) */
+	struct tree_restore *t;
+	size_t first;      /* the group's first file */
 };
-
-static void *file_tls_new(void *ctx)
-{
-	struct tree_restore *t = ctx;
-	struct file_tls *f = calloc(1, sizeof(*f));
-	if (!f)
-		return NULL;
-	f->codec = eng_codec_new(&t->s->keys, t->s->zstd_level);
-	f->blob = malloc(eng_codec_bound(ENG_CDC_MAX));
-	f->buf = malloc(ENG_CDC_MAX);
-	eng_parent_init(&f->parent);
-	if (!f->codec || !f->blob || !f->buf) {
-		eng_codec_free(f->codec);
-		free(f->blob);
-		free(f->buf);
-		free(f);
-		return NULL;
-	}
-	return f;
-}
 
 static int file_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 {
@@ -337,10 +333,29 @@ static int file_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 	struct file_tls *f = p;
 	eng_parent_close(&f->parent);
 	eng_codec_free(f->codec);
-	free(f->blob);
+	eng_fetcher_free(&f->fetcher);
 	free(f->buf);
+	free(f->want);
+	free(f->slots);
 	free(f);
 	return ENG_OK;
+}
+
+static void *file_tls_new(void *ctx)
+{
+	struct tree_restore *t = ctx;
+	struct file_tls *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->t = t;
+	f->codec = eng_codec_new(&t->s->keys, t->s->zstd_level);
+	f->buf = malloc(ENG_CDC_MAX);
+	eng_parent_init(&f->parent);
+	if (!f->codec || !f->buf || !eng_fetcher_init(&f->fetcher, t->s, ENG_CDC_MAX)) {
+		file_tls_end(ctx, f, true, NULL);
+		return NULL;
+	}
+	return f;
 }
 
 /* --delta: whether the file already holds the chunk at off. */
@@ -377,11 +392,9 @@ static int clear_hole(struct tree_restore *t, struct file_tls *f, int fd, uint64
 	return ENG_OK;
 }
 
-static int write_file(void *ctx, void *tlsp, size_t item, eng_err *err)
+/* Opens a file the walk made or found, checking it is still that file. */
+static int open_file(struct tree_restore *t, struct file_tls *f, const struct later *l, eng_err *err)
 {
-	struct tree_restore *t = ctx;
-	struct file_tls *f = tlsp;
-	const struct later *l = &t->files[item];
 	const char *name;
 	int pfd = eng_parent_open(&f->parent, t->rootfd, l->path, &name);
 	/* O_NONBLOCK: a fifo swapped in must not hang the open (regular files ignore it) */
@@ -396,56 +409,133 @@ static int write_file(void *ctx, void *tlsp, size_t item, eng_err *err)
 		return eng_fail(err, ENG_EIO, "%s/%s changed while the restore ran: not the lone file it %s", t->dest,
 				l->path, l->in_place ? "found" : "made");
 	}
+	return fd;
+}
+
+/* Notes what a file needs from the store (with --delta, only chunks it
+ * does not hold already) in f->want. */
+static int plan_file(struct tree_restore *t, struct file_tls *f, uint32_t fi, size_t *nwant, eng_err *err)
+{
+	const struct later *l = &t->files[f->first + fi];
+	int fd = f->fds[fi];
 	uint64_t off = 0;
-	int rc = ENG_OK;
 	static const uint8_t zero[ENG_ID_LEN];
-	for (uint32_t i = 0; i < l->nrefs && !rc; i++) {
+	if (*nwant + l->nrefs > f->cap_want) {
+		size_t cap = (*nwant + l->nrefs) * 2;
+		eng_fetch *w = realloc(f->want, cap * sizeof(*w));
+		struct slot *s = w ? realloc(f->slots, cap * sizeof(*s)) : NULL;
+		if (w)
+			f->want = w;
+		if (!s)
+			return eng_fail(err, ENG_ENOMEM, "out of memory");
+		f->slots = s;
+		f->cap_want = cap;
+	}
+	for (uint32_t i = 0; i < l->nrefs; i++) {
 		eng_ref r;
-		size_t got;
 		eng_ref_get(l->refs + (size_t)i * ENG_REF_LEN, &r);
 		if (!memcmp(r.id, zero, ENG_ID_LEN)) {
-			if (l->in_place && (rc = clear_hole(t, f, fd, off, r.len, l->path, err)))
-				break;
+			int rc = l->in_place ? clear_hole(t, f, fd, off, r.len, l->path, err) : ENG_OK;
+			if (rc)
+				return rc;
 			off += r.len; /* a hole */
 			continue;
 		}
-		if (r.len > ENG_CDC_MAX) {
-			rc = eng_fail(err, ENG_ECORRUPT, "file %s of the point has an oversized chunk ref", l->path);
-			break;
+		if (r.len > ENG_CDC_MAX)
+			return eng_fail(err, ENG_ECORRUPT, "file %s of the point has an oversized chunk ref", l->path);
+		if (l->in_place && same_chunk(t, f, fd, off, &r)) {
+			off += r.len;
+			atomic_fetch_add(&t->par.done_bytes, r.len);
+			continue;
 		}
-		if (l->in_place) {
-			int same = same_chunk(t, f, fd, off, &r);
-			if (same) {
-				off += r.len;
-				atomic_fetch_add(&t->par.done_bytes, r.len);
-				continue;
-			}
-		}
-		rc = eng_chunk_read(t->s, f->codec, r.id, f->blob, f->buf, r.len, &got, err);
-		if (!rc && got != r.len)
-			rc = eng_fail(err, ENG_ECORRUPT, "file %s of the point: a chunk has %zu bytes, its ref %u", l->path,
-				      got, r.len);
-		if (!rc && eng_pwrite_all(fd, f->buf, r.len, (off_t)off) != 0)
-			rc = eng_fail_errno(err, "cannot write %s/%s", t->dest, l->path);
+		memcpy(f->want[*nwant].id, r.id, ENG_ID_LEN);
+		f->want[*nwant].tag = *nwant;
+		f->slots[*nwant] = (struct slot){ .file = fi, .len = r.len, .off = off };
+		(*nwant)++;
 		off += r.len;
-		atomic_fetch_add(&t->written, r.len);
-		atomic_fetch_add(&t->par.done_bytes, r.len);
 	}
-	if (!rc && off != l->size)
-		rc = eng_fail(err, ENG_ECORRUPT, "file %s of the point: its chunks hold %llu bytes, its size is %llu", l->path,
-			      (unsigned long long)off, (unsigned long long)l->size);
-	if (!rc && ftruncate(fd, (off_t)l->size) != 0)
-		rc = eng_fail_errno(err, "cannot size %s/%s", t->dest, l->path);
-	if (!rc) {
-		if (t->as_root && fchown(fd, l->uid, l->gid) != 0)
-			rc = eng_fail_errno(err, "cannot set the owner of %s/%s", t->dest, l->path);
-		else if (fchmod(fd, l->mode) != 0)
-			rc = eng_fail_errno(err, "cannot set the mode of %s/%s", t->dest, l->path);
+	if (off != l->size)
+		return eng_fail(err, ENG_ECORRUPT, "file %s of the point: its chunks hold %llu bytes, its size is %llu", l->path,
+				(unsigned long long)off, (unsigned long long)l->size);
+	return ENG_OK;
+}
+
+static int place_chunk(void *ctx, const eng_fetch *w, const uint8_t *plain, size_t len, eng_err *err)
+{
+	struct file_tls *f = ctx;
+	struct tree_restore *t = f->t;
+	const struct slot *s = &f->slots[w->tag];
+	const struct later *l = &t->files[f->first + s->file];
+	if (len != s->len)
+		return eng_fail(err, ENG_ECORRUPT, "file %s of the point: a chunk has %zu bytes, its ref %u", l->path, len,
+				s->len);
+	if (eng_pwrite_all(f->fds[s->file], plain, len, (off_t)s->off) != 0)
+		return eng_fail_errno(err, "cannot write %s/%s", t->dest, l->path);
+	atomic_fetch_add(&t->written, len);
+	atomic_fetch_add(&t->par.done_bytes, len);
+	return ENG_OK;
+}
+
+/* Sizes a written file and gives it its owner, mode and time. */
+static int finish_file(struct tree_restore *t, const struct later *l, int fd, eng_err *err)
+{
+	if (ftruncate(fd, (off_t)l->size) != 0)
+		return eng_fail_errno(err, "cannot size %s/%s", t->dest, l->path);
+	if (t->as_root && fchown(fd, l->uid, l->gid) != 0)
+		return eng_fail_errno(err, "cannot set the owner of %s/%s", t->dest, l->path);
+	if (fchmod(fd, l->mode) != 0)
+		return eng_fail_errno(err, "cannot set the mode of %s/%s", t->dest, l->path);
+	set_times(fd, l->mtime_ns);
+	return ENG_OK;
+}
+
+/* Writes one group of neighbouring files: opens them, reads what they
+ * need from the store in pack order, writes each chunk where it goes. */
+static int write_group(void *ctx, void *tlsp, size_t item, eng_err *err)
+{
+	struct tree_restore *t = ctx;
+	struct file_tls *f = tlsp;
+	f->first = t->groups[item];
+	uint32_t n = (uint32_t)(t->groups[item + 1] - f->first), opened = 0;
+	size_t nwant = 0;
+	int rc = ENG_OK;
+	for (; opened < n && !rc; opened++) {
+		f->fds[opened] = open_file(t, f, &t->files[f->first + opened], err);
+		if (f->fds[opened] < 0)
+			rc = err ? err->status : ENG_EIO;
 		else
-			set_times(fd, l->mtime_ns);
+			rc = plan_file(t, f, opened, &nwant, err);
+		if (f->fds[opened] < 0)
+			break;
 	}
-	close(fd);
+	if (!rc && !eng_par_stopping(&t->par))
+		rc = eng_fetch_run(t->s, f->codec, &f->fetcher, f->want, nwant, place_chunk, f, err);
+	for (uint32_t i = 0; i < opened; i++) {
+		if (!rc)
+			rc = finish_file(t, &t->files[f->first + i], f->fds[i], err);
+		close(f->fds[i]);
+	}
 	return rc;
+}
+
+/* Cuts the files (in walk order) into groups of neighbours. */
+static int make_groups(struct tree_restore *t, eng_err *err)
+{
+	uint64_t limit = t->s->be->remote ? GROUP_BYTES_REMOTE : GROUP_BYTES_LOCAL, bytes = 0;
+	t->groups = malloc((t->nfiles + 1) * sizeof(*t->groups));
+	if (!t->groups)
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	t->ngroups = 0;
+	for (size_t i = 0; i < t->nfiles; i++) {
+		size_t start = t->ngroups ? t->groups[t->ngroups - 1] : 0;
+		if (!t->ngroups || i - start >= GROUP_FILES || bytes + t->files[i].size > limit) {
+			t->groups[t->ngroups++] = i;
+			bytes = 0;
+		}
+		bytes += t->files[i].size;
+	}
+	t->groups[t->ngroups] = t->nfiles;
+	return ENG_OK;
 }
 
 /* The file type a symlink, fifo or device entry is made as. */
@@ -650,10 +740,15 @@ restore:
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 	if (!rc)
 		rc = walk(&t, t.rootfd, "", pt->root_refs.v, (uint32_t)pt->root_refs.n, 0, err);
+	if (!rc)
+		rc = make_groups(&t, err);
 	if (!rc) {
-		t.par = (eng_par){ .items = t.nfiles, .total_bytes = pt->info.size, .ctx = &t,
-				   .make_tls = file_tls_new, .end_tls = file_tls_end, .work = write_file };
-		rc = eng_par_run(&t.par, &opts->run, err);
+		t.par = (eng_par){ .items = t.ngroups, .total_bytes = pt->info.size, .ctx = &t,
+				   .make_tls = file_tls_new, .end_tls = file_tls_end, .work = write_group };
+		eng_run_opts run = opts->run;
+		if (!run.threads && s->be->remote) /* more requests in flight hide the round trips */
+			run.threads = 8;
+		rc = eng_par_run(&t.par, &run, err);
 	}
 	if (!rc)
 		rc = make_links(&t, err);
@@ -679,6 +774,7 @@ restore:
 	if (pfd >= 0)
 		close(pfd);
 	eng_codec_free(t.codec);
+	free(t.groups);
 	later_free(t.files, t.nfiles);
 	later_free(t.links, t.nlinks);
 	later_free(t.dirs, t.ndirs);
