@@ -9,9 +9,14 @@ DEB_PACKAGES := gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev libssl-de
 # What plans/smarthotel runs: the demo and its end-to-end test. Defined
 # before TEST_PACKAGES, which `:=` expands at once.
 DEMO_PACKAGES := postgresql-15 php8.2-fpm php8.2-pgsql nginx curl
-# What the tests start or use: real servers on 127.0.0.1, a JSON Schema validator.
-TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium $(DEMO_PACKAGES)
-BENCH_PACKAGES := restic borgbackup casync rsync time
+# Node.js runs the storage emulators (Azurite, s3rver), installed by the
+# tests with npm. A machine that has npm from elsewhere keeps it.
+NODE_PACKAGES := $(shell command -v npm >/dev/null 2>&1 || echo nodejs npm)
+# What the tests start or use: real servers on 127.0.0.1 (nginx, sshd for
+# SFTP stores, the emulators), a JSON Schema validator, the AWS signer.
+TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium openssh-server python3-botocore \
+	$(NODE_PACKAGES) $(DEMO_PACKAGES)
+BENCH_PACKAGES := restic borgbackup casync rsync time openssh-server $(NODE_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
