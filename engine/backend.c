@@ -210,6 +210,11 @@ static int put_spool_file(eng_backend *b, eng_spool *sp, const char *name, uint6
 
 int eng_be_spool_publish(eng_backend *b, eng_spool *sp, const char *name, eng_err *err)
 {
+	if (eng_lease_lost(b)) {
+		eng_be_spool_abort(b, sp);
+		return eng_fail(err, ENG_EIO, "store %s: the lock's lease could not be renewed: stopping before writing %s",
+				b->where, name);
+	}
 	if (b->ops->spool_publish)
 		return b->ops->spool_publish(b, sp, name, err);
 	off_t len = lseek(sp->fd, 0, SEEK_END);
