@@ -74,3 +74,8 @@ shape verify "verify --json of a damaged store (exit 1)" lb verify --store st --
 shape repair "repair --json of a damaged store" lb repair --store st --json
 shape version "version --json" lb version --json
 shape version "--version --json" lb --version --json
+lb store init st2 >/dev/null
+shape "store copy" "store copy --json" lb store copy st st2 --json
+shape "store state" "store state --json (recording)" lb store state hotel --store st --phase protected --active primary --source primary --machines web01 --json
+shape "store state" "store state --json (reading)" lb store state hotel --store st --json
+check "no state recorded is null" test "$(lb store state other --store st --json)" = "null"
