@@ -4,7 +4,8 @@
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (or
  * AWS_DEFAULT_REGION; default us-east-1) and AWS_ENDPOINT_URL_S3 or
  * AWS_ENDPOINT_URL for S3-compatible servers, which are addressed
- * path-style (ENDPOINT/BUCKET/KEY); AWS itself virtual-hosted
+ * path-style (ENDPOINT/BUCKET/KEY), and AWS_CA_BUNDLE for a server whose
+ * certificate a private CA signed; AWS itself is addressed virtual-hosted
  * (https://BUCKET.s3.REGION.amazonaws.com/KEY). Requests are signed by
  * libcurl (SigV4) with the payload's SHA-256, which S3 checks. A PUT of
  * one object is atomic in S3, so objects need no temporary names; objects
@@ -510,6 +511,11 @@ int eng_s3_open(const eng_url *u, eng_backend **out, eng_err *err)
 	b->pool = eng_http_pool_new(&b->base.cancel);
 	if (!b->userpwd || !b->base.where || !b->prefix || !b->bucket_url || !b->pool ||
 	    (env("AWS_SESSION_TOKEN", NULL) && !b->token)) {
+		s3_close(&b->base);
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	}
+	const char *ca = env("AWS_CA_BUNDLE", NULL);
+	if (ca && eng_http_pool_ca(b->pool, ca)) {
 		s3_close(&b->base);
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
 	}

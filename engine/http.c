@@ -34,6 +34,7 @@ struct eng_http_pool {
 	eng_http *free;
 	const volatile int *const *cancel;
 	long stall, connect;
+	char *ca_file;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -67,10 +68,18 @@ void eng_http_pool_timeouts(eng_http_pool *p, long stall_seconds, long connect_s
 		p->connect = connect_seconds;
 }
 
+int eng_http_pool_ca(eng_http_pool *p, const char *ca_file)
+{
+	free(p->ca_file);
+	p->ca_file = ca_file ? strdup(ca_file) : NULL;
+	return !ca_file || p->ca_file ? 0 : -1;
+}
+
 void eng_http_pool_free(eng_http_pool *p)
 {
 	if (!p)
 		return;
+	free(p->ca_file);
 	while (p->free) {
 		eng_http *h = p->free;
 		p->free = h->next;
@@ -287,6 +296,8 @@ int eng_http_do(eng_http *h, const eng_http_req *r, eng_http_resp *resp, eng_err
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (h->pool->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->pool->ca_file);
 	if (r->aws_sigv4) {
 		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, r->aws_sigv4);
 		curl_easy_setopt(c, CURLOPT_USERPWD, r->userpwd);

@@ -52,6 +52,9 @@ void eng_http_pool_free(eng_http_pool *p);
  * LIFEBOAT_IO_TIMEOUT overrides), and the connect timeout. */
 void eng_http_pool_timeouts(eng_http_pool *p, long stall_seconds, long connect_seconds);
 
+/* Trust the CA certificates in this file instead of the system's (may be NULL). */
+int eng_http_pool_ca(eng_http_pool *p, const char *ca_file);
+
 eng_http *eng_http_get(eng_http_pool *p);
 /* The handle's curl easy handle, for protocols other than HTTP (SFTP). */
 CURL *eng_http_curl(eng_http *h);

@@ -60,18 +60,27 @@ start_azurite() {
 	AZ_URL=az://lifeboat-test/replica
 }
 
-# start_s3rver: s3rver; S3_PORT, S3_PID, S3_URL (a bucket), AWS_* for it.
+# start_s3rver [PORT] [tls]: s3rver (over https with its own CA when tls);
+# S3_PORT, S3_PID, S3_URL (a bucket), S3_CA (tls), AWS_* for it.
 start_s3rver() {
 	npm_servers || return 1
 	S3_PORT=${1:-$(free_port)}
+	local scheme=http tls=()
 	mkdir -p "$WORK/s3rver"
-	"$NPM_DIR/node_modules/.bin/s3rver" -d "$WORK/s3rver" -a 127.0.0.1 -p "$S3_PORT" --silent \
+	if [ "${2:-}" = tls ]; then
+		S3_CA=$WORK/s3rver-cert.pem
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+			-addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/s3rver-key.pem" -out "$S3_CA" 2>/dev/null
+		tls=(--key "$WORK/s3rver-key.pem" --cert "$S3_CA")
+		scheme=https
+	fi
+	"$NPM_DIR/node_modules/.bin/s3rver" -d "$WORK/s3rver" -a 127.0.0.1 -p "$S3_PORT" --silent "${tls[@]}" \
 		</dev/null >"$WORK/s3rver.log" 2>&1 &
 	S3_PID=$!
 	SERVER_PIDS+=("$S3_PID")
 	wait_port "$S3_PORT" 30 || { echo "# s3rver did not start:"; tail -5 "$WORK/s3rver.log"; return 1; }
 	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
-	export AWS_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
+	export AWS_ENDPOINT_URL=$scheme://127.0.0.1:$S3_PORT
 	S3_URL=s3://lifeboat-test/replica
 }
 

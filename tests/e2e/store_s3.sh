@@ -15,3 +15,11 @@ expect 2 "*no such bucket*" "a bucket that does not exist" lb points --store s3:
 expect 2 "*bucket name*" "a bucket name S3 does not allow" lb points --store s3://Bad_Bucket/x
 expect 2 "*unknown kind of store*" "a typo in the scheme" lb points --store s4://lifeboat-test/replica
 expect 2 "*not an http*" "a bad endpoint" env AWS_ENDPOINT_URL=127.0.0.1:9 "$LB_BIN" points --store "$S3_URL"
+
+# over https, with a private CA named by AWS_CA_BUNDLE (as the AWS CLI reads it)
+stop_servers
+start_s3rver "" tls || { fail "s3rver starts with TLS"; exit 1; }
+TLS_URL=s3://lifeboat-tls/replica
+expect 2 "*certificate*" "a server certificate no CA vouches for is refused" lb store init "$TLS_URL"
+check "AWS_CA_BUNDLE makes it trusted" env AWS_CA_BUNDLE="$S3_CA" "$LB_BIN" store init "$TLS_URL"
+check "and the store works over https" env AWS_CA_BUNDLE="$S3_CA" "$LB_BIN" sync img --store "$TLS_URL" --as vm/disk
