@@ -21,6 +21,7 @@ same --seed.
 import argparse
 import random
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -39,6 +40,7 @@ def parse_args():
     ap.add_argument("--stall-seconds", type=float, default=30.0)
     ap.add_argument("--after", type=int, default=0)
     ap.add_argument("--max-faults", type=int, default=1 << 30)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     return ap.parse_args()
 
 
@@ -198,10 +200,24 @@ def main():
     srv.bind(("127.0.0.1", a.port))
     srv.listen(128)
     handler = http_client if a.http else tcp_client
+    ctx = None
+    if a.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
     print(f"faultproxy: 127.0.0.1:{a.port} -> 127.0.0.1:{a.upstream} seed {a.seed}", file=sys.stderr, flush=True)
     while True:
         conn, _ = srv.accept()
-        threading.Thread(target=handler, args=(conn, a, decide), daemon=True).start()
+        threading.Thread(target=serve_one, args=(handler, ctx, conn, a, decide), daemon=True).start()
+
+
+def serve_one(handler, ctx, conn, a, decide):
+    if ctx:
+        try:
+            conn = ctx.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
+    handler(conn, a, decide)
 
 
 if __name__ == "__main__":
