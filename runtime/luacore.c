@@ -3,6 +3,7 @@
  * stops runaway plan code, hashing, terminal facts and the embedded stdlib. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <openssl/evp.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child_env.h"
 #include "cli.h"
 #include "luacore.h"
 #include "tasks.h"
@@ -84,9 +86,39 @@ static int core_clear_interrupt(lua_State *L)
 	return 0;
 }
 
+/* The pids core.spawn started: the only ones core.alive may reap, so it
+ * never takes the exit status of a process a task is waiting for. */
+static pid_t *spawned;
+static size_t n_spawned, cap_spawned;
+
+static void remember_spawned(pid_t pid)
+{
+	if (n_spawned == cap_spawned) {
+		size_t cap = cap_spawned ? cap_spawned * 2 : 16;
+		pid_t *p = realloc(spawned, cap * sizeof(*p));
+		if (!p)
+			return; /* then it is not reaped here: a zombie until we exit */
+		spawned = p;
+		cap_spawned = cap;
+	}
+	spawned[n_spawned++] = pid;
+}
+
+static void reap_spawned(pid_t pid)
+{
+	for (size_t i = 0; i < n_spawned; i++)
+		if (spawned[i] == pid) {
+			int status;
+			if (waitpid(pid, &status, WNOHANG) == pid)
+				spawned[i] = spawned[--n_spawned];
+			return;
+		}
+}
+
 /* core.spawn{argv, cwd, log, env} -> pid | nil, err: a background process
  * in a session of its own (so it outlives us and our terminal's Ctrl-C),
- * stdin from /dev/null, stdout and stderr appended to LOG. */
+ * stdin from /dev/null, stdout and stderr appended to LOG. Its environment
+ * is the clean base of child_env.h plus env. */
 static int core_spawn(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -106,6 +138,11 @@ static int core_spawn(lua_State *L)
 	const char *log = luaL_optstring(L, -1, "/dev/null");
 	lua_getfield(L, 1, "cwd");
 	const char *cwd = luaL_optstring(L, -1, NULL);
+	lua_getfield(L, 1, "env");
+	rt_env_check(L, -1, "spawn");
+	char **envp = rt_child_env(L, lua_istable(L, -1) ? -1 : 0);
+	if (!envp)
+		return luaL_error(L, "out of memory");
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&fa);
@@ -123,25 +160,33 @@ static int core_spawn(lua_State *L)
 	posix_spawnattr_setsigdefault(&attr, &def);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
-	int rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+	int rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	rt_free_env(envp);
 	if (rc != 0) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "cannot run '%s': %s", argv[0], strerror(rc));
 		return 2;
 	}
+	remember_spawned(pid);
 	lua_pushinteger(L, pid);
 	return 1;
 }
 
-/* core.alive(PID) -> bool: reaps it first when it is our exited child. */
+/* core.alive(PID) -> bool: reaps it first when core.spawn started it and
+ * it exited. Never waits for anything else (PID 0 or -1 would reap any
+ * child, also one a task is waiting for). */
 static int core_alive(lua_State *L)
 {
-	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-	int status;
-	waitpid(pid, &status, WNOHANG);
-	bool alive = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	lua_Integer arg = luaL_checkinteger(L, 1);
+	if (arg <= 0 || arg > INT_MAX) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	pid_t pid = (pid_t)arg;
+	reap_spawned(pid);
+	bool alive = kill(pid, 0) == 0 || errno == EPERM;
 	if (alive) {
 		char path[64], buf[512];
 		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -162,7 +207,8 @@ static int core_alive(lua_State *L)
 /* core.kill(PID, "TERM"|"KILL"|"INT"|0 [, GROUP]) -> ok */
 static int core_kill(lua_State *L)
 {
-	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+	lua_Integer arg = luaL_checkinteger(L, 1);
+	pid_t pid = arg > INT_MAX ? 0 : (pid_t)arg;
 	const char *name = luaL_optstring(L, 2, "TERM");
 	int sig = !strcmp(name, "KILL") ? SIGKILL : !strcmp(name, "INT") ? SIGINT : !strcmp(name, "0") ? 0 : SIGTERM;
 	if (pid <= 1)
