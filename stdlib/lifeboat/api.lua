@@ -21,10 +21,25 @@ local function tail(s, n)
   return (s:gsub("%s+$", ""))
 end
 
--- exec(CMD [, opts]): CMD is a shell string or an argv list. opts: env,
--- cwd, stdin, timeout (seconds or "30s"), max_output (bytes per stream),
--- check (default true: a non-zero exit raises). Returns {code, stdout,
--- stderr, ok, seconds}.
+-- The env of an exec: a plain copy (any table that pairs() walks), and a
+-- secret-bearing value it names is remembered for redaction.
+local function child_env(env)
+  if env == nil then return nil end
+  if type(env) ~= "table" then error("exec: env must be a table of NAME = value", 3) end
+  local out = {}
+  for k, v in pairs(env) do
+    out[k] = v
+    if secrets.is_secret_name(k) then secrets.remember(v == true and core.getenv(k) or v) end
+  end
+  return out
+end
+
+-- exec(CMD [, opts]): CMD is a shell string or an argv list. opts: env
+-- (added to the clean base environment children get: true passes this
+-- process's value of a name on, false leaves it out), cwd, stdin, timeout
+-- (seconds or "30s"), max_output (bytes per stream), check (default true:
+-- a non-zero exit raises), show (the command as logs show it). Returns
+-- {code, stdout, stderr, ok, seconds}.
 function M.exec(cmd, opts)
   opts = opts or {}
   local argv
@@ -35,9 +50,9 @@ function M.exec(cmd, opts)
   else error("exec: a command string or an argv list is needed", 2) end
   local timeout = opts.timeout
   if type(timeout) == "string" then timeout = util.parse_duration(timeout) end
-  local r = sched.await(core.exec { argv = argv, env = opts.env, cwd = opts.cwd, stdin = opts.stdin,
+  local r = sched.await(core.exec { argv = argv, env = child_env(opts.env), cwd = opts.cwd, stdin = opts.stdin,
     timeout = timeout, max_output = opts.max_output })
-  local shown = type(cmd) == "string" and cmd or table.concat(argv, " ")
+  local shown = opts.show or (type(cmd) == "string" and cmd or table.concat(argv, " "))
   if r.error then error("exec: " .. r.error, 2) end
   r.ok = r.code == 0 and not r.timed_out
   if sched.current and M.step_log then
@@ -47,7 +62,7 @@ function M.exec(cmd, opts)
   if r.timed_out then error(string.format("'%s' timed out after %s", shown, util.fmt_duration(timeout)), 2) end
   if r.cancelled then error("interrupted", 2) end
   if opts.check ~= false and r.code ~= 0 then
-    local why = tail(r.stderr ~= "" and r.stderr or r.stdout, 300)
+    local why = tail(secrets.redact(r.stderr ~= "" and r.stderr or r.stdout), 300) -- never half a secret
     error(string.format("'%s' exited %d%s", shown, r.code, why ~= "" and (": " .. why) or ""), 2)
   end
   return r

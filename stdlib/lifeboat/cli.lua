@@ -599,7 +599,7 @@ function M.run(args)
   if not src then errln("run", "%s", e); return EXIT.bad end
   local script_args = { table.unpack(args, 2) }
   script_args[0] = path
-  local env_scope = { arg = script_args, env = core.environ(), secret = secrets.accessor }
+  local env_scope = { arg = script_args, env = secrets.environ, secret = secrets.accessor }
   local env = sandbox.env(env_scope, util.dirname(path))
   local fn, lerr = load(src, "@" .. path, "t", env)
   if not fn then errln("run", "%s", lerr); return EXIT.bad end

@@ -58,7 +58,7 @@ local compiled = {}
 -- What expressions see besides their scope: the side-effect-free basics.
 local base = { string = string, math = math, table = table, tostring = tostring, tonumber = tonumber,
   type = type, pairs = pairs, ipairs = ipairs, select = select, next = next,
-  os = { time = os.time, date = os.date, getenv = os.getenv } }
+  os = { time = os.time, date = os.date, getenv = require("lifeboat.secrets").getenv } }
 local envs = setmetatable({}, { __mode = "k" })
 
 local function env_of(scope)
@@ -105,6 +105,14 @@ function M.render(v, scope)
     return out
   end
   return v
+end
+
+-- The parts of template v with its expressions evaluated in scope: the
+-- literal text as strings, each expression as {value = V}.
+function M.parts(v, scope)
+  local out = {}
+  for i, p in ipairs(v.parts) do out[i] = type(p) == "table" and { value = eval(p, scope) } or p end
+  return out
 end
 
 -- The text of a value for display (templates unevaluated).

@@ -4,13 +4,14 @@
 -- os.execute/exit, no debug, no binary chunks, and require reaches only
 -- stdlib and the plan's own folder.
 local api = require("lifeboat.api")
+local secrets = require("lifeboat.secrets")
 local util = require("lifeboat.util")
 
 local M = {}
 
 local function copy(t) local c = {}; for k, v in pairs(t) do c[k] = v end; return c end
 
-local safe_os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime, getenv = os.getenv }
+local safe_os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime, getenv = secrets.getenv }
 
 -- lifeboat.tweak.X{...}: the tweak actions, called from Lua in the
 -- current step's context.
