@@ -221,19 +221,44 @@ static int core_kill(lua_State *L)
 /* The deadline of a coroutine lives in its extra space; the count hook
  * checks it. When the deadline passed (or Ctrl-C was pressed) the hook
  * yields with no values, which the scheduler reads as "stop this step";
- * where yielding is impossible it raises an error instead. */
+ * where yielding is impossible (inside table.sort's comparator, a gsub
+ * callback...) it raises an error instead, and from then on at every
+ * instruction: a pcall that catches it gets no instruction of its own
+ * before the next one (the sandbox's pcall raises it again too). */
+static const char *expired(lua_State *L)
+{
+	if (rt_cancel)
+		return "interrupted";
+	double d;
+	memcpy(&d, lua_getextraspace(L), sizeof(d));
+	return d > 0 && rt_mono() >= d ? "timed out" : NULL;
+}
+
 static void deadline_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
-	double d;
-	memcpy(&d, lua_getextraspace(L), sizeof(d));
-	if (!rt_cancel && (d <= 0 || rt_mono() < d))
+	const char *why = expired(L);
+	if (!why)
 		return;
 	if (lua_isyieldable(L)) {
 		lua_yield(L, 0); /* in a hook this returns; the yield happens after */
 		return;
 	}
-	luaL_error(L, rt_cancel ? "interrupted" : "timed out");
+	lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+	lua_pushstring(L, why);
+	lua_error(L);
+}
+
+/* core.expired() -> "timed out" | "interrupted" | nil, for the running
+ * coroutine (the main thread has no deadline, only Ctrl-C). */
+static int core_expired(lua_State *L)
+{
+	const char *why = expired(L);
+	if (why)
+		lua_pushstring(L, why);
+	else
+		lua_pushnil(L);
+	return 1;
 }
 
 /* core.set_deadline(CO, MONO_SECONDS | nil) */
@@ -408,7 +433,7 @@ int rt_open_core(lua_State *L)
 		{ "interrupted", core_interrupted }, { "clear_interrupt", core_clear_interrupt },
 		{ "exec", core_exec }, { "http", core_http }, { "prompt", core_prompt },
 		{ "spawn", core_spawn }, { "alive", core_alive }, { "kill", core_kill },
-		{ "set_deadline", core_set_deadline }, { "sha256", core_sha256 },
+		{ "set_deadline", core_set_deadline }, { "expired", core_expired }, { "sha256", core_sha256 },
 		{ "random_hex", core_random_hex }, { "isatty", core_isatty },
 		{ "term_width", core_term_width }, { "getenv", core_getenv },
 		{ "environ", core_environ }, { "pid", core_pid }, { "write", core_write },

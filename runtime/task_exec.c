@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdbool.h>
@@ -23,6 +24,31 @@
 #include "tasks.h"
 
 #define GRACE_SECONDS 3.0
+
+/* The process groups of running children, for rt_exec_kill_all. */
+#define MAX_RUNNING 128
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t running[MAX_RUNNING];
+
+static void track(pid_t pid, bool on)
+{
+	pthread_mutex_lock(&running_lock);
+	for (int i = 0; i < MAX_RUNNING; i++)
+		if (running[i] == (on ? 0 : pid)) {
+			running[i] = on ? pid : 0;
+			break;
+		}
+	pthread_mutex_unlock(&running_lock);
+}
+
+void rt_exec_kill_all(void)
+{
+	pthread_mutex_lock(&running_lock);
+	for (int i = 0; i < MAX_RUNNING; i++)
+		if (running[i] > 0)
+			kill(-running[i], SIGKILL);
+	pthread_mutex_unlock(&running_lock);
+}
 
 typedef struct capture {
 	char *buf;
@@ -212,6 +238,7 @@ static void exec_run(rt_task *t)
 		goto done;
 	}
 	r->spawned = true;
+	track(pid, true);
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	size_t input_off = 0, *input_off_p = &input_off;
 	if (!r->input || r->input_len == 0)
@@ -248,6 +275,7 @@ static void exec_run(rt_task *t)
 			break;
 	if (r->timed_out || r->cancelled)
 		kill(-pid, SIGKILL); /* whatever of the group is left */
+	track(pid, false);
 	if (WIFEXITED(status))
 		r->code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status)) {

@@ -1,6 +1,7 @@
 -- api.lua: the `lifeboat` table plan code and stdlib use. Blocking calls
 -- hand their work to the C worker pool and yield the step's coroutine.
 local json = require("lifeboat.json")
+local readonly = require("lifeboat.readonly")
 local sched = require("lifeboat.sched")
 local secrets = require("lifeboat.secrets")
 local util = require("lifeboat.util")
@@ -75,7 +76,7 @@ local function request(req)
   local body = req.body
   local headers = util.copy(req.headers or {})
   if type(body) == "table" then
-    body = json.encode(body)
+    body = json.encode(readonly.plain(body))
     headers["Content-Type"] = headers["Content-Type"] or "application/json"
   end
   local timeout = req.timeout
@@ -106,7 +107,9 @@ for _, method in ipairs({ "get", "post", "put", "delete", "head" }) do
   end
 end
 
-M.json = { encode = json.encode, decode = json.decode, null = json.null, array = json.array }
+-- encode takes the read-only views plan code holds (lifeboat/readonly.lua)
+M.json = { encode = function(v, pretty) return json.encode(readonly.plain(v), pretty) end, decode = json.decode,
+  null = json.null, array = json.array }
 
 M.fs = {
   read = function(path) local d, e = core.fs.read(path); if not d then error(e, 2) end return d end,

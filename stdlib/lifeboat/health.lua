@@ -80,7 +80,7 @@ function M.run(checks, scope, plan)
       local e = setmetatable({ evidence = evidence }, { __tostring = function()
         return string.format("health check %d (%s %s) failed: %s", i, c.kind, last.target or "",
           tostring(err):gsub("^[^:]*:%d+: ", "")) end })
-      error(e, 0)
+      error(sched.trust(e), 0)
     end
   end
   return evidence

@@ -70,7 +70,7 @@ for _ in $(seq 50); do grep -q b1 effects 2>/dev/null && break; sleep 0.1; done
 kill -INT "$pid"; wait "$pid"; rc=$?
 [ "$rc" = 130 ] && pass "Ctrl-C: exit 130" || fail "Ctrl-C exit" "exit $rc" "$(cat out.txt)"
 grep -q "resume" out.txt && pass "Ctrl-C: says how to resume" || fail "Ctrl-C message" "$(cat out.txt)"
-pgrep -f "sleep 30" >/dev/null && fail "Ctrl-C: the step's process still runs" || pass "Ctrl-C: the step's process is stopped"
+pgrep -x -f "sleep 30" >/dev/null && fail "Ctrl-C: the step's process still runs" || pass "Ctrl-C: the step's process is stopped"
 J=$("$LB_BIN" jobs | tail -1 | cut -d" " -f1)
 [[ $(lb job "$J") == *"interrupted"*"cancelled"*"g/before/1"* ]] && pass "Ctrl-C: job interrupted, step cancelled" \
 	|| fail "Ctrl-C job state" "$(lb job "$J")"
