@@ -28,12 +28,18 @@ M.extensions = {
 }
 
 -- The stdlib modules plan code may require, as read-only views: pure
--- helpers, the plan state (for providers, see docs/providers.md), and the
--- stdlib actions and providers (to build on). The others are the host's.
-local REQUIRABLE = { ["lifeboat.json"] = true, ["lifeboat.util"] = true, ["lifeboat.state"] = true,
-  ["lifeboat.schema"] = true }
-local function requirable(name)
-  return REQUIRABLE[name] or name:match("^actions%.") ~= nil or name:match("^providers%.") ~= nil
+-- helpers, what a provider reads of the plan state (docs/providers.md),
+-- and the stdlib actions and providers (to build on). The others are the
+-- host's.
+local REQUIRABLE = {
+  ["lifeboat.json"] = function() return require("lifeboat.json") end,
+  ["lifeboat.util"] = function() return require("lifeboat.util") end,
+  ["lifeboat.schema"] = function() return require("lifeboat.schema") end,
+  ["lifeboat.state"] = function() return { resources = require("lifeboat.state").resources } end,
+}
+local function stdlib_module(name)
+  if REQUIRABLE[name] then return REQUIRABLE[name]() end
+  if name:match("^actions%.") or name:match("^providers%.") then return require(name) end
 end
 
 local API_NAMES = { "exec", "http", "json", "fs", "log", "now", "sleep", "wait_until", "secret" }
@@ -118,11 +124,12 @@ function M.env(scope, plan_dir)
       if not fn then error(e, 0) end
       m = fn(name)
     elseif core.stdlib(name) then
-      if not requirable(name) then
+      m = stdlib_module(name)
+      if m == nil then
         error("module '" .. name .. "' is part of lifeboat itself; plan code may require lifeboat.json, " ..
-          "lifeboat.util, lifeboat.state, lifeboat.schema, actions.* and providers.*", 2)
+          "lifeboat.util, lifeboat.state (resources), lifeboat.schema, actions.* and providers.*", 2)
       end
-      m = readonly.view(require(name))
+      m = readonly.view(m)
     else
       error("module '" .. name .. "' is neither in the plan's folder nor in stdlib", 2)
     end

@@ -18,6 +18,9 @@ T.ok(type(prov.start) == "function", "its functions can be called from a plan's 
 T.raises(function() setmetatable(util, {}) end, "protected metatable", "setmetatable on a module is refused")
 T.raises(function() rawset(util, "copy", 1) end, "read-only", "rawset on a module is refused")
 T.eq(getmetatable(util), "read-only", "a module's metatable is locked")
+local state = require("lifeboat.state")
+T.ok(type(state.resources) == "function" and state.save == nil and state.apply == nil,
+  "of the plan state, only what a provider reads (resources)")
 local schema = require("lifeboat.schema")
 local keys = schema.known_keys()
 T.ok(type(keys.plan) == "table" and #keys.plan > 5, "results of module functions can be read")
