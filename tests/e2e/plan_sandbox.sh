@@ -69,6 +69,34 @@ grep -q '"ev":"done".*"n":1.*"step":"g/m/prepare/7"' ".lifeboat/jobs/$J/journal.
 	&& pass "a result with functions and metamethods is journaled as plain data" || fail "odd result" "$(grep prepare/7 ".lifeboat/jobs/$J/journal.jsonl")"
 [ -z "$(ls site-d 2>/dev/null)" ] && [ -d site-a ] && pass "nothing outside the drill site was touched" || fail "site contents" "$(ls site-*)"
 
+# a plan's own action gets ctx read-only, and its job's methods still work
+mkdir -p own/actions
+cat > own/actions/evil.lua <<'LUA'
+return { run = function(with, ctx)
+  local changed = {}
+  if pcall(function() ctx.job.journal = "/tmp/elsewhere" end) then changed[#changed + 1] = "journal" end
+  if pcall(function() ctx.site.root = "/" end) then changed[#changed + 1] = "root" end
+  if pcall(function() getmetatable(ctx.job).__index.event = function() end end) then changed[#changed + 1] = "Job" end
+  if pcall(function() ctx.scope.vars.x = 1 end) then changed[#changed + 1] = "vars" end
+  ctx.job:event { ev = "note", text = "from the action" }
+  with.mine = true -- its arguments are its own
+  return { changed = table.concat(changed, ","), f = function() end }
+end }
+LUA
+cat > own/plan.yaml <<'YAML'
+lifeboat: 1
+name: own
+machines:
+  m: { prepare: [ { uses: ./actions/evil.lua }, { lua: "log('job ok')" } ] }
+groups: [ { name: g, machines: [m] } ]
+YAML
+out=$(timeout -s KILL 60 "$LB_BIN" drill own/plan.yaml 2>&1); rc=$?
+jl=$(ls own/.lifeboat/jobs/*/journal.jsonl | tail -1)
+[ "$rc" = 0 ] && grep -q '"changed":""' "$jl" && pass "a plan's own action cannot change ctx, the job or the scope" \
+	|| fail "own action" "exit $rc" "$out" "$(grep prepare/1 "$jl")"
+grep -q '"ev":"note","t":[0-9.]*,"text":"from the action"' "$jl" && pass "ctx.job:event still records through the read-only view" \
+	|| fail "ctx.job:event" "$(cat "$jl")"
+
 # --- deadlines -------------------------------------------------------------
 cat > slow.yaml <<'YAML'
 lifeboat: 1
