@@ -79,9 +79,16 @@ static void remember_anchor(loader *ld, const yaml_char_t *anchor)
 	lua_setfield(ld->L, ld->shapes, (const char *)anchor);
 }
 
+/* Records the expanded shape of the node on top of the stack, unless a
+ * node inside it took its anchor name since (an alias names the latest). */
 static void set_shape(loader *ld, const char *anchor, lua_Integer size, int height)
 {
 	if (!anchor)
+		return;
+	lua_getfield(ld->L, ld->anchors, anchor);
+	bool same = lua_rawequal(ld->L, -1, -2);
+	lua_pop(ld->L, 1);
+	if (!same)
 		return;
 	lua_pushinteger(ld->L, size * 256 + height);
 	lua_setfield(ld->L, ld->shapes, anchor);
