@@ -43,7 +43,11 @@ static int core_poll(lua_State *L)
 {
 	double timeout = luaL_optnumber(L, 1, -1);
 	int ms = timeout < 0 ? -1 : (int)(timeout * 1000 + 0.5);
-	rt_task *list = rt_cancel ? rt_tasks_wait(0) : rt_tasks_wait(ms);
+	/* once interrupted, the caller polls until its tasks stopped: briefly,
+	 * without spinning */
+	if (rt_cancel && (ms < 0 || ms > 50))
+		ms = 50;
+	rt_task *list = rt_tasks_wait(ms);
 	lua_newtable(L);
 	lua_Integer i = 1;
 	while (list) {
