@@ -127,18 +127,19 @@ M.freeze = freeze
 
 function M.is_view(v) return real_of[v] ~= nil end
 
--- The table behind a view (v itself when it is not one).
-function M.real(v) return real_of[v] or v end
-
 -- plain(v [, results]): a deep copy of v with views replaced by copies of
 -- what is behind them, read with raw access only (no metamethod runs);
 -- only the JSON array marker of a metatable is kept. With results set,
 -- what JSON cannot hold (functions, threads, userdata other than
--- json.null, non-scalar keys) is left out: what a step hands the host.
+-- json.null, non-scalar keys, what is nested beyond 100 levels) is left
+-- out: what a step hands the host. Without, too deep a nesting raises.
 local function plain(v, results, depth)
   local t = type(v)
   if t == "table" then
-    if depth > 100 then return nil end
+    if depth > 100 then
+      if results then return nil end
+      error("json: nested too deeply (a cycle?)", 0)
+    end
     v = real_of[v] or v
     local out = {}
     for k, x in next, v do
