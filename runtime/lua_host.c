@@ -26,12 +26,8 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
-int rt_lua_command(const char *name, int argc, char **argv)
+static int run_command(const char *name, int argc, char **argv)
 {
-	rt_tasks_init();
-	rt_install_signals();
-	rt_watchdog_start();
-	signal(SIGPIPE, SIG_IGN);
 	lua_State *L = luaL_newstate();
 	if (!L) {
 		fprintf(stderr, "lifeboat %s: out of memory\n", name);
@@ -89,5 +85,16 @@ int rt_lua_command(const char *name, int argc, char **argv)
 		code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_FAILED;
 	}
 	lua_close(L);
+	return code;
+}
+
+int rt_lua_command(const char *name, int argc, char **argv)
+{
+	rt_tasks_init();
+	rt_install_signals();
+	signal(SIGPIPE, SIG_IGN);
+	rt_watchdog_start();
+	int code = run_command(name, argc, argv);
+	rt_watchdog_stop();
 	return code;
 }

@@ -8,5 +8,7 @@
  * WATCHDOG_SECONDS without doing so, the processes of running exec tasks
  * are killed and the process exits 130. */
 void rt_watchdog_start(void);
+/* Stops and joins it (before the host exits normally). */
+void rt_watchdog_stop(void);
 
 #endif
