@@ -37,7 +37,7 @@ machines:
         on_error: continue
       - name: an error object whose tostring never ends
         lua: error(setmetatable({}, { __tostring = function() while true do end end }))
-        timeout: 1s
+        timeout: 500ms
         on_error: continue
       - name: a result the journal cannot hold
         lua: return setmetatable({ f = function() end, n = 1 }, { __index = function() while true do end end })
@@ -106,30 +106,30 @@ machines:
     prepare:
       - name: a loop in a sort comparator that catches its own timeout
         lua: table.sort({1, 2, 3}, function() while true do pcall(function() while true do end end) end end)
-        timeout: 1s
+        timeout: 500ms
         on_error: continue
       - name: the same with xpcall and a handler that loops
         lua: |
           table.sort({1, 2, 3}, function()
             while true do xpcall(function() while true do end end, function() while true do end end) end
           end)
-        timeout: 1s
+        timeout: 500ms
         on_error: continue
       - name: a pcall loop inside gsub
         lua: string.gsub(string.rep("x", 100), ".", function() while true do pcall(function() while true do end end) end end)
-        timeout: 1s
+        timeout: 500ms
         on_error: continue
       - name: a to-be-closed variable whose close never ends, in a sort comparator
         lua: |
           local x <close> = setmetatable({}, { __close = function() while true do end end })
           table.sort({1, 2, 3}, function() while true do end end)
-        timeout: 1s
+        timeout: 500ms
         on_error: continue
       - name: the same in a plain loop
         lua: |
           local x <close> = setmetatable({}, { __close = function() while true do end end })
           while true do end
-        timeout: 1s
+        timeout: 500ms
         on_error: continue
       - name: after them
         lua: log("still here")
@@ -142,11 +142,11 @@ out=$(timeout -s KILL 30 "$LB_BIN" drill slow.yaml 2>&1); rc=$?
 secs=$(( $(date +%s) - start ))
 [ "$rc" = 0 ] && [ "$secs" -lt 10 ] && pass "steps that catch their own timeout stop at their deadline (${secs}s)" \
 	|| fail "timeout escape" "exit $rc after ${secs}s" "$out"
-[ "$(grep -c 'timed out after 1.0s' <<<"$out")" = 5 ] && [[ $out == *"still here"* ]] && pass "each says it timed out, the job goes on" \
+[ "$(grep -c 'timed out after 500ms' <<<"$out")" = 5 ] && [[ $out == *"still here"* ]] && pass "each says it timed out, the job goes on" \
 	|| fail "timeout messages" "$out"
 
 # --- SIGTERM and Ctrl-C -------------------------------------------------------
-sed -e 's/        timeout: 1s/        timeout: 1h/' slow.yaml > forever.yaml
+sed -e 's/        timeout: 500ms/        timeout: 1h/' slow.yaml > forever.yaml
 # stop_after SECS SIGNAL CMD...: sends SIGNAL after SECS; prints "exit RC after N s"
 stop_after() {
 	local wait=$1 sig=$2; shift 2
@@ -160,10 +160,10 @@ stop_after() {
 	wait "$pid"
 	echo "exit $? after $(( $(date +%s) - t0 )) s"
 }
-r=$(stop_after 1 TERM "$LB_BIN" drill forever.yaml)
+r=$(stop_after 0.5 TERM "$LB_BIN" drill forever.yaml)
 [[ $r == "exit 130 after "[0-5]" s" ]] && pass "SIGTERM stops a step that catches its own interruption ($r)" \
 	|| fail "SIGTERM in a step" "$r" "$(cat stop.out)"
-r=$(stop_after 1 INT "$LB_BIN" drill forever.yaml)
+r=$(stop_after 0.5 INT "$LB_BIN" drill forever.yaml)
 [[ $r == "exit 130 after "[0-5]" s" ]] && pass "Ctrl-C too ($r)" || fail "SIGINT in a step" "$r" "$(cat stop.out)"
 J=$(last_job)
 [[ $(job_state "$J") == *interrupted* ]] && pass "the job is interrupted, resumable" || fail "interrupted state" "$(job_state "$J")"
@@ -180,13 +180,13 @@ machines:
   m: { prepare: [ { uses: ./actions/spin.lua } ] }
 groups: [ { name: g, machines: [m] } ]
 YAML
-r=$(stop_after 1 TERM "$LB_BIN" validate hang/plan.yaml)
+r=$(stop_after 0.5 TERM "$LB_BIN" validate hang/plan.yaml)
 [[ $r == "exit 130 after "[0-5]" s" ]] && pass "SIGTERM stops validate while a plan's own module loops ($r)" \
 	|| fail "SIGTERM in validate" "$r" "$(cat stop.out)"
 cat > spin.lua <<'LUA'
 table.sort({1, 2, 3}, function() while true do pcall(function() while true do end end) end end)
 LUA
-r=$(stop_after 1 TERM "$LB_BIN" run spin.lua)
+r=$(stop_after 0.5 TERM "$LB_BIN" run spin.lua)
 [[ $r == "exit 130 after "[0-5]" s" ]] && pass "SIGTERM stops lifeboat run ($r)" || fail "SIGTERM in run" "$r" "$(cat stop.out)"
-out=$(LIFEBOAT_RUN_TIMEOUT=1s timeout -s KILL 20 "$LB_BIN" run spin.lua 2>&1); rc=$?
+out=$(LIFEBOAT_RUN_TIMEOUT=500ms timeout -s KILL 20 "$LB_BIN" run spin.lua 2>&1); rc=$?
 [ "$rc" = 1 ] && [[ $out == *"timed out"* ]] && pass "LIFEBOAT_RUN_TIMEOUT stops it too" || fail "run timeout" "exit $rc" "$out"
