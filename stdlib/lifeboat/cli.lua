@@ -320,7 +320,16 @@ local function run_steps(job, plan, steps, opts, done, rt)
   out.line(string.format("job %s: %s of plan '%s', %d steps (journal: %s)", job.id, job.op, plan.name, #steps,
     job.journal))
   local started = core.now()
-  local result, failed = sched.run(job, steps, { on_event = out.event, done = done })
+  local ran, result, failed = pcall(sched.run, job, steps, { on_event = out.event, done = done })
+  if not ran then
+    -- a defect of lifeboat's own: the job must not look like it still runs
+    pcall(function()
+      job:event { ev = "state", state = "failed", error = "internal error: " .. tostring(result) }
+      job:flush()
+    end)
+    out.finish()
+    error(result, 0)
+  end
   local err
   for _, s in ipairs(failed) do if not s.continued then err = s.id .. ": " .. tostring(s.error) break end end
   local summary = report.summarize(job, plan, steps, result, err, rt)
@@ -599,7 +608,7 @@ function M.run(args)
   if not src then errln("run", "%s", e); return EXIT.bad end
   local script_args = { table.unpack(args, 2) }
   script_args[0] = path
-  local env_scope = { arg = script_args, env = core.environ(), secret = secrets.accessor }
+  local env_scope = { arg = script_args, env = secrets.environ, secret = secrets.accessor }
   local env = sandbox.env(env_scope, util.dirname(path))
   local fn, lerr = load(src, "@" .. path, "t", env)
   if not fn then errln("run", "%s", lerr); return EXIT.bad end
@@ -637,8 +646,10 @@ function M.main(command, args)
   end)
   if not ok then
     errln(command, "%s", rc)
-    return EXIT.failed
+    rc = EXIT.failed
   end
+  -- Ctrl-C or SIGTERM that ended a command early: it says so in its exit code
+  if rc ~= EXIT.done and core.interrupted() then return EXIT.interrupted end
   return rc
 end
 

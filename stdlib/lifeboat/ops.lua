@@ -60,7 +60,6 @@ function M.scope(plan, rt, site, machine_name)
   local provider = M.provider(plan, site.provider)
   rt.views = rt.views or {}
   rt.views[site.name] = rt.views[site.name] or views(plan, site, provider)
-  rt.environ = rt.environ or core.environ()
   rt.plan_view = rt.plan_view or { name = plan.name, file = plan.abs, dir = core.fs.realpath(plan.dir) or plan.dir,
     description = plan.raw.description, objectives = plan.raw.objectives or {}, vars = plan.raw.vars or {} }
   local machines = rt.views[site.name]
@@ -69,7 +68,7 @@ function M.scope(plan, rt, site, machine_name)
     plan = rt.plan_view, vars = plan.raw.vars or {},
     site = site, machine = m, machines = machines, dataset = m and m.datasets or {},
     job = rt.job and { id = rt.job.id, op = rt.job.op, dir = rt.job.dir } or {},
-    env = rt.environ, secret = secrets.accessor, args = rt.args or {},
+    env = secrets.environ, secret = secrets.accessor, args = rt.args or {},
   }
   rt.scopes[key] = scope
   return scope
@@ -92,7 +91,7 @@ end
 local function action_step(b, site, a, id, group, machine)
   local plan, rt = b.plan, b.rt
   return b.add {
-    id = id, group = group, machine = machine, title = a.name or actions.describe(a), kind = "action",
+    id = id, group = group, machine = machine, title = a.name and expr.text(a.name) or actions.describe(a), kind = "action",
     action = a, timeout = a.kind ~= "manual" and a.timeout or nil, retries = a.retries, on_error = a.on_error,
     describe = actions.describe(a),
     run = function(step)
@@ -210,9 +209,8 @@ local function run_hooks(b, site, g, which)
       local q = b.plan.raw.machines[mname].quiesce
       if q and q[which] then
         local scope = M.scope(b.plan, b.rt, site, mname)
-        local cmd = expr.render(q[which], scope)
-        require("lifeboat.api").exec(type(cmd) == "table" and cmd or { "/bin/sh", "-c", cmd },
-          { timeout = q.timeout or 300 })
+        local argv, shown = require("lifeboat.command").argv(q[which], scope)
+        require("lifeboat.api").exec(argv, { timeout = q.timeout or 300, show = shown })
         done[#done + 1] = mname
       end
     end

@@ -136,11 +136,8 @@ function P.restore(ctx)
   return { datasets = out }
 end
 
-local function command_argv(cmd, scope)
-  local v = expr.render(cmd, scope)
-  if type(v) == "table" then return v end
-  return { "/bin/sh", "-c", tostring(v) }
-end
+-- values of ${{ }} never become shell syntax: see lifeboat/command.lua
+local function command_argv(cmd, scope) return (require("lifeboat.command").argv(cmd, scope)) end
 
 function P.start(ctx)
   local m = ctx.machine
