@@ -74,7 +74,7 @@ function P.sync(ctx)
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     if not core.fs.stat(path) then error(string.format("dataset %s of %s: %s does not exist", d.name, m.name, path), 0) end
     local r = store.run(rt, args)
-    out[d.name] = { point = r.point_id or r.id, bytes_added = r.bytes_added, seconds = r.seconds }
+    out[d.name] = { point = r.point, bytes_added = r.bytes_added, seconds = r.seconds }
   end
   return { datasets = out, consistency = ctx.consistency or "crash" }
 end
