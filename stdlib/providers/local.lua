@@ -174,12 +174,15 @@ end
 
 function P.stop(ctx)
   local m = ctx.machine
-  local done = {}
+  local done, failed = {}, nil
   if m.stop then
     local cwd = core.fs.stat(ctx.site.root) and ctx.site.root or nil
     local r = api.exec(command_argv(m.stop, ctx.scope), { check = false, timeout = 120, cwd = cwd })
     done.command = r.code
-    if r.code ~= 0 then api.log("stop command exited %d: %s", r.code, (r.stderr .. r.stdout):sub(1, 300)) end
+    if r.code ~= 0 then
+      local said = (r.stderr .. r.stdout):sub(1, 300):gsub("%s+$", "")
+      failed = string.format("the stop command exited %d%s", r.code, said ~= "" and (": " .. said) or "")
+    end
   end
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
     if res.kind == "process" and res.pid then
@@ -188,6 +191,8 @@ function P.stop(ctx)
       done[#done + 1] = { pid = res.pid, how = how }
     end
   end
+  -- what lifeboat started is stopped either way; the machine itself may still run
+  if failed then error(failed, 0) end
   return { stopped = done }
 end
 

@@ -47,3 +47,67 @@ check "replicate to a passphrase store" lb replicate plan.yaml
 check "drill from a passphrase store" lb drill plan.yaml
 unset LIFEBOAT_PASSPHRASE
 cd .. || exit 1
+
+# a planned failover needs the primary verified down before its final sync
+newest_consistency() { # DATASET -> consistency of its newest point
+	lb points --store replica app/"$1" --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[-1]["consistency"])'
+}
+planned_site() { # FOLDER STOP_COMMAND: a copy of the plan with that stop, replicated
+	mkdir "$1" && cp -r site-a "$1"/ && cd "$1" || exit 1
+	sed "s|^  app:|  app:\n    stop: \"$2\"|" ../plan.yaml > plan.yaml
+	lb replicate plan.yaml >/dev/null || fail "replicate in $1"
+}
+planned_site fo-ok "true"
+out=$(lb failover plan.yaml --planned --yes 2>&1); rc=$?
+[ "$rc" = 0 ] && [ "$(newest_consistency data)" = planned ] && [ -f site-b/app/data/f ] \
+	&& pass "planned failover with a stop that works: the final point is planned" || fail "planned failover" "exit $rc" "$out"
+cd .. || exit 1
+
+planned_site fo-bad "false"
+out=$(lb failover plan.yaml --planned --yes 2>&1); rc=$?
+[ "$rc" = 1 ] && [[ $out == *"shutdown/app/stop: the stop command exited 1"* ]] \
+	&& pass "a stop that fails fails the planned failover (exit 1)" || fail "failed stop" "exit $rc" "$out"
+[ ! -e site-b ] && [[ $out != *"start  g/app/restore"* ]] && pass "nothing was brought up at the recovery site" \
+	|| fail "recovery site after a failed stop" "$(ls)" "$out"
+[ "$(newest_consistency data)" = crash ] && pass "no final point was taken as planned" || fail "planned point" "$(newest_consistency data)"
+out=$(lb status plan.yaml 2>&1)
+[[ $out == *"active site primary (protected)"* ]] && pass "the plan still runs at the primary" || fail "state" "$out"
+out=$(lb failover plan.yaml --planned --force --yes 2>&1); rc=$?
+[ "$rc" = 0 ] && [[ $out == *"not verified down at primary"*"crash-consistent"* ]] && [ -f site-b/app/data/f ] \
+	&& pass "--force: the failover goes on" || fail "failover --force" "exit $rc" "$out"
+[ "$(newest_consistency data)" = crash ] && [ "$(newest_consistency disk)" = crash ] \
+	&& pass "--force: the final point is crash-consistent" || fail "forced final point" "$(newest_consistency data)"
+expect 2 "*--force is for failover --planned and failback*" "--force without --planned" lb failover plan.yaml --force
+cd .. || exit 1
+
+# the provider's running() decides: a machine that still runs after a stop
+# that reported success is not synced as planned either
+mkdir stubborn && cd stubborn && mkdir providers || exit 1
+cat > providers/stubborn.lua <<'LUA'
+local P = { name = "stubborn" }
+function P.dataset_path(site, m, ds) return "stubborn:" .. m.name end
+function P.stop(ctx) return { said = "stopped" } end
+function P.running(ctx) return true end
+function P.sync(ctx) fs.write("synced." .. ctx.consistency, "x"); return {} end
+return P
+LUA
+cat > plan.yaml <<'YAML'
+lifeboat: 1
+name: stubborn
+sites:
+  primary: { provider: stubborn }
+  recovery: { provider: noop }
+machines:
+  m: {}
+groups:
+  - name: g
+    machines: [m]
+YAML
+out=$(lb failover plan.yaml --planned 2>&1); rc=$?
+[ "$rc" = 1 ] && [[ $out == *"final/m/sync: m is not verified down at primary (it still runs after its stop)"* ]] \
+	&& [[ $out != *"start  g/m/restore"* ]] && [ ! -e synced.planned ] \
+	&& pass "running() after a stop: the failover stops before the final sync" || fail "running after stop" "exit $rc" "$out"
+out=$(lb failover plan.yaml --planned --force 2>&1); rc=$?
+[ "$rc" = 0 ] && [ -e synced.crash ] && [ ! -e synced.planned ] && pass "--force: synced as crash-consistent" \
+	|| fail "running after stop, forced" "exit $rc" "$out"
+cd .. || exit 1
