@@ -136,6 +136,30 @@ function P.restore(ctx)
   return { datasets = out }
 end
 
+-- A process's identity: when it started (field 22 of /proc/PID/stat, clock
+-- ticks since boot) and which boot that was. A pid alone may name another
+-- process once the one lifeboat started is gone, or after a reboot.
+local function identity(pid)
+  local stat = core.fs.read("/proc/" .. math.tointeger(pid) .. "/stat")
+  local boot = core.fs.read("/proc/sys/kernel/random/boot_id")
+  -- the fields after the command, which is in parentheses and may hold anything
+  local rest = stat and stat:match("^%d+ %(.*%) (.*)$")
+  if not rest or not boot then return nil end
+  local fields = {}
+  for f in rest:gmatch("%S+") do fields[#fields + 1] = f end
+  local start = math.tointeger(tonumber(fields[20])) -- field 22: rest begins at field 3
+  if not start then return nil end
+  return { start = start, boot = (boot:gsub("%s+$", "")) }
+end
+
+-- True while the recorded process is alive and still the one lifeboat
+-- started (a record without an identity cannot be trusted).
+local function ours_alive(res)
+  if not core.alive(res.pid) then return false end
+  local now = identity(res.pid)
+  return now ~= nil and now.start == res.start and now.boot == res.boot
+end
+
 local function command_argv(cmd, scope)
   local v = expr.render(cmd, scope)
   if type(v) == "table" then return v end
@@ -151,7 +175,8 @@ function P.start(ctx)
   record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, log = log })
   local pid, e = core.spawn { argv = argv, cwd = ctx.site.root, log = log }
   if not pid then error(e, 0) end
-  record(ctx, { kind = "process", pid = pid, log = log })
+  local id = identity(pid) or {}
+  record(ctx, { kind = "process", pid = pid, start = id.start, boot = id.boot, log = log })
   require("lifeboat.sched").sleep(0.3)
   if not core.alive(pid) then
     local tail = (core.fs.read(log) or ""):sub(-400):gsub("%s+$", "")
@@ -160,8 +185,15 @@ function P.start(ctx)
   return { pid = pid, log = log }
 end
 
-local function stop_pid(pid, grace)
+-- Stops the process group of a recorded process, only while its pid still
+-- names that process.
+local function stop_pid(res, grace)
+  local pid = res.pid
   if not core.alive(pid) then return "gone" end
+  if not ours_alive(res) then
+    api.log("pid %d is not the process lifeboat started (its start time differs): not signalled", pid)
+    return "not ours"
+  end
   core.kill(pid, "TERM", true)
   local deadline = core.mono() + grace
   while core.mono() < deadline do
@@ -186,7 +218,7 @@ function P.stop(ctx)
   end
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
     if res.kind == "process" and res.pid then
-      local how = stop_pid(res.pid, 15)
+      local how = stop_pid(res, 15)
       record(ctx, { ev = "removed", kind = "process", pid = res.pid })
       done[#done + 1] = { pid = res.pid, how = how }
     end
@@ -198,7 +230,7 @@ end
 
 function P.running(ctx)
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
-    if res.kind == "process" and res.pid and core.alive(res.pid) then return true end
+    if res.kind == "process" and res.pid and ours_alive(res) then return true end
   end
   return false
 end
@@ -210,7 +242,7 @@ function P.remove(ctx)
   local removed = {}
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
     if res.kind == "process" and res.pid then
-      stop_pid(res.pid, 5)
+      stop_pid(res, 5)
       record(ctx, { ev = "removed", kind = "process", pid = res.pid })
     elseif res.kind == "path" then
       if res.path:sub(1, #root + 1) ~= root .. "/" then

@@ -111,3 +111,49 @@ out=$(lb failover plan.yaml --planned --force 2>&1); rc=$?
 [ "$rc" = 0 ] && [ -e synced.crash ] && [ ! -e synced.planned ] && pass "--force: synced as crash-consistent" \
 	|| fail "running after stop, forced" "exit $rc" "$out"
 cd .. || exit 1
+
+# stop and cleanup signal a recorded pid only while it names the process
+# lifeboat started (start time and boot id in the journal)
+mkdir pids && cd pids || exit 1
+cat > plan.yaml <<'YAML'
+lifeboat: 1
+name: pids
+sites:
+  primary: { provider: local, root: site-a }
+  recovery: { provider: local, root: site-b }
+  drill: { provider: local, root: site-drill }
+machines:
+  app: { start: [sleep, "300"] }
+groups:
+  - name: g
+    machines: [app]
+YAML
+running() { ps -o stat= -p "$1" | grep -qv '^Z'; } # a zombie has ended
+recorded_pid() { "$PYTHON" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("ev") == "created" and e.get("kind") == "process" and e.get("pid"):
+        print(e["pid"], e.get("start"), e.get("boot"))' "$(journal "$1")"; }
+check "drill --keep starts the machine" lb drill plan.yaml --keep
+read -r pid start boot <<< "$(recorded_pid "$(last_job)")"
+[[ $start =~ ^[0-9]+$ ]] && [[ $boot =~ ^[0-9a-f-]{36}$ ]] && pass "the journal records the process's start time and boot id" \
+	|| fail "process identity in the journal" "$pid $start $boot"
+check "cleanup" lb cleanup plan.yaml
+running "$pid" && fail "cleanup stops the process lifeboat started" || pass "cleanup stops the process lifeboat started"
+
+check "drill --keep again" lb drill plan.yaml --keep
+J=$(last_job)
+read -r pid _ <<< "$(recorded_pid "$J")"
+kill -9 -- "-$pid"
+# the pid now names another process (as after a reboot or pid reuse): here
+# an unrelated process group leader written into the journal in its place
+setsid sleep 301 &
+other=$!
+sleep 0.1
+sed -i "s/\"pid\":$pid\([,}]\)/\"pid\":$other\1/g" "$(journal "$J")"
+check "cleanup after the process died" lb cleanup plan.yaml
+if running "$other"; then pass "cleanup does not signal an unrelated process that has the recorded pid"
+else fail "cleanup killed an unrelated process with the recorded pid"; fi
+kill "$other" 2>/dev/null
+cd .. || exit 1
