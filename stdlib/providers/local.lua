@@ -166,25 +166,6 @@ local function command_argv(cmd, scope)
   return { "/bin/sh", "-c", tostring(v) }
 end
 
-function P.start(ctx)
-  local m = ctx.machine
-  if not m.start then return { started = false, why = "no start command" } end
-  local argv = command_argv(m.start, ctx.scope)
-  local log = ctx.job.dir .. "/logs/" .. ctx.machine_view.name .. "." .. ctx.site.name .. ".out"
-  assert(core.fs.mkdir(ctx.site.root))
-  record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, log = log })
-  local pid, e = core.spawn { argv = argv, cwd = ctx.site.root, log = log }
-  if not pid then error(e, 0) end
-  local id = identity(pid) or {}
-  record(ctx, { kind = "process", pid = pid, start = id.start, boot = id.boot, log = log })
-  require("lifeboat.sched").sleep(0.3)
-  if not core.alive(pid) then
-    local tail = (core.fs.read(log) or ""):sub(-400):gsub("%s+$", "")
-    error(string.format("the start command exited at once%s", tail ~= "" and (": " .. tail) or ""), 0)
-  end
-  return { pid = pid, log = log }
-end
-
 -- Stops the process group of a recorded process, only while its pid still
 -- names that process.
 local function stop_pid(res, grace)
@@ -202,6 +183,34 @@ local function stop_pid(res, grace)
   end
   core.kill(pid, "KILL", true)
   return "killed"
+end
+
+function P.start(ctx)
+  local m = ctx.machine
+  if not m.start then return { started = false, why = "no start command" } end
+  local argv = command_argv(m.start, ctx.scope)
+  local log = ctx.job.dir .. "/logs/" .. ctx.machine_view.name .. "." .. ctx.site.name .. ".out"
+  assert(core.fs.mkdir(ctx.site.root))
+  -- the machine runs once: a start that runs again (resume after kill -9,
+  -- a retry, a new job after a failed one) first stops what lifeboat
+  -- started for it here before
+  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
+    if res.kind == "process" and res.pid then
+      stop_pid(res, 15)
+      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
+    end
+  end
+  record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, log = log })
+  local pid, e = core.spawn { argv = argv, cwd = ctx.site.root, log = log }
+  if not pid then error(e, 0) end
+  local id = identity(pid) or {}
+  record(ctx, { kind = "process", pid = pid, start = id.start, boot = id.boot, log = log })
+  require("lifeboat.sched").sleep(0.3)
+  if not core.alive(pid) then
+    local tail = (core.fs.read(log) or ""):sub(-400):gsub("%s+$", "")
+    error(string.format("the start command exited at once%s", tail ~= "" and (": " .. tail) or ""), 0)
+  end
+  return { pid = pid, log = log }
 end
 
 function P.stop(ctx)

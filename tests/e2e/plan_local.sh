@@ -157,3 +157,22 @@ if running "$other"; then pass "cleanup does not signal an unrelated process tha
 else fail "cleanup killed an unrelated process with the recorded pid"; fi
 kill "$other" 2>/dev/null
 cd .. || exit 1
+
+# a start step killed after it started the machine runs again on resume:
+# the machine still runs once
+mkdir twice && cd twice || exit 1
+sed 's|  app: { start: \[sleep, "300"\] }|  app: { start: [sh, -c, "echo $$ >> ${{ plan.dir }}/started; exec sleep 300"] }|' ../pids/plan.yaml > plan.yaml
+"$LB_BIN" failover plan.yaml >fo.out 2>&1 &
+fo=$!
+for _ in $(seq 100); do grep -qs '"kind":"process","log"[^}]*"pid"' .lifeboat/jobs/*/journal.jsonl && break; sleep 0.05; done
+kill -9 "$fo"; wait "$fo" 2>/dev/null
+J=$(last_job)
+grep -q '"ev":"done"[^}]*"step":"g/app/start"' "$(journal "$J")" && fail "the kill came after the start step finished"
+out=$(lb resume "$J" 2>&1); rc=$?
+[ "$rc" = 0 ] && pass "resume of a failover killed in its start step" || fail "resume after kill in start" "exit $rc" "$out"
+alive=0
+while read -r p; do running "$p" && alive=$((alive + 1)); done < started
+[ "$(wc -l < started)" = 2 ] && [ "$alive" = 1 ] && pass "the machine runs once: the first process was stopped before the second start" \
+	|| fail "processes after resume" "started $(wc -l < started), running $alive"
+while read -r p; do kill "$p" 2>/dev/null; done < started
+cd .. || exit 1
