@@ -156,6 +156,7 @@ check "cleanup after the process died" lb cleanup plan.yaml
 if running "$other"; then pass "cleanup does not signal an unrelated process that has the recorded pid"
 else fail "cleanup killed an unrelated process with the recorded pid"; fi
 kill "$other" 2>/dev/null
+for p in $(grep -ho '"pid":[0-9]*' .lifeboat/jobs/*/journal.jsonl | cut -d: -f2 | sort -u); do kill "$p" 2>/dev/null; done
 cd .. || exit 1
 
 # a start step killed after it started the machine runs again on resume:
