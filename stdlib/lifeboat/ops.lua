@@ -272,6 +272,14 @@ local function stage_shutdown(b, site)
   stage_each(b, site, "sync", "final", false, { consistency = "planned" })
   for _, s in ipairs(b.steps) do
     if s.id:match("^final/.*/sync$") then s.after_stop = "shutdown/" .. s.machine .. "/stop" end
+    if s.id:match("^shutdown/.*/stop$") and not force then
+      local run = s.run
+      s.run = function(step) -- a failed stop says what now
+        local ok, r = pcall(run, step)
+        if ok then return r end
+        error(tostring(r) .. " (so nothing is brought up; --force goes on, the final point crash-consistent)", 0)
+      end
+    end
   end
 end
 

@@ -65,7 +65,7 @@ cd .. || exit 1
 
 planned_site fo-bad "false"
 out=$(lb failover plan.yaml --planned --yes 2>&1); rc=$?
-[ "$rc" = 1 ] && [[ $out == *"shutdown/app/stop: the stop command exited 1"* ]] \
+[ "$rc" = 1 ] && [[ $out == *"shutdown/app/stop: the stop command exited 1 (so nothing is brought up; --force goes on"* ]] \
 	&& pass "a stop that fails fails the planned failover (exit 1)" || fail "failed stop" "exit $rc" "$out"
 [ ! -e site-b ] && [[ $out != *"start  g/app/restore"* ]] && pass "nothing was brought up at the recovery site" \
 	|| fail "recovery site after a failed stop" "$(ls)" "$out"
