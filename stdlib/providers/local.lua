@@ -185,6 +185,53 @@ local function stop_pid(res, grace)
   return "killed"
 end
 
+-- The process groups whose members write to LOG (their stdout): what a
+-- start left running when lifeboat was killed after starting it but before
+-- its pid reached the journal. Each as a record stop_pid takes.
+local function writing_to(log)
+  local want = log and core.fs.realpath(log)
+  local groups, out = {}, {}
+  if not want then return out end
+  for _, name in ipairs(core.fs.list("/proc") or {}) do
+    if name:match("^%d+$") and core.fs.realpath("/proc/" .. name .. "/fd/1") == want then
+      local stat = core.fs.read("/proc/" .. name .. "/stat") or ""
+      local pgrp = math.tointeger(tonumber((stat:match("^%d+ %(.*%) %S+ %S+ (%d+)"))))
+      if pgrp and pgrp > 1 and not groups[pgrp] then
+        groups[pgrp] = true
+        local id = identity(pgrp)
+        if id then out[#out + 1] = { pid = pgrp, start = id.start, boot = id.boot } end
+      end
+    end
+  end
+  return out
+end
+
+-- Stops every process lifeboat started for the machine at this site: the
+-- recorded ones, then any a start announced (kind process, ref, log: it is
+-- recorded before spawning) but was killed before recording its pid.
+-- Returns {pid, how} of the recorded ones.
+local function stop_started(ctx, grace)
+  local list = state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)
+  local done = {}
+  for _, res in ipairs(list) do
+    if res.kind == "process" and res.pid then
+      done[#done + 1] = { pid = res.pid, how = stop_pid(res, grace) }
+      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
+    end
+  end
+  for _, res in ipairs(list) do
+    if res.kind == "process" and res.ref then
+      for _, orphan in ipairs(writing_to(res.log)) do
+        api.log("stopping pid %d: started for %s, but lifeboat was killed before it recorded it", orphan.pid,
+          ctx.machine_view.name)
+        stop_pid(orphan, grace)
+      end
+      record(ctx, { ev = "removed", kind = "process", ref = res.ref })
+    end
+  end
+  return done
+end
+
 function P.start(ctx)
   local m = ctx.machine
   if not m.start then return { started = false, why = "no start command" } end
@@ -194,12 +241,7 @@ function P.start(ctx)
   -- the machine runs once: a start that runs again (resume after kill -9,
   -- a retry, a new job after a failed one) first stops what lifeboat
   -- started for it here before
-  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
-    if res.kind == "process" and res.pid then
-      stop_pid(res, 15)
-      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
-    end
-  end
+  stop_started(ctx, 15)
   record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, log = log })
   local pid, e = core.spawn { argv = argv, cwd = ctx.site.root, log = log }
   if not pid then error(e, 0) end
@@ -225,13 +267,7 @@ function P.stop(ctx)
       failed = string.format("the stop command exited %d%s", r.code, said ~= "" and (": " .. said) or "")
     end
   end
-  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
-    if res.kind == "process" and res.pid then
-      local how = stop_pid(res, 15)
-      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
-      done[#done + 1] = { pid = res.pid, how = how }
-    end
-  end
+  for _, d in ipairs(stop_started(ctx, 15)) do done[#done + 1] = d end
   -- what lifeboat started is stopped either way; the machine itself may still run
   if failed then error(failed, 0) end
   return { stopped = done }
@@ -249,11 +285,9 @@ end
 function P.remove(ctx)
   local root = ctx.site.root
   local removed = {}
+  stop_started(ctx, 5)
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
-    if res.kind == "process" and res.pid then
-      stop_pid(res, 5)
-      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
-    elseif res.kind == "path" then
+    if res.kind == "path" then
       if res.path:sub(1, #root + 1) ~= root .. "/" then
         error("refusing to remove " .. res.path .. ": outside the site's root " .. root, 0)
       end
