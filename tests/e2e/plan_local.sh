@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The local provider with small data and no servers: the journal of a
-# replicate names the real points, a store opened with a passphrase.
+# replicate names the real points; a store opened with a passphrase; a
+# planned failover needs the primary verified down; processes are signalled
+# only while their pid still names them; a start run again after kill -9
+# leaves the machine running once, also when its pid never reached the
+# journal.
 . "$(dirname "$0")/lib.sh"
 
 last_job() { "$LB_BIN" jobs | tail -1 | cut -d" " -f1; }
