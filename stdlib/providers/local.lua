@@ -162,8 +162,6 @@ end
 
 -- values of ${{ }} never become shell syntax: see lifeboat/command.lua
 local function command_argv(cmd, scope) return (require("lifeboat.command").argv(cmd, scope)) end
-  return { "/bin/sh", "-c", tostring(v) }
-end
 
 -- Stops the process group of a recorded process, only while its pid still
 -- names that process.
