@@ -39,7 +39,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test check demo bench asan valgrind install clean fresh
+.PHONY: all deps test check demo bench torture asan valgrind install clean fresh
 
 all: lifeboat
 
@@ -105,6 +105,14 @@ bench:
 	@BUILD=$(BUILD) tests/bench/tree.sh
 	@BUILD=$(BUILD) tests/bench/plan.sh
 	@BUILD=$(BUILD) tests/bench/lifecycle.sh
+
+# kill -9 at random moments in sync, prune, restore and failover jobs, then
+# the checks (TRIALS=N per kind, default 50; TORTURE_SEED=N replays). Not
+# part of `make test`.
+torture:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3"
+	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
+	@BUILD=$(BUILD) TRIALS=$(TRIALS) tests/torture/run.sh
 
 asan:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PACKAGES)"

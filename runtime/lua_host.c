@@ -1,6 +1,8 @@
 /* lua_host.c — runs a stdlib command: a Lua state with the safe standard
  * libraries (no io, no debug, no package), the core table, and the boot
- * module that loads the rest of stdlib and dispatches the command. */
+ * module that loads the rest of stdlib and dispatches the command. A
+ * watchdog ends the process (exit 130) if Lua stops responding to Ctrl-C
+ * or SIGTERM. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -12,6 +14,7 @@
 #include "cli.h"
 #include "luacore.h"
 #include "tasks.h"
+#include "watchdog.h"
 
 static int traceback(lua_State *L)
 {
@@ -23,11 +26,8 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
-int rt_lua_command(const char *name, int argc, char **argv)
+static int run_command(const char *name, int argc, char **argv)
 {
-	rt_tasks_init();
-	rt_install_signals();
-	signal(SIGPIPE, SIG_IGN);
 	lua_State *L = luaL_newstate();
 	if (!L) {
 		fprintf(stderr, "lifeboat %s: out of memory\n", name);
@@ -43,6 +43,14 @@ int rt_lua_command(const char *name, int argc, char **argv)
 		luaL_requiref(L, lib->name, lib->func, 1);
 		lua_pop(L, 1);
 	}
+	/* Every string shares one metatable, whose __index is the string
+	 * library stdlib uses (redaction with string.find...): lock it, so
+	 * getmetatable("") gives plan code nothing to change. */
+	lua_pushliteral(L, "");
+	lua_getmetatable(L, -1);
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_pop(L, 2);
 	lua_pushcfunction(L, traceback);
 	int msgh = lua_gettop(L);
 	rt_open_core(L);
@@ -77,5 +85,16 @@ int rt_lua_command(const char *name, int argc, char **argv)
 		code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_FAILED;
 	}
 	lua_close(L);
+	return code;
+}
+
+int rt_lua_command(const char *name, int argc, char **argv)
+{
+	rt_tasks_init();
+	rt_install_signals();
+	signal(SIGPIPE, SIG_IGN);
+	rt_watchdog_start();
+	int code = run_command(name, argc, argv);
+	rt_watchdog_stop();
 	return code;
 }

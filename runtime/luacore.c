@@ -3,6 +3,7 @@
  * stops runaway plan code, hashing, terminal facts and the embedded stdlib. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <openssl/evp.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child_env.h"
 #include "cli.h"
 #include "luacore.h"
 #include "tasks.h"
@@ -41,7 +43,11 @@ static int core_poll(lua_State *L)
 {
 	double timeout = luaL_optnumber(L, 1, -1);
 	int ms = timeout < 0 ? -1 : (int)(timeout * 1000 + 0.5);
-	rt_task *list = rt_cancel ? rt_tasks_wait(0) : rt_tasks_wait(ms);
+	/* once interrupted, the caller polls until its tasks stopped: briefly,
+	 * without spinning */
+	if (rt_cancel && (ms < 0 || ms > 50))
+		ms = 50;
+	rt_task *list = rt_tasks_wait(ms);
 	lua_newtable(L);
 	lua_Integer i = 1;
 	while (list) {
@@ -84,9 +90,39 @@ static int core_clear_interrupt(lua_State *L)
 	return 0;
 }
 
+/* The pids core.spawn started: the only ones core.alive may reap, so it
+ * never takes the exit status of a process a task is waiting for. */
+static pid_t *spawned;
+static size_t n_spawned, cap_spawned;
+
+static void remember_spawned(pid_t pid)
+{
+	if (n_spawned == cap_spawned) {
+		size_t cap = cap_spawned ? cap_spawned * 2 : 16;
+		pid_t *p = realloc(spawned, cap * sizeof(*p));
+		if (!p)
+			return; /* then it is not reaped here: a zombie until we exit */
+		spawned = p;
+		cap_spawned = cap;
+	}
+	spawned[n_spawned++] = pid;
+}
+
+static void reap_spawned(pid_t pid)
+{
+	for (size_t i = 0; i < n_spawned; i++)
+		if (spawned[i] == pid) {
+			int status;
+			if (waitpid(pid, &status, WNOHANG) == pid)
+				spawned[i] = spawned[--n_spawned];
+			return;
+		}
+}
+
 /* core.spawn{argv, cwd, log, env} -> pid | nil, err: a background process
  * in a session of its own (so it outlives us and our terminal's Ctrl-C),
- * stdin from /dev/null, stdout and stderr appended to LOG. */
+ * stdin from /dev/null, stdout and stderr appended to LOG. Its environment
+ * is the clean base of child_env.h plus env. */
 static int core_spawn(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -106,6 +142,11 @@ static int core_spawn(lua_State *L)
 	const char *log = luaL_optstring(L, -1, "/dev/null");
 	lua_getfield(L, 1, "cwd");
 	const char *cwd = luaL_optstring(L, -1, NULL);
+	lua_getfield(L, 1, "env");
+	rt_env_check(L, -1, "spawn");
+	char **envp = rt_child_env(L, lua_istable(L, -1) ? -1 : 0);
+	if (!envp)
+		return luaL_error(L, "out of memory");
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&fa);
@@ -123,25 +164,33 @@ static int core_spawn(lua_State *L)
 	posix_spawnattr_setsigdefault(&attr, &def);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
-	int rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+	int rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	rt_free_env(envp);
 	if (rc != 0) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "cannot run '%s': %s", argv[0], strerror(rc));
 		return 2;
 	}
+	remember_spawned(pid);
 	lua_pushinteger(L, pid);
 	return 1;
 }
 
-/* core.alive(PID) -> bool: reaps it first when it is our exited child. */
+/* core.alive(PID) -> bool: reaps it first when core.spawn started it and
+ * it exited. Never waits for anything else (PID 0 or -1 would reap any
+ * child, also one a task is waiting for). */
 static int core_alive(lua_State *L)
 {
-	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-	int status;
-	waitpid(pid, &status, WNOHANG);
-	bool alive = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	lua_Integer arg = luaL_checkinteger(L, 1);
+	if (arg <= 0 || arg > INT_MAX) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	pid_t pid = (pid_t)arg;
+	reap_spawned(pid);
+	bool alive = kill(pid, 0) == 0 || errno == EPERM;
 	if (alive) {
 		char path[64], buf[512];
 		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -162,7 +211,8 @@ static int core_alive(lua_State *L)
 /* core.kill(PID, "TERM"|"KILL"|"INT"|0 [, GROUP]) -> ok */
 static int core_kill(lua_State *L)
 {
-	pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+	lua_Integer arg = luaL_checkinteger(L, 1);
+	pid_t pid = arg > INT_MAX ? 0 : (pid_t)arg;
 	const char *name = luaL_optstring(L, 2, "TERM");
 	int sig = !strcmp(name, "KILL") ? SIGKILL : !strcmp(name, "INT") ? SIGINT : !strcmp(name, "0") ? 0 : SIGTERM;
 	if (pid <= 1)
@@ -175,19 +225,44 @@ static int core_kill(lua_State *L)
 /* The deadline of a coroutine lives in its extra space; the count hook
  * checks it. When the deadline passed (or Ctrl-C was pressed) the hook
  * yields with no values, which the scheduler reads as "stop this step";
- * where yielding is impossible it raises an error instead. */
+ * where yielding is impossible (inside table.sort's comparator, a gsub
+ * callback...) it raises an error instead, and from then on at every
+ * instruction: a pcall that catches it gets no instruction of its own
+ * before the next one (the sandbox's pcall raises it again too). */
+static const char *expired(lua_State *L)
+{
+	if (rt_cancel)
+		return "interrupted";
+	double d;
+	memcpy(&d, lua_getextraspace(L), sizeof(d));
+	return d > 0 && rt_mono() >= d ? "timed out" : NULL;
+}
+
 static void deadline_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
-	double d;
-	memcpy(&d, lua_getextraspace(L), sizeof(d));
-	if (!rt_cancel && (d <= 0 || rt_mono() < d))
+	const char *why = expired(L);
+	if (!why)
 		return;
 	if (lua_isyieldable(L)) {
 		lua_yield(L, 0); /* in a hook this returns; the yield happens after */
 		return;
 	}
-	luaL_error(L, rt_cancel ? "interrupted" : "timed out");
+	lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+	lua_pushstring(L, why);
+	lua_error(L);
+}
+
+/* core.expired() -> "timed out" | "interrupted" | nil, for the running
+ * coroutine (the main thread has no deadline, only Ctrl-C). */
+static int core_expired(lua_State *L)
+{
+	const char *why = expired(L);
+	if (why)
+		lua_pushstring(L, why);
+	else
+		lua_pushnil(L);
+	return 1;
 }
 
 /* core.set_deadline(CO, MONO_SECONDS | nil) */
@@ -362,7 +437,7 @@ int rt_open_core(lua_State *L)
 		{ "interrupted", core_interrupted }, { "clear_interrupt", core_clear_interrupt },
 		{ "exec", core_exec }, { "http", core_http }, { "prompt", core_prompt },
 		{ "spawn", core_spawn }, { "alive", core_alive }, { "kill", core_kill },
-		{ "set_deadline", core_set_deadline }, { "sha256", core_sha256 },
+		{ "set_deadline", core_set_deadline }, { "expired", core_expired }, { "sha256", core_sha256 },
 		{ "random_hex", core_random_hex }, { "isatty", core_isatty },
 		{ "term_width", core_term_width }, { "getenv", core_getenv },
 		{ "environ", core_environ }, { "pid", core_pid }, { "write", core_write },

@@ -26,6 +26,9 @@ int rt_open_core(struct lua_State *L);
 
 /* Each defined in its own file. */
 int core_exec(struct lua_State *L);
+/* SIGKILL to the process group of every running exec task (the watchdog's
+ * cleanup before it exits). */
+void rt_exec_kill_all(void);
 int core_http(struct lua_State *L);
 int core_prompt(struct lua_State *L);
 int core_yaml_load(struct lua_State *L);

@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdbool.h>
@@ -18,12 +19,36 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child_env.h"
 #include "luacore.h"
 #include "tasks.h"
 
-extern char **environ;
-
 #define GRACE_SECONDS 3.0
+
+/* The process groups of running children, for rt_exec_kill_all. */
+#define MAX_RUNNING 128
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t running[MAX_RUNNING];
+
+static void track(pid_t pid, bool on)
+{
+	pthread_mutex_lock(&running_lock);
+	for (int i = 0; i < MAX_RUNNING; i++)
+		if (running[i] == (on ? 0 : pid)) {
+			running[i] = on ? pid : 0;
+			break;
+		}
+	pthread_mutex_unlock(&running_lock);
+}
+
+void rt_exec_kill_all(void)
+{
+	pthread_mutex_lock(&running_lock);
+	for (int i = 0; i < MAX_RUNNING; i++)
+		if (running[i] > 0)
+			kill(-running[i], SIGKILL);
+	pthread_mutex_unlock(&running_lock);
+}
 
 typedef struct capture {
 	char *buf;
@@ -183,7 +208,7 @@ static void exec_run(rt_task *t)
 		snprintf(r->error, sizeof(r->error), "cannot run '%s': not found", r->argv[0]);
 		goto done;
 	}
-	char **envp = r->envp ? r->envp : environ;
+	char **envp = r->envp;
 	int errp[2];
 	if (pipe2(errp, O_CLOEXEC)) {
 		snprintf(r->error, sizeof(r->error), "cannot create pipes: %s", strerror(errno));
@@ -213,6 +238,7 @@ static void exec_run(rt_task *t)
 		goto done;
 	}
 	r->spawned = true;
+	track(pid, true);
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	size_t input_off = 0, *input_off_p = &input_off;
 	if (!r->input || r->input_len == 0)
@@ -232,8 +258,15 @@ static void exec_run(rt_task *t)
 		}
 		if (kill_at && now > kill_at)
 			kill(-pid, SIGKILL);
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
 			break;
+		if (w < 0 && errno == ECHILD) { /* reaped elsewhere: its status is lost */
+			status = 0;
+			r->code = -1;
+			snprintf(r->error, sizeof(r->error), "'%s': its exit status was lost", r->argv[0]);
+			break;
+		}
 	}
 	/* The process may leave children holding the pipes: once it has
 	 * exited and nothing is readable for a moment, stop. */
@@ -242,6 +275,7 @@ static void exec_run(rt_task *t)
 			break;
 	if (r->timed_out || r->cancelled)
 		kill(-pid, SIGKILL); /* whatever of the group is left */
+	track(pid, false);
 	if (WIFEXITED(status))
 		r->code = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status)) {
@@ -276,7 +310,7 @@ static int exec_push(lua_State *L, rt_task *t)
 {
 	exec_req *r = t->data;
 	lua_createtable(L, 0, 8);
-	if (!r->spawned) {
+	if (r->error[0]) {
 		lua_pushstring(L, r->error);
 		lua_setfield(L, -2, "error");
 	}
@@ -301,7 +335,7 @@ static void exec_destroy(rt_task *t)
 {
 	exec_req *r = t->data;
 	free_strv(r->argv);
-	free_strv(r->envp);
+	rt_free_env(r->envp);
 	free(r->cwd);
 	free(r->input);
 	free(r->out.buf);
@@ -320,50 +354,6 @@ static char *xstrdup(lua_State *L, const char *s, size_t n)
 	return d;
 }
 
-/* The environment: this process's, with spec.env's entries added or
- * replaced (false removes one). */
-static char **build_env(lua_State *L, int idx)
-{
-	size_t n = 0;
-	for (char **e = environ; *e; e++)
-		n++;
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		n++;
-		lua_pop(L, 1);
-	}
-	char **v = calloc(n + 1, sizeof(char *));
-	if (!v)
-		luaL_error(L, "out of memory");
-	size_t k = 0;
-	for (char **e = environ; *e; e++) {
-		const char *eq = strchr(*e, '=');
-		if (!eq)
-			continue;
-		lua_pushlstring(L, *e, (size_t)(eq - *e));
-		lua_rawget(L, idx);
-		bool overridden = !lua_isnil(L, -1);
-		lua_pop(L, 1);
-		if (!overridden)
-			v[k++] = strdup(*e);
-	}
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) != LUA_TBOOLEAN) {
-			const char *key = lua_tostring(L, -2);
-			const char *val = luaL_tolstring(L, -1, NULL);
-			size_t len = strlen(key) + strlen(val) + 2;
-			v[k] = malloc(len);
-			if (v[k])
-				snprintf(v[k++], len, "%s=%s", key, val);
-			lua_pop(L, 1);
-		}
-		lua_pop(L, 1);
-	}
-	v[k] = NULL;
-	return v;
-}
-
 /* core.exec{argv = {...}, env = {...}, cwd = DIR, stdin = STR, timeout = S,
  * max_output = BYTES} -> ticket */
 int core_exec(lua_State *L)
@@ -375,10 +365,23 @@ int core_exec(lua_State *L)
 	lua_Integer argc = (lua_Integer)lua_rawlen(L, -1);
 	for (lua_Integer i = 1; i <= argc; i++) {
 		int type = lua_rawgeti(L, -1, i);
+		size_t n = 0;
+		const char *s = type == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
 		lua_pop(L, 1);
 		if (type != LUA_TSTRING && type != LUA_TNUMBER)
 			return luaL_error(L, "exec: argv[%d] is not a string", (int)i);
+		if (s && strlen(s) != n)
+			return luaL_error(L, "exec: argv[%d] holds a NUL byte", (int)i);
 	}
+	lua_getfield(L, 1, "env");
+	rt_env_check(L, -1, "exec");
+	lua_getfield(L, 1, "max_output");
+	lua_Integer max_output = luaL_optinteger(L, -1, 1 << 20);
+	if (max_output < 0)
+		return luaL_error(L, "exec: max_output must be a number of bytes, not %I", max_output);
+	lua_getfield(L, 1, "timeout");
+	double timeout = luaL_optnumber(L, -1, 0);
+	lua_pop(L, 3);
 	exec_req *r = calloc(1, sizeof(*r));
 	rt_task *t = calloc(1, sizeof(*t));
 	if (!r || !t) {
@@ -388,6 +391,10 @@ int core_exec(lua_State *L)
 	}
 	t->data = r;
 	r->argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (!r->argv) {
+		exec_destroy(t);
+		return luaL_error(L, "out of memory");
+	}
 	for (lua_Integer i = 1; i <= argc; i++) {
 		lua_rawgeti(L, -1, i);
 		size_t n;
@@ -396,9 +403,13 @@ int core_exec(lua_State *L)
 		lua_pop(L, 2);
 	}
 	lua_pop(L, 1);
-	if (lua_getfield(L, 1, "env") == LUA_TTABLE)
-		r->envp = build_env(L, lua_gettop(L));
+	lua_getfield(L, 1, "env");
+	r->envp = rt_child_env(L, lua_istable(L, -1) ? -1 : 0);
 	lua_pop(L, 1);
+	if (!r->envp) {
+		exec_destroy(t);
+		return luaL_error(L, "out of memory");
+	}
 	if (lua_getfield(L, 1, "cwd") == LUA_TSTRING)
 		r->cwd = xstrdup(L, lua_tostring(L, -1), lua_rawlen(L, -1));
 	lua_pop(L, 1);
@@ -409,12 +420,8 @@ int core_exec(lua_State *L)
 		r->input_len = n;
 	}
 	lua_pop(L, 1);
-	lua_getfield(L, 1, "timeout");
-	r->timeout = luaL_optnumber(L, -1, 0);
-	lua_pop(L, 1);
-	lua_getfield(L, 1, "max_output");
-	r->out.limit = r->err.limit = (size_t)luaL_optinteger(L, -1, 1 << 20);
-	lua_pop(L, 1);
+	r->timeout = timeout;
+	r->out.limit = r->err.limit = (size_t)max_output;
 	t->run = exec_run;
 	t->push = exec_push;
 	t->destroy = exec_destroy;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "luacore.h"
 #include "tasks.h"
@@ -84,6 +85,14 @@ static void http_run(rt_task *t)
 		return;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, r->url);
+	/* core.http checked the scheme; curl refuses any other one too */
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
 	if (strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -182,6 +191,12 @@ static void http_destroy(rt_task *t)
 	free(t);
 }
 
+/* Only these: curl also speaks file://, ftp://, dict://, gopher://, ... */
+static bool allowed_scheme(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
 static char *opt_string(lua_State *L, const char *field, size_t *len)
 {
 	char *s = NULL;
@@ -211,6 +226,18 @@ int core_http(lua_State *L)
 		curl_ready = 1;
 	}
 	luaL_checktype(L, 1, LUA_TTABLE);
+	/* check what can be wrong before allocating, so an error leaks nothing */
+	if (lua_getfield(L, 1, "url") != LUA_TSTRING)
+		return luaL_error(L, "http: no url");
+	if (!allowed_scheme(lua_tostring(L, -1)))
+		return luaL_error(L, "http: only http:// and https:// URLs are allowed, not '%s'", lua_tostring(L, -1));
+	lua_getfield(L, 1, "max_body");
+	lua_Integer max_body = luaL_optinteger(L, -1, 8 << 20);
+	if (max_body < 0)
+		return luaL_error(L, "http: max_body must be a number of bytes, not %I", max_body);
+	lua_getfield(L, 1, "timeout");
+	double timeout = luaL_optnumber(L, -1, 0);
+	lua_pop(L, 3);
 	http_req *r = calloc(1, sizeof(*r));
 	rt_task *t = calloc(1, sizeof(*t));
 	if (!r || !t) {
@@ -226,13 +253,9 @@ int core_http(lua_State *L)
 		r->method = strdup("GET");
 	r->body = opt_string(L, "body", &r->body_len);
 	r->cacert = opt_string(L, "cacert", NULL);
-	lua_getfield(L, 1, "timeout");
-	r->timeout = luaL_optnumber(L, -1, 0);
-	lua_pop(L, 1);
-	lua_getfield(L, 1, "max_body");
-	r->resp.limit = (size_t)luaL_optinteger(L, -1, 8 << 20);
+	r->timeout = timeout;
+	r->resp.limit = (size_t)max_body;
 	r->resp_headers.limit = 1 << 20;
-	lua_pop(L, 1);
 	lua_getfield(L, 1, "verify");
 	r->verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
 	lua_pop(L, 1);
@@ -253,9 +276,9 @@ int core_http(lua_State *L)
 	t->run = http_run;
 	t->push = http_push;
 	t->destroy = http_destroy;
-	if (!r->url) {
+	if (!r->url || !r->method) {
 		http_destroy(t);
-		return luaL_error(L, "http: no url");
+		return luaL_error(L, "out of memory");
 	}
 	lua_pushinteger(L, (lua_Integer)rt_task_submit(t));
 	return 1;

@@ -126,8 +126,17 @@ int rt_tasks_pending(void)
 	return n;
 }
 
+static _Atomic double last_wait;
+static atomic_int in_wait;
+
+double rt_tasks_last_wait(void)
+{
+	return atomic_load(&in_wait) ? rt_mono() : atomic_load(&last_wait);
+}
+
 rt_task *rt_tasks_wait(int timeout_ms)
 {
+	atomic_store(&in_wait, 1);
 	pthread_mutex_lock(&lock);
 	bool have = done_head != NULL;
 	pthread_mutex_unlock(&lock);
@@ -149,5 +158,7 @@ rt_task *rt_tasks_wait(int timeout_ms)
 	for (rt_task *t = list; t; t = t->next)
 		pending--;
 	pthread_mutex_unlock(&lock);
+	atomic_store(&last_wait, rt_mono());
+	atomic_store(&in_wait, 0);
 	return list;
 }

@@ -33,6 +33,9 @@ rt_task *rt_tasks_wait(int timeout_ms);
 void rt_tasks_wake(void);
 /* How many tasks are queued or running. */
 int rt_tasks_pending(void);
+/* Monotonic seconds when the main thread last was in rt_tasks_wait (now,
+ * while it is): the watchdog's sign that Lua still runs its loop. */
+double rt_tasks_last_wait(void);
 
 /* Monotonic seconds. */
 double rt_mono(void);

@@ -2,6 +2,7 @@
 -- http, wait) inside its step, and describes it for show and --dry-run.
 -- ctx: plan, job, step, scope (the ${{ }} scope), opts (yes, interactive).
 local api = require("lifeboat.api")
+local command = require("lifeboat.command")
 local expr = require("lifeboat.expr")
 local plan_mod = require("lifeboat.plan")
 local sandbox = require("lifeboat.sandbox")
@@ -18,8 +19,8 @@ end
 local run = {}
 
 function run.exec(a, ctx)
-  local r = api.exec(expr.render(a.exec, ctx.scope), { env = expr.render(a.env, ctx.scope),
-    cwd = expr.render(a.cwd, ctx.scope) })
+  local argv, shown = command.argv(a.exec, ctx.scope)
+  local r = api.exec(argv, { env = expr.render(a.env, ctx.scope), cwd = expr.render(a.cwd, ctx.scope), show = shown })
   return { code = r.code, seconds = r.seconds }
 end
 

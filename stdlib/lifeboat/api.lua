@@ -1,6 +1,7 @@
 -- api.lua: the `lifeboat` table plan code and stdlib use. Blocking calls
 -- hand their work to the C worker pool and yield the step's coroutine.
 local json = require("lifeboat.json")
+local readonly = require("lifeboat.readonly")
 local sched = require("lifeboat.sched")
 local secrets = require("lifeboat.secrets")
 local util = require("lifeboat.util")
@@ -21,10 +22,25 @@ local function tail(s, n)
   return (s:gsub("%s+$", ""))
 end
 
--- exec(CMD [, opts]): CMD is a shell string or an argv list. opts: env,
--- cwd, stdin, timeout (seconds or "30s"), max_output (bytes per stream),
--- check (default true: a non-zero exit raises). Returns {code, stdout,
--- stderr, ok, seconds}.
+-- The env of an exec: a plain copy (any table that pairs() walks), and a
+-- secret-bearing value it names is remembered for redaction.
+local function child_env(env)
+  if env == nil then return nil end
+  if type(env) ~= "table" then error("exec: env must be a table of NAME = value", 3) end
+  local out = {}
+  for k, v in pairs(env) do
+    out[k] = v
+    if secrets.is_secret_name(k) then secrets.remember(v == true and core.getenv(k) or v) end
+  end
+  return out
+end
+
+-- exec(CMD [, opts]): CMD is a shell string or an argv list. opts: env
+-- (added to the clean base environment children get: true passes this
+-- process's value of a name on, false leaves it out), cwd, stdin, timeout
+-- (seconds or "30s"), max_output (bytes per stream), check (default true:
+-- a non-zero exit raises), show (the command as logs show it). Returns
+-- {code, stdout, stderr, ok, seconds}.
 function M.exec(cmd, opts)
   opts = opts or {}
   local argv
@@ -35,9 +51,9 @@ function M.exec(cmd, opts)
   else error("exec: a command string or an argv list is needed", 2) end
   local timeout = opts.timeout
   if type(timeout) == "string" then timeout = util.parse_duration(timeout) end
-  local r = sched.await(core.exec { argv = argv, env = opts.env, cwd = opts.cwd, stdin = opts.stdin,
+  local r = sched.await(core.exec { argv = argv, env = child_env(opts.env), cwd = opts.cwd, stdin = opts.stdin,
     timeout = timeout, max_output = opts.max_output })
-  local shown = type(cmd) == "string" and cmd or table.concat(argv, " ")
+  local shown = opts.show or (type(cmd) == "string" and cmd or table.concat(argv, " "))
   if r.error then error("exec: " .. r.error, 2) end
   r.ok = r.code == 0 and not r.timed_out
   if sched.current and M.step_log then
@@ -47,7 +63,7 @@ function M.exec(cmd, opts)
   if r.timed_out then error(string.format("'%s' timed out after %s", shown, util.fmt_duration(timeout)), 2) end
   if r.cancelled then error("interrupted", 2) end
   if opts.check ~= false and r.code ~= 0 then
-    local why = tail(r.stderr ~= "" and r.stderr or r.stdout, 300)
+    local why = tail(secrets.redact(r.stderr ~= "" and r.stderr or r.stdout), 300) -- never half a secret
     error(string.format("'%s' exited %d%s", shown, r.code, why ~= "" and (": " .. why) or ""), 2)
   end
   return r
@@ -60,7 +76,7 @@ local function request(req)
   local body = req.body
   local headers = util.copy(req.headers or {})
   if type(body) == "table" then
-    body = json.encode(body)
+    body = json.encode(readonly.plain(body))
     headers["Content-Type"] = headers["Content-Type"] or "application/json"
   end
   local timeout = req.timeout
@@ -91,7 +107,9 @@ for _, method in ipairs({ "get", "post", "put", "delete", "head" }) do
   end
 end
 
-M.json = { encode = json.encode, decode = json.decode, null = json.null, array = json.array }
+-- encode takes the read-only views plan code holds (lifeboat/readonly.lua)
+M.json = { encode = function(v, pretty) return json.encode(readonly.plain(v), pretty) end, decode = json.decode,
+  null = json.null, array = json.array }
 
 M.fs = {
   read = function(path) local d, e = core.fs.read(path); if not d then error(e, 2) end return d end,

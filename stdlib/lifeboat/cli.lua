@@ -38,10 +38,10 @@ local help = {
   replicate = "usage: lifeboat replicate PLAN [OPTIONS]\n\nTakes a recovery point of every dataset of every machine.\n\n" .. OP_FLAGS,
   drill = "usage: lifeboat drill PLAN [--keep] [--point P] [OPTIONS]\n\nTest failover into the drill site: restore, start groups in order, health checks,\nafter-actions, then clean up (--keep leaves it up until 'lifeboat cleanup PLAN').\n\n" .. OP_FLAGS,
   cleanup = "usage: lifeboat cleanup PLAN [OPTIONS]\n\nStops and removes what a kept or interrupted drill left at the drill site.\n\n" .. OP_FLAGS,
-  failover = "usage: lifeboat failover PLAN [--planned] [--point P] [OPTIONS]\n\n--planned: stop the primary in reverse group order, final sync, then bring the\nrecovery site up. Without it the primary is assumed gone.\n\n" .. OP_FLAGS,
+  failover = "usage: lifeboat failover PLAN [--planned [--force]] [--point P] [OPTIONS]\n\n--planned: stop the primary in reverse group order, final sync of each machine once\nit is verified down, then bring the recovery site up. Without it the primary is\nassumed gone. A machine that is not verified down stops the failover before\nanything comes up; --force goes on, its final point crash-consistent.\n\n" .. OP_FLAGS,
   commit = "usage: lifeboat commit PLAN [OPTIONS]\n\nCompletes a migration: stops replication and drops the plan's replica data.\n\n" .. OP_FLAGS,
   reprotect = "usage: lifeboat reprotect PLAN [OPTIONS]\n\nReplicates the recovery site back towards the primary.\n\n" .. OP_FLAGS,
-  failback = "usage: lifeboat failback PLAN [OPTIONS]\n\nPlanned failover back to the primary, restoring in place.\n\n" .. OP_FLAGS,
+  failback = "usage: lifeboat failback PLAN [--force] [OPTIONS]\n\nPlanned failover back to the primary, restoring in place (--force: as for\nfailover --planned).\n\n" .. OP_FLAGS,
   status = "usage: lifeboat status PLAN [--json] [--state DIR]\n\nThe active site, each machine's protection (newest point and its age against\npolicy.rpo_threshold), and the last passing drill.\n",
   resume = "usage: lifeboat resume ID [--force] [--yes] [--json] [--state DIR]\n\nContinues a job that failed, paused, was interrupted or whose process died.\nFinished steps are not run again. A changed plan is refused unless --force.\n",
   approve = "usage: lifeboat approve ID [STEP] [--state DIR]\n\nApproves a job's waiting manual step (all of them without STEP); then\n'lifeboat resume ID' continues a paused job.\n",
@@ -153,7 +153,8 @@ local function print_steps(plan, op, steps, dry)
 end
 
 local function op_args(opts)
-  return { planned = opts.planned or nil, keep = opts.keep or nil, point = opts.point, app = opts.app or nil }
+  return { planned = opts.planned or nil, keep = opts.keep or nil, point = opts.point, app = opts.app or nil,
+    force = opts.force or nil }
 end
 
 -- What a job needs besides the plan: the state folder and plan state, the
@@ -320,7 +321,16 @@ local function run_steps(job, plan, steps, opts, done, rt)
   out.line(string.format("job %s: %s of plan '%s', %d steps (journal: %s)", job.id, job.op, plan.name, #steps,
     job.journal))
   local started = core.now()
-  local result, failed = sched.run(job, steps, { on_event = out.event, done = done })
+  local ran, result, failed = pcall(sched.run, job, steps, { on_event = out.event, done = done })
+  if not ran then
+    -- a defect of lifeboat's own: the job must not look like it still runs
+    pcall(function()
+      job:event { ev = "state", state = "failed", error = "internal error: " .. tostring(result) }
+      job:flush()
+    end)
+    out.finish()
+    error(result, 0)
+  end
   local err
   for _, s in ipairs(failed) do if not s.continued then err = s.id .. ": " .. tostring(s.error) break end end
   local summary = report.summarize(job, plan, steps, result, err, rt)
@@ -367,10 +377,14 @@ end
 local function interactive() return core.isatty(0) and core.isatty(2) end
 
 function M.operation(op, args)
-  local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep", "app" }, { "state", "point" })
+  local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep", "app", "force" },
+    { "state", "point" })
   if not opts then return code end
   if #pos ~= 1 then errln(op, "one plan file is needed (see 'lifeboat %s --help')", op); return EXIT.bad end
   if opts.planned and op ~= "failover" then errln(op, "--planned is for failover"); return EXIT.bad end
+  if opts.force and not (opts.planned or op == "failback") then
+    errln(op, "--force is for failover --planned and failback"); return EXIT.bad
+  end
   if opts.keep and op ~= "drill" then errln(op, "--keep is for drill"); return EXIT.bad end
   local plan = load_plan(op, pos[1])
   if not plan then return EXIT.bad end
@@ -599,7 +613,7 @@ function M.run(args)
   if not src then errln("run", "%s", e); return EXIT.bad end
   local script_args = { table.unpack(args, 2) }
   script_args[0] = path
-  local env_scope = { arg = script_args, env = core.environ(), secret = secrets.accessor }
+  local env_scope = { arg = script_args, env = secrets.environ, secret = secrets.accessor }
   local env = sandbox.env(env_scope, util.dirname(path))
   local fn, lerr = load(src, "@" .. path, "t", env)
   if not fn then errln("run", "%s", lerr); return EXIT.bad end
@@ -637,8 +651,10 @@ function M.main(command, args)
   end)
   if not ok then
     errln(command, "%s", rc)
-    return EXIT.failed
+    rc = EXIT.failed
   end
+  -- Ctrl-C or SIGTERM that ended a command early: it says so in its exit code
+  if rc ~= EXIT.done and core.interrupted() then return EXIT.interrupted end
   return rc
 end
 

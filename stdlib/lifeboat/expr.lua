@@ -55,20 +55,26 @@ end
 
 local compiled = {}
 
--- What expressions see besides their scope: the side-effect-free basics.
-local base = { string = string, math = math, table = table, tostring = tostring, tonumber = tonumber,
+-- What expressions see besides their scope: the side-effect-free basics,
+-- read-only like the scope itself (an expression is plan code).
+local readonly = require("lifeboat.readonly")
+local base = readonly.freeze { string = string, math = math, table = table, tostring = tostring, tonumber = tonumber,
   type = type, pairs = pairs, ipairs = ipairs, select = select, next = next,
-  os = { time = os.time, date = os.date, getenv = os.getenv } }
+  os = { time = os.time, date = os.date, getenv = require("lifeboat.secrets").getenv } }
 local envs = setmetatable({}, { __mode = "k" })
 
 local function env_of(scope)
   local env = envs[scope]
   if not env then
-    env = setmetatable({}, { __index = function(_, k)
-      local v = scope[k]
-      if v == nil then v = base[k] end
-      return v
-    end })
+    env = setmetatable({}, {
+      __index = function(_, k)
+        local v = scope[k]
+        if v == nil then return base[k] end
+        return readonly.view(v)
+      end,
+      __newindex = function() error("an expression cannot set variables", 2) end,
+      __metatable = "read-only",
+    })
     envs[scope] = env
   end
   return env
@@ -105,6 +111,14 @@ function M.render(v, scope)
     return out
   end
   return v
+end
+
+-- The parts of template v with its expressions evaluated in scope: the
+-- literal text as strings, each expression as {value = V}.
+function M.parts(v, scope)
+  local out = {}
+  for i, p in ipairs(v.parts) do out[i] = type(p) == "table" and { value = eval(p, scope) } or p end
+  return out
 end
 
 -- The text of a value for display (templates unevaluated).

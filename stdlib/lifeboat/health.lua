@@ -3,9 +3,11 @@
 -- check (target, attempts, last answer, time) goes into the step result
 -- and from there into the report.
 local api = require("lifeboat.api")
+local command = require("lifeboat.command")
 local expr = require("lifeboat.expr")
 local sandbox = require("lifeboat.sandbox")
 local sched = require("lifeboat.sched")
+local secrets = require("lifeboat.secrets")
 
 local M = {}
 
@@ -40,14 +42,13 @@ function probe.http(c, scope)
   elseif not ok then
     detail = detail .. (want and (", expected " .. want) or "")
   end
-  return ok, url, detail, r.body:sub(1, 500)
+  return ok, url, detail, secrets.redact(r.body):sub(1, 500)
 end
 
 function probe.exec(c, scope)
-  local cmd = expr.render(c.exec, scope)
-  local r = api.exec(cmd, { check = false, timeout = c.timeout or 30 })
-  local shown = type(cmd) == "table" and table.concat(cmd, " ") or cmd
-  local out = (r.stdout .. r.stderr):sub(1, 500)
+  local argv, shown = command.argv(c.exec, scope)
+  local r = api.exec(argv, { check = false, timeout = c.timeout or 30, show = shown })
+  local out = secrets.redact(r.stdout .. r.stderr):sub(1, 500) -- never half a secret
   return r.code == 0, shown, "exit " .. r.code, out
 end
 
@@ -79,7 +80,7 @@ function M.run(checks, scope, plan)
       local e = setmetatable({ evidence = evidence }, { __tostring = function()
         return string.format("health check %d (%s %s) failed: %s", i, c.kind, last.target or "",
           tostring(err):gsub("^[^:]*:%d+: ", "")) end })
-      error(e, 0)
+      error(sched.trust(e), 0)
     end
   end
   return evidence

@@ -44,40 +44,50 @@ function M.open(state_dir, id)
   if not text then return nil, "no job '" .. id .. "' in " .. state_dir end
   local job = setmetatable({ id = id, dir = dir, state_dir = state_dir, buf = {}, journal = dir .. "/journal.jsonl",
     steps = {}, order = {}, created = {}, state = "running" }, Job)
-  local n = 0
-  for line in text:gmatch("[^\n]+") do
-    n = n + 1
-    local e = json.decode(line)
-    if type(e) ~= "table" then
-      -- a torn last line from a crash is expected; anything else is damage
-      if n > 1 and not text:find("\n", #text - #line, true) then break end
-      return nil, string.format("%s/journal.jsonl:%d: damaged journal line", dir, n)
-    end
-    if e.ev == "job" then
-      job.op, job.plan, job.plan_sha, job.args, job.started, job.plan_name = e.op, e.plan, e.plan_sha, e.args, e.t, e.plan_name
-    elseif e.ev == "state" then
-      job.state, job.ended, job.error = e.state, e.t, e.error
-      if e.rto then job.rto = e.rto end
-    elseif e.ev == "created" then
-      job.created[#job.created + 1] = e
-    elseif e.ev == "removed" then
-      job.created[#job.created + 1] = e
-    elseif e.step then
-      local s = job.steps[e.step]
-      if not s then
-        s = { id = e.step }
-        job.steps[e.step] = s
-        job.order[#job.order + 1] = e.step
+  local n, pos = 0, 1
+  while pos <= #text do
+    local nl = text:find("\n", pos, true)
+    local line = text:sub(pos, (nl or #text + 1) - 1)
+    local line_start = pos
+    pos = (nl or #text) + 1
+    if line ~= "" then
+      n = n + 1
+      local e = json.decode(line)
+      if not nl then
+        -- the last line has no newline: a write a crash cut short. It is
+        -- ignored when torn; the next flush starts a new line either way.
+        job.tail = type(e) == "table" and { complete = #text } or { cut = line_start - 1 }
       end
-      if e.ev == "start" then s.started, s.attempt, s.title = e.t, e.attempt, e.title or s.title end
-      s.state = ({ start = "running", done = "done", fail = e.final and "failed" or "retrying",
-        wait = "waiting", cancel = "cancelled", skip = "skipped" })[e.ev] or s.state
-      if e.ev == "done" or e.ev == "fail" or e.ev == "cancel" then s.ended = e.t end
-      if e.error then s.error = e.error end
-      if e.result then s.result = e.result end
-      if e.continued then s.continued = true end
-      if e.group then s.group = e.group end
-      if e.machine then s.machine = e.machine end
+      if type(e) ~= "table" then
+        if n > 1 and not nl then break end
+        return nil, string.format("%s/journal.jsonl:%d: damaged journal line", dir, n)
+      end
+      if e.ev == "job" then
+        job.op, job.plan, job.plan_sha, job.args, job.started, job.plan_name = e.op, e.plan, e.plan_sha, e.args, e.t, e.plan_name
+      elseif e.ev == "state" then
+        job.state, job.ended, job.error = e.state, e.t, e.error
+        if e.rto then job.rto = e.rto end
+      elseif e.ev == "created" then
+        job.created[#job.created + 1] = e
+      elseif e.ev == "removed" then
+        job.created[#job.created + 1] = e
+      elseif e.step then
+        local s = job.steps[e.step]
+        if not s then
+          s = { id = e.step }
+          job.steps[e.step] = s
+          job.order[#job.order + 1] = e.step
+        end
+        if e.ev == "start" then s.started, s.attempt, s.title = e.t, e.attempt, e.title or s.title end
+        s.state = ({ start = "running", done = "done", fail = e.final and "failed" or "retrying",
+          wait = "waiting", cancel = "cancelled", skip = "skipped" })[e.ev] or s.state
+        if e.ev == "done" or e.ev == "fail" or e.ev == "cancel" then s.ended = e.t end
+        if e.error then s.error = e.error end
+        if e.result then s.result = e.result end
+        if e.continued then s.continued = true end
+        if e.group then s.group = e.group end
+        if e.machine then s.machine = e.machine end
+      end
     end
   end
   if not job.op then return nil, dir .. "/journal.jsonl: no job header" end
@@ -95,17 +105,29 @@ function M.list(state_dir)
   return jobs
 end
 
+-- Secrets are redacted before the event is encoded (an escaped secret
+-- would not match) and again after (its encoded forms).
 function Job:event(e)
   e.t = e.t or core.now()
-  self.buf[#self.buf + 1] = secrets.redact(json.encode(e))
+  self.buf[#self.buf + 1] = secrets.redact(json.encode(secrets.redact_value(e)))
 end
 
 function Job:flush()
   if #self.buf == 0 then return end
   local data = table.concat(self.buf, "\n") .. "\n"
   self.buf = {}
-  local ok, e = core.fs.append(self.journal, data, true)
+  local ok, e
+  if self.tail and self.tail.cut then
+    -- a resumed job whose journal ends in a torn line: drop it first
+    local text
+    text, e = core.fs.read(self.journal)
+    if text then ok, e = core.fs.write(self.journal, text:sub(1, self.tail.cut) .. data) end
+  else
+    if self.tail then data = "\n" .. data end
+    ok, e = core.fs.append(self.journal, data, true)
+  end
   if not ok then error("cannot write the journal: " .. e, 0) end
+  self.tail = nil
 end
 
 function Job:log_path(step_id)

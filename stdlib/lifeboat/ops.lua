@@ -60,7 +60,6 @@ function M.scope(plan, rt, site, machine_name)
   local provider = M.provider(plan, site.provider)
   rt.views = rt.views or {}
   rt.views[site.name] = rt.views[site.name] or views(plan, site, provider)
-  rt.environ = rt.environ or core.environ()
   rt.plan_view = rt.plan_view or { name = plan.name, file = plan.abs, dir = core.fs.realpath(plan.dir) or plan.dir,
     description = plan.raw.description, objectives = plan.raw.objectives or {}, vars = plan.raw.vars or {} }
   local machines = rt.views[site.name]
@@ -69,7 +68,7 @@ function M.scope(plan, rt, site, machine_name)
     plan = rt.plan_view, vars = plan.raw.vars or {},
     site = site, machine = m, machines = machines, dataset = m and m.datasets or {},
     job = rt.job and { id = rt.job.id, op = rt.job.op, dir = rt.job.dir } or {},
-    env = rt.environ, secret = secrets.accessor, args = rt.args or {},
+    env = secrets.environ, secret = secrets.accessor, args = rt.args or {},
   }
   rt.scopes[key] = scope
   return scope
@@ -80,10 +79,11 @@ local function only_ok(a, op) return not a.only or util.contains(a.only, op) end
 -- The graph builder: add() appends a step; `tail` is the set of steps the
 -- next stage waits for.
 local function builder(plan, rt, op)
-  local b = { steps = {}, tail = {}, plan = plan, rt = rt, op = op }
+  local b = { steps = {}, by_id = {}, tail = {}, plan = plan, rt = rt, op = op }
   function b.add(s)
     s.deps = s.deps or util.copy(b.tail)
     b.steps[#b.steps + 1] = s
+    b.by_id[s.id] = s
     return s
   end
   return b
@@ -92,7 +92,7 @@ end
 local function action_step(b, site, a, id, group, machine)
   local plan, rt = b.plan, b.rt
   return b.add {
-    id = id, group = group, machine = machine, title = a.name or actions.describe(a), kind = "action",
+    id = id, group = group, machine = machine, title = a.name and expr.text(a.name) or actions.describe(a), kind = "action",
     action = a, timeout = a.kind ~= "manual" and a.timeout or nil, retries = a.retries, on_error = a.on_error,
     describe = actions.describe(a),
     run = function(step)
@@ -116,6 +116,35 @@ local function actions_chain(b, site, list, prefix, group, machine)
   return n
 end
 
+-- Why a machine is not verified down at a site after its stop step (nil
+-- when it is): the stop must have finished and the provider's running()
+-- must say no.
+local function not_down(ctx, provider, stop)
+  if not stop or stop.state ~= "done" then
+    return "its stop failed" .. (stop and stop.error and (": " .. stop.error) or "")
+  end
+  if not provider.running then return "provider '" .. ctx.site.provider .. "' cannot tell whether it runs" end
+  if provider.running(ctx) then return "it still runs after its stop" end
+  return nil
+end
+
+-- A final sync is `planned` (consistent) only when the machine is verified
+-- down; else the step fails, so nothing is brought up, or with --force the
+-- point is taken as crash-consistent.
+local function final_consistency(b, ctx, provider, step)
+  local why = not_down(ctx, provider, b.by_id[step.after_stop])
+  if not why then return step.consistency end
+  local name, site = ctx.machine_view.name, ctx.site.name
+  if not (b.rt.args or {}).force then
+    error(string.format("%s is not verified down at %s (%s): a final sync now would not be consistent, so " ..
+      "nothing is brought up; make its stop work and resume the job, or run the %s again with --force " ..
+      "(the final point is then crash-consistent)", name, site, why, b.op), 0)
+  end
+  require("lifeboat.api").log("%s is not verified down at %s (%s); --force: the final point is crash-consistent",
+    name, site, why)
+  return "crash"
+end
+
 local function machine_step(b, site, what, mname, group, id, extra)
   local plan, rt = b.plan, b.rt
   local provider = M.provider(plan, site.provider)
@@ -129,6 +158,7 @@ local function machine_step(b, site, what, mname, group, id, extra)
         consistency = step.consistency }
       ctx.machine_view = ctx.scope.machine
       step.ctx = ctx
+      if step.after_stop then ctx.consistency = final_consistency(b, ctx, provider, step) end
       if what == "health" then
         if provider.noop then return provider.health(ctx) end
         local ok, ev = pcall(health.run, plan.raw.machines[mname].health, ctx.scope, plan)
@@ -210,9 +240,8 @@ local function run_hooks(b, site, g, which)
       local q = b.plan.raw.machines[mname].quiesce
       if q and q[which] then
         local scope = M.scope(b.plan, b.rt, site, mname)
-        local cmd = expr.render(q[which], scope)
-        require("lifeboat.api").exec(type(cmd) == "table" and cmd or { "/bin/sh", "-c", cmd },
-          { timeout = q.timeout or 300 })
+        local argv, shown = require("lifeboat.command").argv(q[which], scope)
+        require("lifeboat.api").exec(argv, { timeout = q.timeout or 300, show = shown })
         done[#done + 1] = mname
       end
     end
@@ -229,6 +258,26 @@ local function stage_quiesced_sync(b, site)
     b.add { id = g.name .. "/thaw", group = g.name, title = "thaw " .. g.name, kind = "thaw", always = true,
       describe = "quiesce.after of " .. table.concat(g.machines, ", "), run = run_hooks(b, site, g, "after") }
     b.tail = { g.name .. "/thaw" }
+  end
+end
+
+-- A planned switch away from site: stop every machine (reverse group
+-- order), then each one's final sync once it is verified down. With
+-- --force a failed stop does not stop the job: the sync is crash-consistent.
+local function stage_shutdown(b, site)
+  local force = (b.rt.args or {}).force
+  stage_each(b, site, "stop", "shutdown", true, { on_error = force and "continue" or nil })
+  stage_each(b, site, "sync", "final", false, { consistency = "planned" })
+  for _, s in ipairs(b.steps) do
+    if s.id:match("^final/.*/sync$") then s.after_stop = "shutdown/" .. s.machine .. "/stop" end
+    if s.id:match("^shutdown/.*/stop$") and not force then
+      local run = s.run
+      s.run = function(step) -- a failed stop says what now
+        local ok, r = pcall(run, step)
+        if ok then return r end
+        error(tostring(r) .. " (so nothing is brought up; --force goes on, the final point crash-consistent)", 0)
+      end
+    end
   end
 end
 
@@ -259,28 +308,23 @@ function M.build(plan, op, rt)
     local site = need_site(plan, "drill", op)
     stage_up(b, site, "restore")
     if not o.keep then
-      stage_each(b, site, "stop", "cleanup", true, { always = true })
+      -- a stop that fails does not keep remove from stopping what lifeboat started
+      stage_each(b, site, "stop", "cleanup", true, { always = true, on_error = "continue" })
       stage_each(b, site, "remove", "cleanup", true, { always = true })
     end
   elseif op == "cleanup" then
     local site = need_site(plan, "drill", op)
-    stage_each(b, site, "stop", "cleanup", true)
+    stage_each(b, site, "stop", "cleanup", true, { on_error = "continue" })
     stage_each(b, site, "remove", "cleanup", true)
   elseif op == "failover" then
-    if o.planned then
-      local primary = need_site(plan, "primary", op)
-      stage_each(b, primary, "stop", "shutdown", true)
-      stage_each(b, primary, "sync", "final", false, { consistency = "planned" })
-    end
+    if o.planned then stage_shutdown(b, need_site(plan, "primary", op)) end
     stage_up(b, need_site(plan, "recovery", op), "restore")
   elseif op == "commit" then
     stage_each(b, need_site(plan, "recovery", op), "forget", "commit", true)
   elseif op == "reprotect" then
     stage_each(b, need_site(plan, "recovery", op), "sync", "reprotect", false)
   elseif op == "failback" then
-    local recovery = need_site(plan, "recovery", op)
-    stage_each(b, recovery, "stop", "shutdown", true)
-    stage_each(b, recovery, "sync", "final", false, { consistency = "planned" })
+    stage_shutdown(b, need_site(plan, "recovery", op))
     rt.args.delta = true
     stage_up(b, need_site(plan, "primary", op), "restore")
   else

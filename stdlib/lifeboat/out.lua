@@ -22,6 +22,8 @@ end
 local function paint(code, s) return M.color and ("\27[" .. code .. "m" .. s .. "\27[0m") or s end
 M.paint = paint
 
+-- Text is redacted as it leaves; JSON is also redacted before it is
+-- encoded (an escaped secret would not match).
 local function write(s) core.write(1, secrets.redact(s)) end
 
 local status_shown = false
@@ -62,7 +64,7 @@ function M.event(kind, s)
       e.attempt, e.error = s.attempt, s.error
       if s.ended and s.started then e.secs = s.ended - s.started end
     end
-    write(json.encode(e) .. "\n")
+    write(json.encode(secrets.redact_value(e)) .. "\n")
     return
   end
   if kind == "interrupt" then M.line(paint("33", "interrupted: stopping running steps")); return end
@@ -91,7 +93,8 @@ end
 -- log() from a step: into its log file and, indented, to the output.
 function M.log(step, text)
   if M.mode == "json" then
-    write(json.encode { ev = "log", job = M.job and M.job.id, step = step and step.id, text = text, t = core.now() } .. "\n")
+    write(json.encode(secrets.redact_value { ev = "log", job = M.job and M.job.id, step = step and step.id, text = text,
+      t = core.now() }) .. "\n")
   else
     M.line("      " .. (step and (step.id .. ": ") or "") .. text)
   end

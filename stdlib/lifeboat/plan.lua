@@ -35,7 +35,7 @@ function M.load_module(plan_dir, kind, name)
   else
     local src, e = core.fs.read(where.path)
     if not src then error(e, 0) end
-    m = require("lifeboat.sandbox").run(src, "@" .. where.path, {}, plan_dir)
+    m = require("lifeboat.sandbox").module(src, "@" .. where.path, plan_dir, kind)
   end
   modules[key] = m
   return m

@@ -255,6 +255,9 @@ end
 -- Writes the reports of a drill, failover or failback; returns their paths.
 function M.write(job, plan, s)
   if not M.OPS[job.op] or not job.dir then return {} end
+  -- secrets out before any escaping (an escaped secret would not match),
+  -- then the text once more for their encoded forms
+  s = secrets.redact_value(s)
   local files = {
     { "report.json", json.encode(s, true) .. "\n" },
     { "report.md", markdown(s) },

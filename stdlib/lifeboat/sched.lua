@@ -8,6 +8,7 @@
 -- and optionally timeout, retries, on_error (abort|continue|pause),
 -- always (runs even after an abort: cleanup), chain + limit (the machine
 -- chain it belongs to and the group's max_parallel), first/last (of chain).
+local readonly = require("lifeboat.readonly")
 local util = require("lifeboat.util")
 
 local M = {}
@@ -26,10 +27,27 @@ function M.sleep(secs)
   if secs and secs > 0 then coroutine.yield("sleep", secs) end
 end
 
+-- Error objects stdlib raises on purpose (a pause, a health check's
+-- evidence) reach the scheduler as they are; any other error that is not
+-- a string becomes one inside the step.
+local trusted = setmetatable({}, { __mode = "k" })
+function M.trust(e) trusted[e] = true; return e end
+
 -- A pause request: error(sched.pause("why")) from a step pauses the job.
 local Pause = {}
 Pause.__tostring = function(p) return p.reason end
-function M.pause(reason) return setmetatable({ reason = reason }, Pause) end
+function M.pause(reason) return M.trust(setmetatable({ reason = reason }, Pause)) end
+
+-- What a step's function ended with, made safe for the scheduler while
+-- still inside the step (where its deadline holds): a result is a plain
+-- copy (no metamethod of plan code runs when the host reads it, nothing
+-- JSON cannot hold), an error a string or a trusted object.
+local function outcome(ok, v)
+  if ok then return readonly.plain(v, true) end
+  if type(v) == "string" or trusted[v] then error(v, 0) end
+  local ok2, text = pcall(tostring, v)
+  error(ok2 and type(text) == "string" and text or "(an error object that is not a string)", 0)
+end
 
 local MAX_BACKOFF = 300
 
@@ -142,6 +160,11 @@ function M.run(job, steps, opts)
     local ok, a, b, c = coroutine.resume(s.co, ...)
     M.current = nil
     if not ok then
+      -- raised by the instruction hook where it could not yield
+      if not s.stopped_for and core.interrupted() then s.stopped_for = "interrupted"
+      elseif not s.stopped_for and s.deadline and core.mono() >= s.deadline then
+        s.stopped_for = "timed out after " .. util.fmt_duration(s.timeout or 0)
+      end
       if s.stopped_for then a = s.stopped_for end
       coroutine.close(s.co)
       return finish(s, false, a)
@@ -156,7 +179,8 @@ function M.run(job, steps, opts)
       timers[s] = true
     else
       -- yielded by the instruction hook: past its deadline or interrupted
-      local why = interrupted and "interrupted" or ("timed out after " .. util.fmt_duration(s.timeout or 0))
+      local why = (interrupted or core.interrupted()) and "interrupted" or
+        ("timed out after " .. util.fmt_duration(s.timeout or 0))
       s.stopped_for = why
       coroutine.close(s.co)
       finish(s, false, why)
@@ -172,7 +196,7 @@ function M.run(job, steps, opts)
     n_running = n_running + 1
     job:event { ev = "start", step = s.id, attempt = s.attempt, title = s.title, group = s.group, machine = s.machine }
     emit("start", s)
-    s.co = coroutine.create(function() return s.run(s) end)
+    s.co = coroutine.create(function() return outcome(pcall(s.run, s)) end)
     if s.timeout then
       s.deadline = core.mono() + s.timeout
       core.set_deadline(s.co, s.deadline)
@@ -189,6 +213,16 @@ function M.run(job, steps, opts)
       timers[s] = nil
       coroutine.close(s.co)
       finish(s, false, why)
+    end
+  end
+
+  -- Ctrl-C or SIGTERM: nothing new starts, running steps stop
+  local function notice_interrupt()
+    if interrupted or not core.interrupted() then return end
+    interrupted = true
+    emit("interrupt")
+    for s in pairs(running) do
+      if not s.stopped_for then stop(s, "interrupted") end
     end
   end
 
@@ -249,6 +283,7 @@ function M.run(job, steps, opts)
       end
     end
     job:flush()
+    notice_interrupt() -- a step may have seen it first
     if n_running == 0 then
       local queued = ready_tail - ready_head + 1
       -- only steps deferred for later (backoff) remain, or nothing at all
@@ -268,13 +303,7 @@ function M.run(job, steps, opts)
     local timeout = next_at == math.huge and -1 or math.max(0, next_at - now)
     if ready_tail > last then timeout = 0 end -- steps became ready: start them first
     local done, intr = core.poll(timeout)
-    if intr and not interrupted then
-      interrupted = true
-      emit("interrupt")
-      for s in pairs(running) do
-        if not s.stopped_for then stop(s, "interrupted") end
-      end
-    end
+    if intr then notice_interrupt() end
     for _, d in ipairs(done) do
       local s = waiting[d.ticket]
       waiting[d.ticket] = nil
@@ -310,7 +339,7 @@ function M.run(job, steps, opts)
     end
   end
   job:flush()
-  if interrupted then return "interrupted", failed_steps end
+  if interrupted or core.interrupted() then return "interrupted", failed_steps end
   if pausing then return "paused", failed_steps end
   if aborting then return "failed", failed_steps end
   for _, s in ipairs(failed_steps) do if not s.continued then return "failed", failed_steps end end

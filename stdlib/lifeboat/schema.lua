@@ -20,9 +20,13 @@ local function dict(values) return { type = "dict", values = values } end
 local function enum(...) return { type = "enum", values = { ... } } end
 
 M.ops = { "replicate", "drill", "cleanup", "failover", "commit", "reprotect", "failback" }
+-- Actions (before, after, prepare) run only where machines come up.
+M.action_ops = { "drill", "failover", "failback" }
+local no_actions = "never runs actions (only drill, failover and failback do)"
 
 local common = {
-  name = str(), only = { type = "list", items = { type = "enum", values = M.ops } },
+  name = str(), only = { type = "list", items = { type = "enum", values = M.action_ops,
+    never = { replicate = no_actions, cleanup = no_actions, commit = no_actions, reprotect = no_actions } } },
   timeout = dur, retries = int { min = 0, max = 20 }, on_error = enum("abort", "continue", "pause"),
 }
 
@@ -227,6 +231,10 @@ end
 
 function D.enum(ctx, node, spec, what)
   if util.contains(spec.values, node.v) then return node.v end
+  if spec.never and spec.never[node.v] then
+    err(ctx, node, "%s: '%s' %s", what, node.v, spec.never[node.v])
+    return nil
+  end
   local near = util.nearest(node.v, spec.values)
   err(ctx, node, "%s: unknown value '%s'%s (one of %s)", what, node.v,
     near and (", did you mean '" .. near .. "'?") or "", table.concat(spec.values, ", "))

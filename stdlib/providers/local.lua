@@ -74,7 +74,7 @@ function P.sync(ctx)
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     if not core.fs.stat(path) then error(string.format("dataset %s of %s: %s does not exist", d.name, m.name, path), 0) end
     local r = store.run(rt, args)
-    out[d.name] = { point = r.point_id or r.id, bytes_added = r.bytes_added, seconds = r.seconds }
+    out[d.name] = { point = r.point, bytes_added = r.bytes_added, seconds = r.seconds }
   end
   return { datasets = out, consistency = ctx.consistency or "crash" }
 end
@@ -136,32 +136,42 @@ function P.restore(ctx)
   return { datasets = out }
 end
 
-local function command_argv(cmd, scope)
-  local v = expr.render(cmd, scope)
-  if type(v) == "table" then return v end
-  return { "/bin/sh", "-c", tostring(v) }
+-- A process's identity: when it started (field 22 of /proc/PID/stat, clock
+-- ticks since boot) and which boot that was. A pid alone may name another
+-- process once the one lifeboat started is gone, or after a reboot.
+local function identity(pid)
+  local stat = core.fs.read("/proc/" .. math.tointeger(pid) .. "/stat")
+  local boot = core.fs.read("/proc/sys/kernel/random/boot_id")
+  -- the fields after the command, which is in parentheses and may hold anything
+  local rest = stat and stat:match("^%d+ %(.*%) (.*)$")
+  if not rest or not boot then return nil end
+  local fields = {}
+  for f in rest:gmatch("%S+") do fields[#fields + 1] = f end
+  local start = math.tointeger(tonumber(fields[20])) -- field 22: rest begins at field 3
+  if not start then return nil end
+  return { start = start, boot = (boot:gsub("%s+$", "")) }
 end
 
-function P.start(ctx)
-  local m = ctx.machine
-  if not m.start then return { started = false, why = "no start command" } end
-  local argv = command_argv(m.start, ctx.scope)
-  local log = ctx.job.dir .. "/logs/" .. ctx.machine_view.name .. "." .. ctx.site.name .. ".out"
-  assert(core.fs.mkdir(ctx.site.root))
-  record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, log = log })
-  local pid, e = core.spawn { argv = argv, cwd = ctx.site.root, log = log }
-  if not pid then error(e, 0) end
-  record(ctx, { kind = "process", pid = pid, log = log })
-  require("lifeboat.sched").sleep(0.3)
-  if not core.alive(pid) then
-    local tail = (core.fs.read(log) or ""):sub(-400):gsub("%s+$", "")
-    error(string.format("the start command exited at once%s", tail ~= "" and (": " .. tail) or ""), 0)
-  end
-  return { pid = pid, log = log }
+-- True while the recorded process is alive and still the one lifeboat
+-- started (a record without an identity cannot be trusted).
+local function ours_alive(res)
+  if not core.alive(res.pid) then return false end
+  local now = identity(res.pid)
+  return now ~= nil and now.start == res.start and now.boot == res.boot
 end
 
-local function stop_pid(pid, grace)
+-- values of ${{ }} never become shell syntax: see lifeboat/command.lua
+local function command_argv(cmd, scope) return (require("lifeboat.command").argv(cmd, scope)) end
+
+-- Stops the process group of a recorded process, only while its pid still
+-- names that process.
+local function stop_pid(res, grace)
+  local pid = res.pid
   if not core.alive(pid) then return "gone" end
+  if not ours_alive(res) then
+    api.log("pid %d is not the process lifeboat started (its start time differs): not signalled", pid)
+    return "not ours"
+  end
   core.kill(pid, "TERM", true)
   local deadline = core.mono() + grace
   while core.mono() < deadline do
@@ -172,28 +182,97 @@ local function stop_pid(pid, grace)
   return "killed"
 end
 
+-- The process groups whose members write to LOG (their stdout): what a
+-- start left running when lifeboat was killed after starting it but before
+-- its pid reached the journal. Each as a record stop_pid takes.
+local function writing_to(log)
+  local want = log and core.fs.realpath(log)
+  local groups, out = {}, {}
+  if not want then return out end
+  for _, name in ipairs(core.fs.list("/proc") or {}) do
+    if name:match("^%d+$") and core.fs.realpath("/proc/" .. name .. "/fd/1") == want then
+      local stat = core.fs.read("/proc/" .. name .. "/stat") or ""
+      local pgrp = math.tointeger(tonumber((stat:match("^%d+ %(.*%) %S+ %S+ (%d+)"))))
+      if pgrp and pgrp > 1 and not groups[pgrp] then
+        groups[pgrp] = true
+        local id = identity(pgrp)
+        if id then out[#out + 1] = { pid = pgrp, start = id.start, boot = id.boot } end
+      end
+    end
+  end
+  return out
+end
+
+-- Stops every process lifeboat started for the machine at this site: the
+-- recorded ones, then any a start announced (kind process, ref, log: it is
+-- recorded before spawning) but was killed before recording its pid.
+-- Returns {pid, how} of the recorded ones.
+local function stop_started(ctx, grace)
+  local list = state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)
+  local done = {}
+  for _, res in ipairs(list) do
+    if res.kind == "process" and res.pid then
+      done[#done + 1] = { pid = res.pid, how = stop_pid(res, grace) }
+      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
+    end
+  end
+  for _, res in ipairs(list) do
+    if res.kind == "process" and res.ref then
+      for _, orphan in ipairs(writing_to(res.log)) do
+        api.log("stopping pid %d: started for %s, but lifeboat was killed before it recorded it", orphan.pid,
+          ctx.machine_view.name)
+        stop_pid(orphan, grace)
+      end
+      record(ctx, { ev = "removed", kind = "process", ref = res.ref })
+    end
+  end
+  return done
+end
+
+function P.start(ctx)
+  local m = ctx.machine
+  if not m.start then return { started = false, why = "no start command" } end
+  local argv = command_argv(m.start, ctx.scope)
+  local log = ctx.job.dir .. "/logs/" .. ctx.machine_view.name .. "." .. ctx.site.name .. ".out"
+  assert(core.fs.mkdir(ctx.site.root))
+  -- the machine runs once: a start that runs again (resume after kill -9,
+  -- a retry, a new job after a failed one) first stops what lifeboat
+  -- started for it here before
+  stop_started(ctx, 15)
+  record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, log = log })
+  local pid, e = core.spawn { argv = argv, cwd = ctx.site.root, log = log }
+  if not pid then error(e, 0) end
+  local id = identity(pid) or {}
+  record(ctx, { kind = "process", pid = pid, start = id.start, boot = id.boot, log = log })
+  require("lifeboat.sched").sleep(0.3)
+  if not core.alive(pid) then
+    local tail = (core.fs.read(log) or ""):sub(-400):gsub("%s+$", "")
+    error(string.format("the start command exited at once%s", tail ~= "" and (": " .. tail) or ""), 0)
+  end
+  return { pid = pid, log = log }
+end
+
 function P.stop(ctx)
   local m = ctx.machine
-  local done = {}
+  local done, failed = {}, nil
   if m.stop then
     local cwd = core.fs.stat(ctx.site.root) and ctx.site.root or nil
     local r = api.exec(command_argv(m.stop, ctx.scope), { check = false, timeout = 120, cwd = cwd })
     done.command = r.code
-    if r.code ~= 0 then api.log("stop command exited %d: %s", r.code, (r.stderr .. r.stdout):sub(1, 300)) end
-  end
-  for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
-    if res.kind == "process" and res.pid then
-      local how = stop_pid(res.pid, 15)
-      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
-      done[#done + 1] = { pid = res.pid, how = how }
+    if r.code ~= 0 then
+      local said = (r.stderr .. r.stdout):sub(1, 300):gsub("%s+$", "")
+      failed = string.format("the stop command exited %d%s", r.code, said ~= "" and (": " .. said) or "")
     end
   end
+  for _, d in ipairs(stop_started(ctx, 15)) do done[#done + 1] = d end
+  -- what lifeboat started is stopped either way; the machine itself may still run
+  if failed then error(failed, 0) end
   return { stopped = done }
 end
 
 function P.running(ctx)
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
-    if res.kind == "process" and res.pid and core.alive(res.pid) then return true end
+    if res.kind == "process" and res.pid and ours_alive(res) then return true end
   end
   return false
 end
@@ -203,11 +282,9 @@ end
 function P.remove(ctx)
   local root = ctx.site.root
   local removed = {}
+  stop_started(ctx, 5)
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
-    if res.kind == "process" and res.pid then
-      stop_pid(res.pid, 5)
-      record(ctx, { ev = "removed", kind = "process", pid = res.pid })
-    elseif res.kind == "path" then
+    if res.kind == "path" then
       if res.path:sub(1, #root + 1) ~= root .. "/" then
         error("refusing to remove " .. res.path .. ": outside the site's root " .. root, 0)
       end

@@ -70,7 +70,7 @@ for _ in $(seq 50); do grep -q b1 effects 2>/dev/null && break; sleep 0.1; done
 kill -INT "$pid"; wait "$pid"; rc=$?
 [ "$rc" = 130 ] && pass "Ctrl-C: exit 130" || fail "Ctrl-C exit" "exit $rc" "$(cat out.txt)"
 grep -q "resume" out.txt && pass "Ctrl-C: says how to resume" || fail "Ctrl-C message" "$(cat out.txt)"
-pgrep -f "sleep 30" >/dev/null && fail "Ctrl-C: the step's process still runs" || pass "Ctrl-C: the step's process is stopped"
+pgrep -x -f "sleep 30" >/dev/null && fail "Ctrl-C: the step's process still runs" || pass "Ctrl-C: the step's process is stopped"
 J=$("$LB_BIN" jobs | tail -1 | cut -d" " -f1)
 [[ $(lb job "$J") == *"interrupted"*"cancelled"*"g/before/1"* ]] && pass "Ctrl-C: job interrupted, step cancelled" \
 	|| fail "Ctrl-C job state" "$(lb job "$J")"
@@ -92,3 +92,25 @@ pid=$!
 sleep 0.2
 expect 2 "*another lifeboat job is running on this plan*" "a second job on the same plan is refused" lb drill plan.yaml
 wait "$pid"
+
+# a torn last journal line (kill -9 during a write) is ignored, and the
+# next write starts a clean line
+for tail in '{"ev":"start","step":"g/after/1","att' '{"ev":"resumed","t":1}'; do
+	rm -rf .lifeboat effects
+	sed 's/sleep 0.15/true/' plan.yaml > torn.yaml
+	lb drill torn.yaml >/dev/null 2>&1
+	J=$("$LB_BIN" jobs | tail -1 | cut -d" " -f1)
+	jl=.lifeboat/jobs/$J/journal.jsonl
+	grep -v '"ev":"state"' "$jl" | grep -v '"step":"g/after/1"' > torn.jsonl
+	printf '%s' "$tail" >> torn.jsonl
+	mv torn.jsonl "$jl"
+	what=$([[ $tail == *'"att' ]] && echo "torn" || echo "unterminated")
+	[[ $(lb jobs) == *"$J"* ]] && pass "$what last line: jobs lists the job" || fail "$what last line: jobs" "$(lb jobs 2>&1)"
+	check "$what last line: job ID reads it" lb job "$J"
+	out=$(lb resume "$J" 2>&1); rc=$?
+	[ "$rc" = 0 ] && pass "$what last line: resume finishes the job" || fail "$what last line: resume" "exit $rc" "$out"
+	check "$what last line: every journal line is JSON after resume" "$PYTHON" -c '
+import json, sys
+for l in open(sys.argv[1]): json.loads(l)' "$jl"
+	[[ $(lb job "$J" | head -1) == *", done ("* ]] && pass "$what last line: the job is done" || fail "$what last line: state" "$(lb job "$J")"
+done

@@ -124,7 +124,7 @@ out=$(lb drill plan.yaml); rc=$?
 [[ $out == *"retry  g/before/1"*"done   g/before/1"* ]] && pass "retries: a flaky step passes on its second attempt" \
 	|| fail "retries" "$out"
 [[ $out == *"timed out after 500ms"*"timed out after 300ms"* ]] && pass "a timed out step says so" || fail "timeout message" "$out"
-pgrep -f "sleep 20" >/dev/null && fail "the timed out process is still running" || pass "the timed out process is gone"
+pgrep -x -f "sleep 20" >/dev/null && fail "the timed out process is still running" || pass "the timed out process is gone"
 
 sed -i 's/on_error: continue/on_error: abort/' plan.yaml
 rm -f flag

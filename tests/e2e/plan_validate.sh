@@ -8,9 +8,17 @@ cd "$SRC" || exit 1
 
 for f in tests/plans/bad/*.yaml; do
 	want="$f:$(head -1 "$f" | sed 's/^# expect: //')"
-	got=$(lb validate "$f" 2>&1); rc=$?
+	got=$(timeout -s KILL 60 ${LIFEBOAT_WRAP:-} "$LB_BIN" validate "$f" 2>&1); rc=$?
 	if [ "$rc" = 2 ] && [ "$got" = "$want" ]; then pass "bad plan $(basename "$f")"
 	else fail "bad plan $(basename "$f")" "exit $rc" "got:  $got" "want: $want"; fi
+done
+# alias cycles and bombs are refused at once (the checker walks the expanded tree)
+for f in tests/plans/bad/39-yaml-alias-cycle.yaml tests/plans/bad/40-yaml-alias-bomb.yaml; do
+	start=$(date +%s%N)
+	timeout -s KILL 20 "$LB_BIN" validate "$f" >/dev/null 2>&1; rc=$?
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ "$rc" = 2 ] && [ "$ms" -lt 2000 ] && pass "$(basename "$f") is refused in ${ms} ms" \
+		|| fail "$(basename "$f") is refused quickly" "exit $rc after $ms ms"
 done
 n=$(ls tests/plans/bad/*.yaml | wc -l)
 [ "$n" -ge 30 ] && pass "corpus has $n malformed plans" || fail "corpus has only $n malformed plans"

@@ -23,7 +23,7 @@ T.raises(function() exec("sleep 30", { timeout = "300ms" }) end, "timed out", "e
 T.ok(now() - t0 < 5, "exec timeout stops the process quickly", now() - t0)
 -- a timeout stops the whole process group, children included
 pcall(exec, "sleep 31 & sleep 32; wait", { timeout = "200ms" })
-local left = exec("pgrep -f 'sleep 3[12]' || true").stdout
+local left = exec("pgrep -x -f 'sleep 3[12]' || true").stdout
 T.eq(left, "", "exec timeout kills the children too")
 
 -- json

@@ -80,4 +80,19 @@ T.eq(fs.read(dir .. "/out.conf"), "port=6432\nname=WEB\n", "template: rendered")
 fs.write(dir .. "/bad.tpl", "a\nb ${{ nope( }}\n")
 T.raises(function() tweak.template { source = dir .. "/bad.tpl", dest = dir .. "/o2" } end, "bad.tpl:2:3",
   "template: a syntax error names file, line and column")
+-- a rendered file may hold secrets: a new one is 0600 unless the step says; an existing one keeps its mode
+fs.write(dir .. "/secret.tpl", "password=${{ 'hunter' .. 2 }}\n")
+tweak.template { source = dir .. "/secret.tpl", dest = dir .. "/new.conf" }
+T.eq(string.format("%o", fs.stat(dir .. "/new.conf").mode), "600", "template: a new file is 0600")
+tweak.template { source = dir .. "/secret.tpl", dest = dir .. "/shared.conf", mode = "0640" }
+T.eq(string.format("%o", fs.stat(dir .. "/shared.conf").mode), "640", "template: a new file gets the mode asked for")
+tweak.template { source = dir .. "/secret.tpl", dest = dir .. "/yaml.conf", mode = 644 }
+T.eq(string.format("%o", fs.stat(dir .. "/yaml.conf").mode), "644", "template: a mode YAML read as a number")
+fs.write(dir .. "/kept.conf", "old\n", tonumber("0604", 8))
+tweak.template { source = dir .. "/secret.tpl", dest = dir .. "/kept.conf", mode = "0600" }
+T.ok(fs.read(dir .. "/kept.conf") == "password=hunter2\n" and fs.stat(dir .. "/kept.conf").mode == tonumber("0604", 8),
+  "template: an existing file keeps its mode", string.format("%o", fs.stat(dir .. "/kept.conf").mode))
+T.raises(function() tweak.template { source = dir .. "/secret.tpl", dest = dir .. "/o3", mode = "rw-r--r--" } end,
+  "'mode' must be octal digits", "template: a mode that is not octal fails")
+T.ok(not fs.exists(dir .. "/o3"), "template: and creates nothing")
 T.done()
