@@ -368,3 +368,47 @@ fail:
 	eng_store_close(s);
 	return rc;
 }
+
+int eng_store_info_get(const char *url, eng_store_info *out, eng_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	eng_backend *be = NULL;
+	uint8_t *text = NULL;
+	size_t len;
+	eng_err e;
+	int rc = eng_backend_open(url, false, &be, &e);
+	if (rc == ENG_EFORMAT) { /* no such folder, bucket or container */
+		snprintf(out->why, sizeof(out->why), "%s", e.msg);
+		return ENG_OK;
+	}
+	if (rc) {
+		if (err)
+			*err = e;
+		return rc;
+	}
+	snprintf(out->kind, sizeof(out->kind), "%s", be->ops->kind);
+	rc = eng_be_get_all(be, "config", CONFIG_MAX, &text, &len, &e);
+	if (rc == ENG_ENOTFOUND || rc == ENG_EFORMAT) {
+		snprintf(out->why, sizeof(out->why), "%s", rc == ENG_EFORMAT ? e.msg : "it has no config");
+		rc = ENG_OK;
+	} else if (rc) {
+		if (err)
+			*err = e;
+	} else {
+		cJSON *cfg = cJSON_ParseWithLength((const char *)text, len);
+		const char *sid = cfg ? json_str(cfg, "store_id") : NULL, *created = cfg ? json_str(cfg, "created") : NULL;
+		if (!cfg || json_uint(cfg, "format", 1000000, &out->format) || !sid || strlen(sid) != 32) {
+			snprintf(out->why, sizeof(out->why), "its config is not a lifeboat config");
+		} else {
+			out->exists = true;
+			memcpy(out->store_id, sid, 33);
+			snprintf(out->created, sizeof(out->created), "%s", created && strlen(created) < 40 ? created : "");
+			json_uint(cfg, "pack_size", 1u << 30, &out->pack_size);
+			out->encrypted = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(cfg, "encryption"));
+		}
+		cJSON_Delete(cfg);
+	}
+	free(text);
+	eng_backend_close(be);
+	return rc;
+}

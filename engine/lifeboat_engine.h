@@ -183,6 +183,20 @@ int eng_store_init(const char *url, const eng_init_opts *opts, eng_err *err);
  * store that is not encrypted is refused (ENG_EKEY): a key means the
  * caller expects encryption. */
 int eng_store_open(const char *url, const eng_secret *secret, eng_store **out, eng_err *err);
+
+/* What a URL holds, read without a key: whether it is a store, and its settings. */
+typedef struct eng_store_info {
+	bool exists;
+	char why[800];           /* when it is not a store: why not */
+	char kind[16];           /* local, s3, azure, sftp */
+	uint64_t format;
+	bool encrypted;
+	char store_id[33];
+	char created[40];
+	uint64_t pack_size;
+} eng_store_info;
+/* Fails only when the URL is bad or the place cannot be reached or read. */
+int eng_store_info_get(const char *url, eng_store_info *out, eng_err *err);
 void eng_store_close(eng_store *s);
 bool eng_store_encrypted(const eng_store *s);
 

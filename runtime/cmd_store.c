@@ -15,6 +15,7 @@
 
 static const char help[] =
 	"usage: lifeboat store init URL [--encrypt [--key-file FILE]] [--json]\n"
+	"       lifeboat store info URL [--json]            (see 'lifeboat store info --help')\n"
 	"       lifeboat store copy SRC DST ...             (see 'lifeboat store copy --help')\n"
 	"       lifeboat store state PLAN --store URL ...   (see 'lifeboat store state --help')\n\n"
 	"Creates an empty replica store at URL (a folder path or file://path).\n\n"
@@ -57,6 +58,8 @@ int cmd_store(int argc, char **argv)
 		return cmd_store_state(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "copy"))
 		return cmd_store_copy(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "info"))
+		return cmd_store_info(argc - 1, argv + 1);
 	eng_init_opts io = { 0 };
 	rt_store_opts so = { 0 };
 	int c;

@@ -164,7 +164,7 @@ local function prepare(plan, op, rt, state_dir)
   rt.state = state_mod.load(state_dir)
   local base = core.fs.realpath(plan.dir) or plan.dir
   if plan.raw.store then
-    rt.store = { url = util.join(base, plan.raw.store) }
+    rt.store = { url = store.resolve(base, plan.raw.store) }
     local enc = plan.raw.encryption
     if enc and enc.key_file then rt.store.key_file = util.join(base, enc.key_file) end
   end
@@ -252,6 +252,12 @@ local function blocking(fn)
 end
 
 local function store_points(rt) return blocking(function() return store.points(rt) end) end
+-- whether the plan's store exists (false, with the reason kept, when it cannot be reached)
+local function store_exists(rt)
+  local ok, v = pcall(blocking, function() return store.exists(rt) end)
+  if not ok then rt.store_error = v end
+  return ok and v
+end
 
 -- The job ID names, from --state, LIFEBOAT_STATE or ./.lifeboat; nil after saying why not.
 local function open_job(cmd, opts, id)
@@ -265,7 +271,7 @@ local RESTORING = { drill = true, failover = true, failback = true }
 
 local function preflight(plan, op, steps, rt)
   local problems = {}
-  if rt and rt.store and RESTORING[op] and core.fs.stat(rt.store.url) then
+  if rt and rt.store and RESTORING[op] and store_exists(rt) then
     -- the store opens with the key, and every dataset has a point
     local ok, list = pcall(store_points, rt)
     if not ok then
@@ -342,7 +348,10 @@ local function run_steps(job, plan, steps, opts, done, rt)
     local st = state_mod.apply(job.op, state_mod.load(rt.state_dir), job, rt.args, result == "done")
     if job.op == "replicate" and result == "done" and rt.quiesce then st.last_app = core.now() end
     state_mod.save(rt.state_dir, st)
-    state_mod.record_in_store(rt, plan, st)
+    local rec_ok, rec_err = pcall(blocking, function() state_mod.record_in_store(rt, plan, st, job.id) end)
+    if not rec_ok then
+      say(out.paint("33", "warning: the plan's state could not be recorded in the store: " .. tostring(rec_err)))
+    end
   end
   local files = report.write(job, plan, summary)
   for _, f in ipairs(files) do out.line("report: " .. f) end
@@ -396,7 +405,7 @@ function M.operation(op, args)
   local ok, steps = pcall(ops.build, plan, op, rt)
   if not ok then errln(op, "%s", steps); return EXIT.bad end
   local problems = preflight(plan, op, steps, rt)
-  if rt.store and op ~= "replicate" and op ~= "cleanup" and not core.fs.stat(rt.store.url) then
+  if rt.store and op ~= "replicate" and op ~= "cleanup" and not store_exists(rt) then
     problems[#problems + 1] = string.format("the store %s does not exist: run 'lifeboat replicate PLAN' first",
       rt.store.url)
   end

@@ -281,6 +281,21 @@ local function stage_shutdown(b, site)
   end
 end
 
+-- A step that records the plan's state in the store before what follows:
+-- the fence that keeps every other site from replicating (sync checks it).
+local function fence_step(b, phase, active, source, why)
+  if not b.rt.store then return end
+  local s = b.add { id = "fence/" .. phase .. "/" .. (source or "none"), title = "fence: " .. why, kind = "fence",
+    describe = string.format("record in the store: plan %s, active site %s, %s", phase, active,
+      source and ("only " .. source .. " may replicate") or "no site may replicate"),
+    run = function(step)
+      local st = require("lifeboat.store").fence_set(b.rt, b.plan.name, { phase = phase, active = active, source = source,
+        machines = b.plan.machine_order, job = b.rt.job and b.rt.job.id })
+      return { phase = phase, active = active, source = source, seq = st and st.seq }
+    end }
+  b.tail = { s.id }
+end
+
 local function need_site(plan, name, op)
   local s = M.site(plan, name)
   if not s then error(string.format("operation '%s' needs a site named '%s' in the plan", op, name), 0) end
@@ -318,13 +333,17 @@ function M.build(plan, op, rt)
     stage_each(b, site, "remove", "cleanup", true)
   elseif op == "failover" then
     if o.planned then stage_shutdown(b, need_site(plan, "primary", op)) end
+    -- the primary may come back (unplanned) or still be syncing: fence it first
+    fence_step(b, "failed-over", "recovery", nil, "the primary may no longer replicate")
     stage_up(b, need_site(plan, "recovery", op), "restore")
   elseif op == "commit" then
     stage_each(b, need_site(plan, "recovery", op), "forget", "commit", true)
   elseif op == "reprotect" then
+    fence_step(b, "failed-over", "recovery", "recovery", "the recovery site replicates")
     stage_each(b, need_site(plan, "recovery", op), "sync", "reprotect", false)
   elseif op == "failback" then
     stage_shutdown(b, need_site(plan, "recovery", op))
+    fence_step(b, "reprotected", "primary", nil, "the recovery site may no longer replicate")
     rt.args.delta = true
     stage_up(b, need_site(plan, "primary", op), "restore")
   else

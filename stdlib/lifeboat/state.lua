@@ -82,14 +82,21 @@ function M.apply(op, st, job, args, ok)
   return st
 end
 
--- The store records which site is active for the plan (plans/NAME.json
--- in a folder store), so every host that shares the store sees the fence.
-function M.record_in_store(rt, plan, st)
-  if not rt.store or not core.fs.stat(rt.store.url) then return end
-  local dir = rt.store.url .. "/plans"
-  if not core.fs.mkdir(dir) then return end
-  core.fs.write(dir .. "/" .. plan.name .. ".json", json.encode({ plan = plan.name, active = st.active, phase = st.phase,
-    t = core.now() }, true) .. "\n")
+-- The site that may replicate in a phase (nil: none may), as the store's
+-- fence records it.
+function M.fence_source(phase)
+  if phase == "protected" then return "primary" end
+  if phase == "reprotected" then return "recovery" end
+  return nil
+end
+
+-- The store records the plan's state (store.fence_set), so every host that
+-- shares the store sees which site is active and which may replicate: a
+-- sync from any other site is refused by sync itself.
+function M.record_in_store(rt, plan, st, job_id)
+  if not rt.store then return end
+  require("lifeboat.store").fence_set(rt, plan.name, { phase = st.phase, active = st.active,
+    source = M.fence_source(st.phase), machines = plan.machine_order, job = job_id })
 end
 
 -- Things jobs created at a site (restored paths, processes) that no job

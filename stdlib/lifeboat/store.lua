@@ -1,21 +1,28 @@
--- store.lua: the plan's replica store (rt.store = {url, key_file}),
--- reached through this program's own commands (sync, restore, points,
--- prune, store init) as a protected or recovering host would run them.
--- The calls block: make them inside a step.
+-- store.lua: the one module that owns the plan's replica store
+-- (rt.store = {url, key_file}): where it is, whether it exists, creating
+-- it, its points and choosing one, retention, forgetting a machine, and
+-- the plan's state and fence recorded in it. The store may be a folder or
+-- a remote store (s3://, az://, sftp://): nothing here or elsewhere treats
+-- its URL as a path. Everything goes through this program's own commands
+-- (store, sync, restore, points, prune), as a protected or recovering host
+-- would run them; the calls block: make them inside a step.
 local api = require("lifeboat.api")
 local json = require("lifeboat.json")
+local util = require("lifeboat.util")
 
 local M = {}
 
--- What a lifeboat child needs from this process's environment to open a
--- store: its key, and the credentials of a remote store. Children get a
--- clean environment, so these are passed on explicitly, when set.
+-- What a lifeboat child needs from this process's environment to reach a
+-- store: its key, the credentials of a remote store and the settings of
+-- its transfers. Children get a clean environment, so these are passed on
+-- explicitly, when set.
 M.CHILD_ENV = {
   "LIFEBOAT_PASSPHRASE", "LIFEBOAT_KEY_FILE",
   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
-  "AWS_ENDPOINT_URL",
+  "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CA_BUNDLE",
   "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
   "LIFEBOAT_SSH_KEY", "LIFEBOAT_SSH_KNOWN_HOSTS",
+  "LIFEBOAT_RETRIES", "LIFEBOAT_IO_TIMEOUT", "LIFEBOAT_LEASE_SECONDS", "LIFEBOAT_SPOOL_DIR",
 }
 
 -- The env table for a lifeboat child: the CHILD_ENV variables that are set.
@@ -28,24 +35,29 @@ function M.child_env()
   return env
 end
 
-function M.exists(rt) return rt.store ~= nil and core.fs.stat(rt.store.url) ~= nil end
+-- The store a plan names: a URL as it is, a path relative to the plan's folder.
+function M.resolve(base, url)
+  if url:match("^%a[%w+.-]*://") and not url:match("^file://") then return url end
+  return util.join(base, (url:gsub("^file://", "")))
+end
 
--- Runs `lifeboat ARGS... --store URL [--key-file K] --json` and returns the
--- decoded answer; raises with the command's own error line. The answer is
--- captured whole (a long history lists thousands of points): the capture
--- grows as needed and says what it could not keep, which is an error here.
-function M.run(rt, args, timeout)
+-- Runs `lifeboat ARGS...` (with --store URL unless no_store) and returns
+-- the decoded --json answer; raises with the command's own error line. The
+-- answer is captured whole (a long history lists thousands of points).
+local function lifeboat(rt, args, opts)
+  opts = opts or {}
   local argv = { core.self_exe(), table.unpack(args) }
-  argv[#argv + 1] = "--store"; argv[#argv + 1] = rt.store.url
-  if rt.store.key_file then argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file end
+  if not opts.no_store then argv[#argv + 1] = "--store"; argv[#argv + 1] = rt.store.url end
+  if rt.store.key_file and not opts.no_key then argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file end
   argv[#argv + 1] = "--json"
-  local r = api.exec(argv, { check = false, timeout = timeout, env = M.child_env(), max_output = math.maxinteger })
+  local r = api.exec(argv, { check = false, timeout = opts.timeout, env = M.child_env(), max_output = math.maxinteger })
   if r.code ~= 0 then error((((r.stderr ~= "" and r.stderr or r.stdout):gsub("%s+$", ""))), 0) end
   local what = "'lifeboat " .. args[1] .. " --store " .. rt.store.url .. "'"
   if r.stdout_dropped then
     error(string.format("%s: its answer was cut after %d bytes (out of memory)", what, #r.stdout), 0)
   end
   local v, e = json.decode(r.stdout)
+  if v == json.null and opts.null_ok then return nil end
   if type(v) ~= "table" then
     error(string.format("%s answered what is not a JSON object or list (%s): %s", what, e or "got " .. tostring(v),
       r.stdout:sub(1, 120)), 0)
@@ -53,11 +65,18 @@ function M.run(rt, args, timeout)
   return v
 end
 
--- Every point, oldest first ({} while the store does not exist).
-function M.points(rt)
-  if not M.exists(rt) then return {} end
-  return M.run(rt, { "points" })
+function M.run(rt, args, timeout) return lifeboat(rt, args, { timeout = timeout }) end
+
+-- What the URL holds ({exists, encrypted, ...}), asked once per job.
+function M.info(rt)
+  if not rt.store then return { exists = false } end
+  if not rt.store.info then
+    rt.store.info = lifeboat(rt, { "store", "info", rt.store.url }, { no_store = true, no_key = true })
+  end
+  return rt.store.info
 end
+
+function M.exists(rt) return rt.store ~= nil and M.info(rt).exists end
 
 -- Creates the store (encrypted when the plan names a key file) unless it exists.
 function M.ensure(rt)
@@ -67,6 +86,81 @@ function M.ensure(rt)
     argv[#argv + 1] = "--encrypt"; argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file
   end
   api.exec(argv, { env = M.child_env() })
+  rt.store.info = nil
+end
+
+-- Points, oldest first ({} while the store does not exist); scope is
+-- MACHINE or MACHINE/DATASET, or nil for all.
+function M.points(rt, scope)
+  if not M.exists(rt) then return {} end
+  return lifeboat(rt, { "points", scope })
+end
+
+-- The point a restore uses: latest, latest-app, an id (prefix) or a time
+-- (RFC 3339, or a duration ago such as 2h).
+function M.choose_point(points, want)
+  want = want or "latest"
+  local chosen
+  if want == "latest" then chosen = points[#points]
+  elseif want == "latest-app" then
+    for i = #points, 1, -1 do
+      if points[i].consistency == "app" or points[i].consistency == "planned" then chosen = points[i] break end
+    end
+  else
+    local t = util.parse_time(want)
+    local ago = util.parse_duration(want)
+    if ago then t = core.now() - ago end
+    if t then
+      for i = #points, 1, -1 do
+        if (util.parse_time(points[i].time) or 0) <= t then chosen = points[i] break end
+      end
+    else
+      for _, p in ipairs(points) do
+        if p.id:sub(1, #want) == want then
+          if chosen then error("point '" .. want .. "' is ambiguous", 0) end
+          chosen = p
+        end
+      end
+    end
+  end
+  if chosen then chosen.unix = util.parse_time(chosen.time) end
+  return chosen
+end
+
+-- Forgets the points of these machines older than `within` seconds (the
+-- newest of each dataset always stays); returns how many went.
+function M.retention(rt, machines, within)
+  local forgotten = 0
+  for _, name in ipairs(machines) do
+    local r = lifeboat(rt, { "prune", name, "--keep-within", math.floor(within) .. "s" })
+    forgotten = forgotten + (r.points_forgotten or 0)
+  end
+  return forgotten
+end
+
+-- Forgets every point of a machine (a committed migration).
+function M.forget(rt, machine)
+  return lifeboat(rt, { "prune", machine, "--forget-all" })
+end
+
+-- The plan's state as the store records it, or nil.
+function M.fence_get(rt, plan_name)
+  if not M.exists(rt) then return nil end
+  return lifeboat(rt, { "store", "state", plan_name }, { null_ok = true })
+end
+
+-- Records the plan's state in the store ({phase, active, source (a site or
+-- nil), machines, job}), unless the store holds exactly that already.
+function M.fence_set(rt, plan_name, st)
+  if not M.exists(rt) then return nil end
+  local cur = M.fence_get(rt, plan_name)
+  local source = st.source or "none"
+  if cur and cur.phase == st.phase and cur.active == st.active and (cur.source or "none") == source and
+    table.concat(cur.machines or {}, ",") == table.concat(st.machines, ",") then
+    return cur
+  end
+  return lifeboat(rt, { "store", "state", plan_name, "--phase", st.phase, "--active", st.active, "--source", source,
+    "--machines", table.concat(st.machines, ","), st.job and "--job" or nil, st.job })
 end
 
 return M

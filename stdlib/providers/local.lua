@@ -69,7 +69,8 @@ function P.sync(ctx)
   local out = {}
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
-    local args = { "sync", path, "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash" }
+    local args = { "sync", path, "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash",
+      "--site", ctx.site.name }
     local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     if not core.fs.stat(path) then error(string.format("dataset %s of %s: %s does not exist", d.name, m.name, path), 0) end
@@ -79,44 +80,13 @@ function P.sync(ctx)
   return { datasets = out, consistency = ctx.consistency or "crash" }
 end
 
--- The point a restore uses: latest, latest-app, an id (prefix) or a time
--- (RFC 3339, or a duration ago such as 2h).
-function P.choose_point(points, want)
-  want = want or "latest"
-  local chosen
-  if want == "latest" then chosen = points[#points]
-  elseif want == "latest-app" then
-    for i = #points, 1, -1 do
-      if points[i].consistency == "app" or points[i].consistency == "planned" then chosen = points[i] break end
-    end
-  else
-    local t = util.parse_time(want)
-    local ago = util.parse_duration(want)
-    if ago then t = core.now() - ago end
-    if t then
-      for i = #points, 1, -1 do
-        if (util.parse_time(points[i].time) or 0) <= t then chosen = points[i] break end
-      end
-    else
-      for _, p in ipairs(points) do
-        if p.id:sub(1, #want) == want then
-          if chosen then error("point '" .. want .. "' is ambiguous", 0) end
-          chosen = p
-        end
-      end
-    end
-  end
-  if chosen then chosen.unix = util.parse_time(chosen.time) end
-  return chosen
-end
-
 function P.restore(ctx)
   local rt, m = ctx.rt, ctx.machine_view
   local out = {}
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
-    local points = store.run(rt, { "points", m.name .. "/" .. d.name })
-    local p = P.choose_point(points, rt.args.point)
+    local points = store.points(rt, m.name .. "/" .. d.name)
+    local p = store.choose_point(points, rt.args.point)
     if not p then
       error(string.format("no %s point of %s/%s in the store", rt.args.point or "recovery", m.name, d.name), 0)
     end
@@ -303,17 +273,12 @@ end
 
 -- Applies policy.retention to every machine of the plan (after replicate).
 function P.retention(ctx, within)
-  local forgotten = 0
-  for _, name in ipairs(ctx.plan.machine_order) do
-    local r = store.run(ctx.rt, { "prune", name, "--keep-within", math.floor(within) .. "s" })
-    forgotten = forgotten + (r.points_forgotten or 0)
-  end
-  return { points_forgotten = forgotten }
+  return { points_forgotten = store.retention(ctx.rt, ctx.plan.machine_order, within) }
 end
 
 -- Forgets the machine's points (commit).
 function P.forget(ctx)
-  store.run(ctx.rt, { "prune", ctx.machine_view.name, "--forget-all" })
+  store.forget(ctx.rt, ctx.machine_view.name)
   return { forgotten = ctx.machine_view.name }
 end
 

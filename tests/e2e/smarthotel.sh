@@ -77,7 +77,11 @@ out=$(SMARTHOTEL_EXPECT="Katherine Johnson" lb failover plan.yaml --planned --ye
 [ "$rc" = 0 ] && [[ $(page 20080) == *"Katherine Johnson"* ]] && pass "planned failover: the last booking is at the recovery site" \
 	|| fail "planned failover" "exit $rc" "$out"
 [[ $(page 18080) == "" ]] && pass "planned failover: the primary is stopped" || fail "primary still serves"
-grep -Eq '"active":[[:space:]]*"recovery"' replica/plans/smarthotel.json && pass "the store records the active site" || fail "store fence"
+fence=$(lb store state smarthotel --store replica --key-file store.key --json)
+[[ $fence == *'"active":"recovery"'*'"phase":"failed-over"'*'"source":null'* ]] && pass "the store records the active site, and that no site may replicate" ||
+	fail "store fence" "$fence"
+expect 2 "*belongs to plan smarthotel*failed-over*no site may replicate*" "a sync from the old primary is refused by sync itself" \
+	lb sync site-a/db/pgdata --store replica --key-file store.key --as db/pgdata --site primary
 expect 2 "*old primary is fenced*reprotect*" "replicate after failover is refused (fencing)" lb replicate plan.yaml
 expect 2 "*run 'lifeboat reprotect PLAN' first*" "failback before reprotect is refused" lb failback plan.yaml --yes
 sh book.sh 17432 "Margaret Hamilton" >/dev/null
