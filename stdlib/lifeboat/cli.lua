@@ -157,6 +157,33 @@ local function op_args(opts)
     force = opts.force or nil }
 end
 
+local NO_JOURNAL = { id = "-", event = function() end, flush = function() end, log = function() end,
+  approvals = function() return {} end }
+local function one_step(fn, timeout)
+  local step = { id = "call", deps = {}, timeout = timeout }
+  step.run = function() step.value = fn() end
+  return sched.run(NO_JOURNAL, { step }, {}), step
+end
+
+local function blocking(fn)
+  local result, step = one_step(fn)
+  if result ~= "done" then error(step.error or result, 0) end
+  return step.value
+end
+
+-- The store's record of the plan's state is what every host shares: when
+-- it says another phase or site than this host's state folder (another host
+-- failed over, say), it wins, so a refusal says so before anything runs.
+local function adopt_store_state(plan, rt)
+  if not rt.store then return end
+  local ok, rec = pcall(blocking, function() return store.exists(rt) and store.fence_get(rt, plan.name) end)
+  if not ok or type(rec) ~= "table" then return end
+  if rec.phase ~= rt.state.phase or rec.active ~= rt.state.active then
+    rt.state.phase, rt.state.active = rec.phase, rec.active
+    rt.state.from_store = string.format("recorded in the store by %s at %s", rec.host or "?", rec.time or "?")
+  end
+end
+
 -- What a job needs besides the plan: the state folder and plan state, the
 -- store, and for replicate the source site and whether quiesce is due.
 local function prepare(plan, op, rt, state_dir)
@@ -168,6 +195,7 @@ local function prepare(plan, op, rt, state_dir)
     local enc = plan.raw.encryption
     if enc and enc.key_file then rt.store.key_file = util.join(base, enc.key_file) end
   end
+  adopt_store_state(plan, rt)
   if op == "replicate" then
     rt.source = state_mod.replication_source(rt.state)
     local every = (plan.raw.policy or {}).app_consistent_every
@@ -237,20 +265,6 @@ end
 
 -- Runs fn() as a one-step job without a journal, so it may block (exec,
 -- http): returns the scheduler's result and the step (value, error).
-local NO_JOURNAL = { id = "-", event = function() end, flush = function() end, log = function() end,
-  approvals = function() return {} end }
-local function one_step(fn, timeout)
-  local step = { id = "call", deps = {}, timeout = timeout }
-  step.run = function() step.value = fn() end
-  return sched.run(NO_JOURNAL, { step }, {}), step
-end
-
-local function blocking(fn)
-  local result, step = one_step(fn)
-  if result ~= "done" then error(step.error or result, 0) end
-  return step.value
-end
-
 local function store_points(rt) return blocking(function() return store.points(rt) end) end
 -- whether the plan's store exists (false, with the reason kept, when it cannot be reached)
 local function store_exists(rt)
@@ -401,6 +415,7 @@ function M.operation(op, args)
   local state = job_mod.state_dir(plan.file, opts.state)
   prepare(plan, op, rt, state)
   local refused = state_mod.refusal(op, rt.state, rt.args)
+  if refused and rt.state.from_store then refused = refused .. " (the plan's state " .. rt.state.from_store .. ")" end
   if refused then errln(op, "%s", refused); return EXIT.bad end
   local ok, steps = pcall(ops.build, plan, op, rt)
   if not ok then errln(op, "%s", steps); return EXIT.bad end
