@@ -6,10 +6,10 @@
  * state serves every input: it is made as runtime/lua_host.c makes one
  * (the same libraries, the core table, stdlib's boot chunk, which installs
  * stdlib's require), then each input runs the validate command of
- * stdlib/lifeboat/cli.lua on a file in the scratch folder. validate returns
- * 0 (valid) or 2 (every problem reported); anything else (1: it raised) is
- * a finding, shown with what it printed. Its output goes to a file,
- * shown only then.
+ * stdlib/lifeboat/cli.lua on a file in the scratch folder, with --json (one
+ * line on stdout, sent to a file; nothing on stderr but an internal error).
+ * validate returns 0 (valid) or 2 (every problem reported); anything else
+ * (1: it raised, and printed why on stderr) is a finding.
  *
  * libFuzzer sees only C coverage; a line hook adds stdlib's Lua coverage
  * (pairs of consecutive lines, hashed) as extra counters. */
@@ -18,7 +18,6 @@
 #include <limits.h>
 #include <lua.h>
 #include <lualib.h>
-#include <sanitizer/common_interface_defs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,42 +94,37 @@ static void start_lua(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char plan[PATH_MAX], log[PATH_MAX];
-	static int log_fd = -1, out_fd, err_fd;
+	static int log_fd = -1, out_fd;
 	if (log_fd < 0) {
 		snprintf(plan, sizeof(plan), "%s/plan.yaml", fuzz_scratch());
-		snprintf(log, sizeof(log), "%s/validate.log", fuzz_scratch());
+		snprintf(log, sizeof(log), "%s/validate.json", fuzz_scratch());
 		log_fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		out_fd = dup(1);
-		err_fd = dup(2);
-		if (log_fd < 0 || out_fd < 0 || err_fd < 0)
+		if (log_fd < 0 || out_fd < 0)
 			fuzz_die("cannot open %s", log);
-		/* sanitizer reports go to the real stderr, also while validate's goes to the log */
-		__sanitizer_set_report_fd((void *)(intptr_t)err_fd);
 	}
 	fuzz_write(plan, data, size);
-	if (ftruncate(log_fd, 0) != 0 || lseek(log_fd, 0, SEEK_SET) != 0)
-		fuzz_die("cannot reuse %s", log);
+	fflush(stdout);
 	dup2(log_fd, 1);
-	dup2(log_fd, 2);
 	if (!L)
 		start_lua();
+	int emptied = ftruncate(log_fd, 0) == 0 && lseek(log_fd, 0, SEEK_SET) == 0;
 	prev_line = 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, validate_ref);
 	lua_pushstring(L, "validate");
-	lua_createtable(L, 1, 0);
+	lua_createtable(L, 2, 0);
 	lua_pushstring(L, plan);
 	lua_rawseti(L, -2, 1);
+	lua_pushstring(L, "--json");
+	lua_rawseti(L, -2, 2);
 	int status = lua_pcall(L, 2, 1, 0);
 	int code = status == LUA_OK && lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : -1;
-	const char *raised = status != LUA_OK ? lua_tostring(L, -1) : NULL;
 	dup2(out_fd, 1);
-	dup2(err_fd, 2);
-	if (code != 0 && code != 2) {
-		char text[4096];
-		ssize_t n = pread(log_fd, text, sizeof(text) - 1, 0);
-		text[n > 0 ? n : 0] = 0;
-		fuzz_die("validate returned %d%s%s:\n%s", code, raised ? ", raising " : "", raised ? raised : "", text);
-	}
+	if (!emptied)
+		fuzz_die("cannot reuse %s", log);
+	if (code != 0 && code != 2)
+		fuzz_die("validate returned %d%s%s (its message is above)", code, status != LUA_OK ? ", raising " : "",
+			 status != LUA_OK ? lua_tostring(L, -1) : "");
 	lua_settop(L, 0);
 	/* what this input allocated is freed before libFuzzer counts leaks */
 	lua_gc(L, LUA_GCCOLLECT);

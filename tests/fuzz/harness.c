@@ -1,12 +1,16 @@
 /* harness.c — the pieces the fuzz targets share (see harness.h). */
 #include "harness.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 eng_keys fuzz_keys(bool keyed)
@@ -50,6 +54,23 @@ _Noreturn void fuzz_die(const char *fmt, ...)
 	abort();
 }
 
+/* A crash ends a fuzzer without atexit: removes the folders of processes
+ * that are gone. */
+static void remove_stale(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		int pid;
+		char path[sizeof(scratch)];
+		if (sscanf(de->d_name, "lifeboat-fuzz-%d", &pid) == 1 && pid > 0 && kill(pid, 0) != 0 && errno == ESRCH &&
+		    snprintf(path, sizeof(path), "%s/%s", tmp, de->d_name) < (int)sizeof(path))
+			fuzz_rmtree(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 const char *fuzz_scratch(void)
 {
 	if (!scratch[0]) {
@@ -57,9 +78,10 @@ const char *fuzz_scratch(void)
 		const char *tmp = getenv("TMPDIR");
 		if (!tmp || !*tmp || strlen(tmp) > 40)
 			tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-		snprintf(scratch, sizeof(scratch), "%s/lifeboat-fuzz-XXXXXX", tmp);
-		if (!mkdtemp(scratch))
-			fuzz_die("cannot create %s", scratch);
+		remove_stale(tmp);
+		snprintf(scratch, sizeof(scratch), "%s/lifeboat-fuzz-%d", tmp, (int)getpid());
+		if (mkdir(scratch, 0700) != 0)
+			fuzz_die("cannot create %s: %s", scratch, strerror(errno));
 		atexit(remove_scratch);
 	}
 	return scratch;

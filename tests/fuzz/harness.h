@@ -16,7 +16,7 @@
 eng_keys fuzz_keys(bool keyed);
 
 /* A folder for this process (in TMPDIR, else /dev/shm, else /tmp), created
- * on first use and removed at exit. */
+ * on first use and removed at exit (or, after a crash, by the next run). */
 const char *fuzz_scratch(void);
 
 /* A plain store (config only) in the scratch folder, opened on first use. */

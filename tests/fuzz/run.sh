@@ -8,10 +8,29 @@
 # makes this script fail.
 #
 #   tests/fuzz/run.sh [NAME...]       (default: every target built)
-#   $BUILD/fuzz/NAME FILE             reruns one input, e.g. a reproducer
+#   tests/fuzz/run.sh --crashes       reruns the reproducers in tests/fuzz/crashes/:
+#                                     which still fail, which are fixed
+#   $BUILD/fuzz/NAME FILE             reruns one input
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build-fuzz}
+
+if [ "${1:-}" = --crashes ]; then
+	failing=0
+	for f in tests/fuzz/crashes/*/*; do
+		name=$(basename "$(dirname "$f")")
+		[ -x "$BUILD/fuzz/$name" ] || continue
+		if out=$("$BUILD/fuzz/$name" -timeout=10 "$f" 2>&1); then
+			echo "fixed: $f"
+		else
+			failing=$((failing + 1))
+			echo "fails: $f: $(grep -m1 -E '^SUMMARY|^fuzz: |ERROR: libFuzzer' <<<"$out")"
+		fi
+	done
+	echo "fuzz: $failing reproducers still fail"
+	[ "$failing" -eq 0 ]
+	exit
+fi
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 # A normal input takes milliseconds; 10 s means stuck (e.g. exponential work).
 FUZZ_OPTIONS=${FUZZ_OPTIONS:--timeout=10 -rss_limit_mb=2048}
