@@ -39,7 +39,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test check demo bench torture asan valgrind install clean fresh
+.PHONY: all deps test check demo bench torture asan fuzz valgrind install clean fresh
 
 all: lifeboat
 
@@ -120,6 +120,31 @@ asan:
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined"
 
+# libFuzzer targets, one per parser of untrusted bytes (tests/fuzz/fuzz_*.c),
+# built with clang into build-fuzz/ and run FUZZ_SECONDS each from their seed
+# corpora; fails when one finds a crash, a leak or a timeout.
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="clang libclang-rt-14-dev"
+	@$(MAKE) --no-print-directory $(FUZZ_NAMES:%=build-fuzz/fuzz/%) BUILD=build-fuzz CC=clang \
+		OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=fuzzer,address,undefined"
+	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_NAMES)
+
+# A target includes the engine file of the static function it reaches; the
+# archives supply the rest (an archive member defining the same symbols is
+# then never pulled in).
+$(BUILD)/libruntime.a: $(filter-out $(BUILD)/runtime/main.o,$(RUNTIME_OBJ)) $(BUILD)/stdlib_embed.o
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/fuzz/harness.o: tests/fuzz/harness.h
+
+FUZZ_LINK := $(BUILD)/tests/fuzz/harness.o $(BUILD)/libruntime.a $(BUILD)/libengine.a
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_LINK)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/fuzz $(CFLAGS) $(LDFLAGS) -o $@ $< $(FUZZ_LINK) $(LDLIBS)
+
 # The unit tests and the small end-to-end tests, every process under valgrind.
 valgrind:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES=valgrind
@@ -137,6 +162,6 @@ install: lifeboat
 	install -D -m 0755 lifeboat $(DESTDIR)$(PREFIX)/bin/lifeboat
 
 clean:
-	rm -rf build build-asan lifeboat
+	rm -rf build build-asan build-fuzz lifeboat
 
--include $(ENGINE_OBJ:.o=.d) $(RUNTIME_OBJ:.o=.d)
+-include $(ENGINE_OBJ:.o=.d) $(RUNTIME_OBJ:.o=.d) $(wildcard $(BUILD)/fuzz/*.d)
