@@ -130,6 +130,7 @@ fuzz:
 	@$(MAKE) --no-print-directory $(FUZZ_NAMES:%=build-fuzz/fuzz/%) BUILD=build-fuzz CC=clang \
 		OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=fuzzer,address,undefined"
+	@BUILD=build-fuzz tests/fuzz/run.sh --crashes
 	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_NAMES)
 
 # A target includes the engine file of the static function it reaches; the

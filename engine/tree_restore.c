@@ -235,6 +235,10 @@ static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8
 			break;
 		}
 		const char *name = child + strlen(child) - e.name_len;
+		if (e.target_len && memchr(e.target, 0, e.target_len)) {
+			rc = eng_fail(err, ENG_ECORRUPT, "%s of the point has a link target holding a NUL byte", child);
+			break;
+		}
 		struct later l = make_later(&e, child);
 		if (!later_ok(&l)) {
 			free(l.path); free(l.refs); free(l.target);
@@ -260,6 +264,8 @@ static int walk(struct tree_restore *t, int dirfd, const char *path, const uint8
 			free(l.refs);
 			l.refs = NULL;
 			l.nrefs = 0;
+			free(l.target); /* only a malformed folder entry has one */
+			l.target = NULL;
 			if (!rc)
 				rc = push(&t->dirs, &t->ndirs, &t->cap_dirs, &l, err);
 			else

@@ -63,7 +63,8 @@ local function check_actions(ctx, plan, list, what)
       else
         local ok, mod = pcall(M.load_module, plan.dir, "actions", a.uses)
         if not ok then at(ctx, here("uses"), "%s[%d]: action '%s' does not load: %s", what, i, a.uses, mod)
-        elseif type(mod) == "table" and mod.check then
+        elseif type(mod) == "table" and mod.check and ((a.with == nil and not here("with")) or type(a.with) == "table") then
+          -- (a `with` that is no mapping is the schema's to report)
           local problem = mod.check(a.with or {})
           if problem then at(ctx, here("with") or here("uses"), "%s[%d]: %s: %s", what, i, a.uses, problem) end
         end

@@ -36,7 +36,7 @@ M.action_kinds = {
   exec = { main = command, extra = { env = dict(str()), cwd = str() } },
   lua = { main = str { code = true } },
   script = { main = str(), extra = { args = list(str()) } },
-  uses = { main = str(), extra = { with = any } },
+  uses = { main = str(), extra = { with = dict(any) } },
   manual = { main = str(), extra = { on_timeout = enum("approve", "abort") } },
   http = { main = str(), extra = { method = str(), headers = dict(str()), body = any,
     expect = int { min = 100, max = 599 }, verify = bool } },

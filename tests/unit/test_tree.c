@@ -84,6 +84,7 @@ struct item {
 	const char *name;
 	const char *target;
 	const char *content;
+	uint16_t target_len; /* 0: strlen(target) */
 };
 
 /* Stores a one-folder tree point of items; returns 0 or a status. */
@@ -108,7 +109,8 @@ static int make_point(eng_store *s, const struct item *items, size_t n, char *id
 		eng_entry en = { .type = items[i].type, .name = items[i].name, .name_len = (uint16_t)strlen(items[i].name),
 				 .mode = 0644, .size = clen, .nrefs = (uint32_t)refs.n, .refs = refs.v,
 				 .target = items[i].target,
-				 .target_len = (uint16_t)(items[i].target ? strlen(items[i].target) : 0) };
+				 .target_len = items[i].target_len ? items[i].target_len
+								   : (uint16_t)(items[i].target ? strlen(items[i].target) : 0) };
 		eng_entry_encode(&en, dir + pos);
 		pos += eng_entry_size(&en);
 		eng_refs_free(&refs);
@@ -164,6 +166,10 @@ static void test_escapes(void)
 		{ "a hard link to ../escaped", { { ENG_T_FILE, "f", NULL, "x" }, { ENG_T_HARDLINK, "g", "../escaped", NULL } }, 2 },
 		{ "a hard link to an absolute path", { { ENG_T_HARDLINK, "g", "/etc/passwd", NULL } }, 1 },
 		{ "names out of order", { { ENG_T_FILE, "b", NULL, "1" }, { ENG_T_FILE, "a", NULL, "2" } }, 2 },
+		{ "a hard link target holding a NUL",
+		  { { ENG_T_FILE, "f", NULL, "x" },
+		    { ENG_T_HARDLINK, "g", "f\0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 85 } }, 2 },
+		{ "a symlink target holding a NUL", { { ENG_T_SYMLINK, "s", "/tmp\0/etc", NULL, 9 } }, 1 },
 	};
 	eng_err e;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
