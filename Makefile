@@ -103,6 +103,7 @@ bench:
 	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
 	@BUILD=$(BUILD) tests/bench/run.sh
 	@BUILD=$(BUILD) tests/bench/tree.sh
+	@BUILD=$(BUILD) tests/bench/remote.sh
 	@BUILD=$(BUILD) tests/bench/plan.sh
 	@BUILD=$(BUILD) tests/bench/lifecycle.sh
 
