@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -231,6 +232,12 @@ static int restore_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 	return rc;
 }
 
+static void drop_file(int dirfd, const char *name, bool is_dir)
+{
+	if (!is_dir)
+		unlinkat(dirfd, name, 0);
+}
+
 /* Opens where the point goes: a temporary file beside DEST, or DEST itself for a device. */
 static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp, mode_t *mode, eng_err *err)
 {
@@ -294,12 +301,18 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 	eng_hex(r, sizeof(r), hex);
 	if (snprintf(tmp, PATH_MAX, "%s/.%s.lifeboat-%s", dir, base, hex) >= PATH_MAX)
 		return eng_fail(err, ENG_EINPUT, "%s: path too long", j->dest);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) { /* what restores that were killed left here */
+		eng_stale_restores(dfd, base, drop_file);
+		close(dfd);
+	}
 	j->fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (j->fd < 0) {
 		if (errno == ENOENT)
 			return eng_fail(err, ENG_EINPUT, "%s: the folder %s does not exist", j->dest, dir);
 		return eng_fail_errno(err, "cannot create a file beside %s", j->dest);
 	}
+	flock(j->fd, LOCK_EX); /* ours while we run: see eng_stale_restores */
 	if (ftruncate(j->fd, (off_t)j->pt->info.size) != 0)
 		return eng_fail_errno(err, "cannot size %s to %llu bytes", j->dest, (unsigned long long)j->pt->info.size);
 	return ENG_OK;

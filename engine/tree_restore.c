@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -690,6 +691,12 @@ static int put_in_place(int pfd, const char *tmpname, const char *base)
 	return renameat(pfd, tmpname, pfd, base);
 }
 
+static void drop_work_folder(int dirfd, const char *name, bool is_dir)
+{
+	if (is_dir)
+		remove_tree(dirfd, name);
+}
+
 int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const eng_restore_opts *opts,
 		     eng_restore_result *res, eng_err *err)
 {
@@ -731,6 +738,8 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 	pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0 && errno == ENOENT)
 		return eng_fail(err, ENG_EINPUT, "%s: the folder %s does not exist", dest, parent);
+	if (pfd >= 0) /* what restores that were killed left here */
+		eng_stale_restores(pfd, base, drop_work_folder);
 	if (pfd < 0 || mkdirat(pfd, tmpname, 0700) != 0) {
 		rc = eng_fail_errno(err, "cannot create a folder beside %s", dest);
 		if (pfd >= 0)
@@ -740,6 +749,8 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 	t.rootfd = openat(pfd, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (t.rootfd < 0)
 		rc = eng_fail_errno(err, "cannot open a folder beside %s", dest);
+	else
+		flock(t.rootfd, LOCK_EX); /* ours while we run: see eng_stale_restores */
 restore:
 	t.codec = eng_codec_new(&s->keys, s->zstd_level);
 	if (!rc && !t.codec)

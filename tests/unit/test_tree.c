@@ -158,16 +158,16 @@ static void test_escapes(void)
 		struct item items[3];
 		size_t n;
 	} cases[] = {
-		{ "a folder named '..'", { { ENG_T_DIR, "..", NULL, NULL } }, 1 },
-		{ "a name holding '/'", { { ENG_T_FILE, "x/../../escaped", NULL, "gotcha" } }, 1 },
-		{ "the same name twice", { { ENG_T_FILE, "x", NULL, "one" }, { ENG_T_FILE, "x", NULL, "two" } }, 2 },
+		{ "a folder named '..'", { { ENG_T_DIR, "..", NULL, NULL, 0 } }, 1 },
+		{ "a name holding '/'", { { ENG_T_FILE, "x/../../escaped", NULL, "gotcha", 0 } }, 1 },
+		{ "the same name twice", { { ENG_T_FILE, "x", NULL, "one", 0 }, { ENG_T_FILE, "x", NULL, "two", 0 } }, 2 },
 		{ "a symlink and a folder of the same name",
-		  { { ENG_T_SYMLINK, "a", "/tmp", NULL }, { ENG_T_DIR, "a", NULL, NULL } }, 2 },
-		{ "a hard link to ../escaped", { { ENG_T_FILE, "f", NULL, "x" }, { ENG_T_HARDLINK, "g", "../escaped", NULL } }, 2 },
-		{ "a hard link to an absolute path", { { ENG_T_HARDLINK, "g", "/etc/passwd", NULL } }, 1 },
-		{ "names out of order", { { ENG_T_FILE, "b", NULL, "1" }, { ENG_T_FILE, "a", NULL, "2" } }, 2 },
+		  { { ENG_T_SYMLINK, "a", "/tmp", NULL, 0 }, { ENG_T_DIR, "a", NULL, NULL, 0 } }, 2 },
+		{ "a hard link to ../escaped", { { ENG_T_FILE, "f", NULL, "x", 0 }, { ENG_T_HARDLINK, "g", "../escaped", NULL, 0 } }, 2 },
+		{ "a hard link to an absolute path", { { ENG_T_HARDLINK, "g", "/etc/passwd", NULL, 0 } }, 1 },
+		{ "names out of order", { { ENG_T_FILE, "b", NULL, "1", 0 }, { ENG_T_FILE, "a", NULL, "2", 0 } }, 2 },
 		{ "a hard link target holding a NUL",
-		  { { ENG_T_FILE, "f", NULL, "x" },
+		  { { ENG_T_FILE, "f", NULL, "x", 0 },
 		    { ENG_T_HARDLINK, "g", "f\0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, 85 } }, 2 },
 		{ "a symlink target holding a NUL", { { ENG_T_SYMLINK, "s", "/tmp\0/etc", NULL, 9 } }, 1 },
 	};

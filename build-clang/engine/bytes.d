@@ -1,3 +1,0 @@
-build-clang/engine/bytes.o: engine/bytes.c engine/bytes.h
-
-engine/bytes.h:

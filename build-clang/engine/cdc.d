@@ -1,3 +1,0 @@
-build-clang/engine/cdc.o: engine/cdc.c engine/cdc.h
-
-engine/cdc.h:

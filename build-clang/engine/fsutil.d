@@ -1,3 +1,0 @@
-build-clang/engine/fsutil.o: engine/fsutil.c engine/fsutil.h
-
-engine/fsutil.h:

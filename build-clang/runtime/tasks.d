@@ -1,3 +1,0 @@
-build-clang/runtime/tasks.o: runtime/tasks.c runtime/tasks.h
-
-runtime/tasks.h:
