@@ -258,6 +258,8 @@ typedef struct eng_plan_state {
 
 /* The plan's current state; ENG_ENOTFOUND when the store has none. */
 int eng_plan_get(eng_store *s, const char *plan, eng_plan_state *out, eng_err *err);
+/* The state as the JSON object the store keeps (malloc'd; NULL when out of memory). */
+char *eng_plan_state_json(const eng_plan_state *st);
 /* Records a new state (seq is set to one past the current one). */
 int eng_plan_put(eng_store *s, eng_plan_state *st, eng_err *err);
 /* The site a machine may be synced from: ENG_OK when opts allow it, else

@@ -90,6 +90,32 @@ static int state_names(eng_store *s, const char *plan, char ***names, size_t *n,
 	return rc;
 }
 
+char *eng_plan_state_json(const eng_plan_state *st)
+{
+	cJSON *o = cJSON_CreateObject(), *m = cJSON_CreateArray();
+	cJSON_AddNumberToObject(o, "format", 1);
+	cJSON_AddStringToObject(o, "plan", st->plan);
+	cJSON_AddStringToObject(o, "active", st->active);
+	cJSON_AddStringToObject(o, "phase", st->phase);
+	if (st->source[0])
+		cJSON_AddStringToObject(o, "source", st->source);
+	else
+		cJSON_AddNullToObject(o, "source");
+	for (size_t i = 0; i < st->n_machines; i++)
+		cJSON_AddItemToArray(m, cJSON_CreateString(st->machines[i]));
+	cJSON_AddItemToObject(o, "machines", m);
+	cJSON_AddNumberToObject(o, "seq", (double)st->seq);
+	cJSON_AddStringToObject(o, "time", st->time);
+	cJSON_AddStringToObject(o, "host", st->host);
+	if (st->job[0])
+		cJSON_AddStringToObject(o, "job", st->job);
+	else
+		cJSON_AddNullToObject(o, "job");
+	char *text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
 int eng_plan_get(eng_store *s, const char *plan, eng_plan_state *out, eng_err *err)
 {
 	const char *why;
@@ -149,24 +175,8 @@ int eng_plan_put(eng_store *s, eng_plan_state *st, eng_err *err)
 	eng_format_time(eng_now_us(), st->time);
 	if (!st->host[0])
 		gethostname(st->host, sizeof(st->host) - 1);
-	cJSON *o = cJSON_CreateObject(), *m = cJSON_AddArrayToObject(o, "machines");
-	cJSON_AddNumberToObject(o, "format", 1);
-	cJSON_AddStringToObject(o, "plan", st->plan);
-	cJSON_AddStringToObject(o, "active", st->active);
-	cJSON_AddStringToObject(o, "phase", st->phase);
-	if (st->source[0])
-		cJSON_AddStringToObject(o, "source", st->source);
-	else
-		cJSON_AddNullToObject(o, "source");
-	for (size_t i = 0; i < st->n_machines; i++)
-		cJSON_AddItemToArray(m, cJSON_CreateString(st->machines[i]));
-	cJSON_AddNumberToObject(o, "seq", (double)st->seq);
-	cJSON_AddStringToObject(o, "time", st->time);
-	cJSON_AddStringToObject(o, "host", st->host);
-	if (st->job[0])
-		cJSON_AddStringToObject(o, "job", st->job);
-	char *text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
+	char *text = eng_plan_state_json(st);
+
 	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
 	uint8_t *env = NULL, r[4];
 	size_t env_len;

@@ -1,6 +1,5 @@
 /* cmd_store_state.c — `lifeboat store state`: a recovery plan's state and
  * fence as the store records it (read, or record a new one). */
-#include <cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,29 +26,6 @@ static const char help[] =
 	"  --machines LIST      the plan's machines, separated by commas\n"
 	"  --job ID             the job that made the change (for the record)\n"
 	"  --json               print the state as JSON (null when none is recorded)\n";
-
-static cJSON *state_json(const eng_plan_state *st)
-{
-	cJSON *o = cJSON_CreateObject(), *m = cJSON_CreateArray();
-	cJSON_AddStringToObject(o, "plan", st->plan);
-	cJSON_AddStringToObject(o, "active", st->active);
-	cJSON_AddStringToObject(o, "phase", st->phase);
-	if (st->source[0])
-		cJSON_AddStringToObject(o, "source", st->source);
-	else
-		cJSON_AddNullToObject(o, "source");
-	for (size_t i = 0; i < st->n_machines; i++)
-		cJSON_AddItemToArray(m, cJSON_CreateString(st->machines[i]));
-	cJSON_AddItemToObject(o, "machines", m);
-	cJSON_AddNumberToObject(o, "seq", (double)st->seq);
-	cJSON_AddStringToObject(o, "time", st->time);
-	cJSON_AddStringToObject(o, "host", st->host);
-	if (st->job[0])
-		cJSON_AddStringToObject(o, "job", st->job);
-	else
-		cJSON_AddNullToObject(o, "job");
-	return o;
-}
 
 static int split_machines(const char *list, eng_plan_state *st)
 {
@@ -140,11 +116,9 @@ int cmd_store_state(int argc, char **argv)
 	if (rc)
 		return rt_fail("store state", rc, "%s", err.msg);
 	if (so.json) {
-		cJSON *o = state_json(&st);
-		char *text = cJSON_PrintUnformatted(o);
+		char *text = eng_plan_state_json(&st);
 		puts(text ? text : "null");
 		free(text);
-		cJSON_Delete(o);
 	} else {
 		printf("plan %s: %s, active at %s; %s%s (state %llu, %s by %s)\n", st.plan, st.phase, st.active,
 		       st.source[0] ? "replicated from " : "no site may replicate it", st.source, (unsigned long long)st.seq,
