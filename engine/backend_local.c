@@ -316,8 +316,10 @@ static int local_lock(eng_backend *base, bool exclusive, eng_err *err)
 		return ENG_OK;
 	if (errno != EWOULDBLOCK)
 		return eng_fail_errno(err, "store %s: cannot lock", b->root);
-	return eng_fail(err, ENG_EBUSY, "store %s is locked by %s", b->root,
-			exclusive ? "another command" : "a prune");
+	if (exclusive)
+		return eng_fail(err, ENG_EBUSY, "store %s is in use (a sync, restore or verify runs): this needs it alone; "
+				"try again", b->root);
+	return eng_fail(err, ENG_EBUSY, "store %s is locked by a prune or repair; try again", b->root);
 }
 
 static void local_close(eng_backend *base)

@@ -20,7 +20,9 @@
 
 struct eng_lease {
 	eng_backend *b;
-	char name[160];
+	char base[160];   /* locks/x-HOST-PID-RANDOM: the holder */
+	char name[180];   /* base-GENERATION: the object now */
+	unsigned gen;
 	char op[32];
 	bool exclusive;
 	long ttl;
@@ -53,9 +55,22 @@ static int put_lease(struct eng_lease *l, eng_err *err)
 	cJSON_Delete(o);
 	if (!text)
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	/* each renewal is a new object, and the old one goes after it: no
+	 * backend has to overwrite an object (SFTP cannot), and at every moment
+	 * one of them is there */
+	char old[sizeof(l->name)];
+	snprintf(old, sizeof(old), "%s", l->name);
+	snprintf(l->name, sizeof(l->name), "%s-%06u", l->base, ++l->gen % 1000000);
 	int rc = eng_be_put(l->b, l->name, text, strlen(text), err);
 	free(text);
-	return rc;
+	if (rc) {
+		snprintf(l->name, sizeof(l->name), "%s", old);
+		return rc;
+	}
+	eng_err e;
+	if (old[0])
+		eng_be_remove(l->b, old, &e);
+	return ENG_OK;
 }
 
 static void *refresh_main(void *arg)
@@ -130,8 +145,9 @@ static void note(eng_backend *b, const char *fmt, ...)
 	b->note(b->note_ctx, line);
 }
 
-/* Checks every other lease against ours; own is NULL for a reader without one. */
-static int check_others(eng_backend *b, bool exclusive, const char *own, eng_err *err)
+/* Checks every other lease against ours (own: the prefix of our lease's
+ * names); own is NULL for a reader without one. */
+static int check_once(eng_backend *b, bool exclusive, const char *own, int *vanished, eng_err *err)
 {
 	char self[256] = "";
 	gethostname(self, sizeof(self) - 1);
@@ -141,14 +157,16 @@ static int check_others(eng_backend *b, bool exclusive, const char *own, eng_err
 	for (size_t i = 0; !rc && i < n; i++) {
 		const char *base = strrchr(names[i], '/');
 		base = base ? base + 1 : names[i];
-		if ((own && !strcmp(names[i], own)) || (base[0] != 'x' && base[0] != 's') || base[1] != '-')
+		if ((own && !strncmp(names[i], own, strlen(own))) || (base[0] != 'x' && base[0] != 's') || base[1] != '-')
 			continue; /* ours, or not a lease (the local store.lock) */
 		if (!exclusive && base[0] != 'x')
 			continue; /* readers and writers share */
 		struct holder h;
 		eng_err e;
-		if (!read_holder(b, names[i], &h, &e))
-			continue; /* released meanwhile */
+		if (!read_holder(b, names[i], &h, &e)) {
+			(*vanished)++; /* released, or renewed under its next name: look again */
+			continue;
+		}
 		int64_t now = time(NULL);
 		bool dead = !strcmp(h.host, self) && h.pid > 0 && kill((pid_t)h.pid, 0) != 0 && errno == ESRCH;
 		if (h.expires < now || dead) {
@@ -173,6 +191,18 @@ static int check_others(eng_backend *b, bool exclusive, const char *own, eng_err
 	return rc;
 }
 
+static int check_others(eng_backend *b, bool exclusive, const char *own, eng_err *err)
+{
+	int rc, vanished = 0;
+	for (int round = 0; round < 5; round++) {
+		vanished = 0;
+		rc = check_once(b, exclusive, own, &vanished, err);
+		if (rc || !vanished)
+			break;
+	}
+	return rc;
+}
+
 int eng_lease_take(eng_backend *b, bool exclusive, const char *op, eng_err *err)
 {
 	if (b->lease)
@@ -192,7 +222,7 @@ int eng_lease_take(eng_backend *b, bool exclusive, const char *op, eng_err *err)
 		return rc;
 	}
 	eng_hex(r, sizeof(r), hex);
-	snprintf(l->name, sizeof(l->name), "locks/%c-%s-%ld-%s", exclusive ? 'x' : 's', host, (long)getpid(), hex);
+	snprintf(l->base, sizeof(l->base), "locks/%c-%s-%ld-%s", exclusive ? 'x' : 's', host, (long)getpid(), hex);
 	snprintf(l->op, sizeof(l->op), "%s", op ? op : "a command");
 	l->b = b;
 	l->exclusive = exclusive;
@@ -214,7 +244,7 @@ int eng_lease_take(eng_backend *b, bool exclusive, const char *op, eng_err *err)
 		return rc;
 	}
 	b->lease = l;
-	rc = check_others(b, exclusive, l->name, err);
+	rc = check_others(b, exclusive, l->base, err);
 	if (!rc) {
 		l->started = pthread_create(&l->refresher, NULL, refresh_main, l) == 0;
 		if (!l->started)

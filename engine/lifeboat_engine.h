@@ -199,6 +199,8 @@ typedef struct eng_store_info {
 int eng_store_info_get(const char *url, eng_store_info *out, eng_err *err);
 void eng_store_close(eng_store *s);
 bool eng_store_encrypted(const eng_store *s);
+/* Where harmless findings worth a line go (a stale lock lease taken over). */
+void eng_store_notes(eng_store *s, void (*fn)(void *ctx, const char *line), void *ctx);
 
 /* Points of a store, oldest first; machine and dataset may be NULL for all. */
 int eng_points_list(eng_store *s, const char *machine, const char *dataset,

@@ -300,9 +300,6 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 	size_t np = 0;
 	s->be->cancel = o->run.cancel;
 	int rc = eng_be_lock(s->be, true, "prune", err);
-	if (rc == ENG_EBUSY)
-		rc = eng_fail(err, ENG_EBUSY, "store %s is in use (a sync, restore or verify runs): prune needs it alone; try again",
-			      s->be->where);
 	if (!rc && (rc = eng_store_load_index(s, err)) == ENG_ECORRUPT && err) {
 		char cause[sizeof(err->msg)];
 		snprintf(cause, sizeof(cause), "%s", err->msg);

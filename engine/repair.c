@@ -309,10 +309,6 @@ int eng_repair(eng_store *s, const eng_repair_opts *o, eng_repair_result *r, eng
 	/* A dry run writes nothing: sharing the store with syncs is enough. */
 	s->be->cancel = o->run.cancel;
 	int rc = eng_be_lock(s->be, !o->dry_run, "repair", err);
-	if (rc == ENG_EBUSY)
-		return eng_fail(err, ENG_EBUSY,
-				"store %s is in use (a sync, restore or verify runs): repair needs it alone; try again",
-				s->be->where);
 	if (rc)
 		return rc;
 	/* The index as it is, file by file; a damaged file is what repair replaces. */

@@ -51,6 +51,12 @@ bool eng_store_encrypted(const eng_store *s)
 	return s->keys.encrypted;
 }
 
+void eng_store_notes(eng_store *s, void (*fn)(void *ctx, const char *line), void *ctx)
+{
+	s->be->note = fn;
+	s->be->note_ctx = ctx;
+}
+
 int eng_index_walk(const char *name, const uint8_t *b, size_t len, eng_index_fn fn, void *ctx, eng_err *err)
 {
 	if (len < 4)

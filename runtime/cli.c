@@ -84,6 +84,11 @@ void rt_secret(const rt_store_opts *o, eng_secret *sec)
 		sec->origin = NULL;
 }
 
+static void print_note(void *ctx, const char *line)
+{
+	fprintf(stderr, "lifeboat %s: note: %s\n", (const char *)ctx, line);
+}
+
 int rt_open_store(const char *cmd, rt_store_opts *o, eng_store **out)
 {
 	if (!o->url)
@@ -96,6 +101,7 @@ int rt_open_store(const char *cmd, rt_store_opts *o, eng_store **out)
 	int rc = eng_store_open(o->url, &sec, out, &err);
 	if (rc)
 		return rt_fail(cmd, rc, "%s", err.msg);
+	eng_store_notes(*out, print_note, (void *)cmd);
 	return EXIT_DONE;
 }
 

@@ -60,7 +60,7 @@ check "--keep-within 1h keeps every recent point" sh -c "'$LB_BIN' prune --store
 before=$(tree_digest st2)
 flock -s st2/locks/store.lock sleep 3 & lpid=$!
 sleep 0.2
-expect 1 "*prune needs it alone*" "prune while the store is in use fails cleanly" lb prune --store st2 --keep-last 1
+expect 1 "*in use*needs it alone*" "prune while the store is in use fails cleanly" lb prune --store st2 --keep-last 1
 check "and changes nothing" test "$before" = "$(tree_digest st2)"
 kill $lpid; wait $lpid 2>/dev/null
 

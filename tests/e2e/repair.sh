@@ -80,7 +80,7 @@ check "repair counts both as not whole" test "$(json_get points_incomplete <<<"$
 # Repair needs the store alone.
 flock -s st/locks/store.lock sleep 3 & lpid=$!
 sleep 0.2
-expect 1 "*repair needs it alone*" "repair while the store is in use fails cleanly" lb repair --store st
+expect 1 "*in use*needs it alone*" "repair while the store is in use fails cleanly" lb repair --store st
 kill $lpid; wait $lpid 2>/dev/null
 expect 2 "*unexpected argument*" "repair takes no argument" lb repair --store st extra
 check "repair --help" sh -c "'$LB_BIN' repair --help | grep -q '^usage: lifeboat repair'"

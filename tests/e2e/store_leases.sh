@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Locks of remote stores are lease objects (S3 here, s3rver on 127.0.0.1):
+# prune is refused while a sync holds the store, also across renewals of
+# the sync's lease; the lease of a killed sync on another host (another UTS
+# namespace: another host name) blocks prune until it expires, then prune
+# takes it over with a note; one whose process is gone on this host is
+# taken over at once; nothing of a lease is left after a command.
+source "$(dirname "$0")/lib.sh"
+source "$E2E_DIR/lib_stores.sh"
+start_s3rver || { fail "s3rver starts"; exit 1; }
+URL=$S3_URL
+leases() { lb store info "$URL" >/dev/null; "$PYTHON" - "$WORK/s3rver" <<'PY'
+import os, sys
+n = 0
+for root, dirs, files in os.walk(sys.argv[1]):
+    n += sum(1 for f in files if "/locks/" in os.path.join(root, f) or root.endswith("/locks"))
+print(n)
+PY
+}
+$GEN create img 300M "$SEED" >/dev/null 2>&1
+check "store init" lb store init "$URL"
+check "a first sync" lb sync img --store "$URL" --as vm/disk
+
+# a long sync with 3-second leases (renewed every second): prune never gets in
+$GEN mutate img 40 >/dev/null 2>&1
+LIFEBOAT_LEASE_SECONDS=3 "$LB_BIN" sync img --store "$URL" --as vm/disk --threads 1 >/dev/null 2>sync.err &
+SYNC=$!
+for _ in $(seq 100); do [ "$(leases)" != 0 ] && break; sleep 0.05; done   # it holds its lease
+busy=0 got_in=0
+for _ in $(seq 40); do
+	kill -0 $SYNC 2>/dev/null || break
+	if lb prune --store "$URL" --keep-last 1 2>prune.err; then got_in=$((got_in + 1)); else grep -q "locked by sync" prune.err && busy=$((busy + 1)); fi
+	sleep 0.25
+done
+wait $SYNC; rc=$?
+[ $rc = 0 ] && pass "the sync completes" || fail "the sync completes" "$(cat sync.err)"
+[ $busy -gt 0 ] && [ $got_in = 0 ] && pass "prune was refused $busy times while the sync held its lease (renewed under new names)" ||
+	fail "prune refused while the sync runs" "busy $busy, got in $got_in" "$(cat prune.err)"
+check "after the sync, prune runs" lb prune --store "$URL" --keep-last 1
+check "the store verifies" lb verify --store "$URL" --full
+
+# the same on SFTP, which cannot overwrite an object: renewals are new objects
+start_sshd || { fail "sshd starts"; exit 1; }
+check "sftp: store init" lb store init "$SFTP_URL"
+$GEN mutate img 40 >/dev/null 2>&1
+LIFEBOAT_LEASE_SECONDS=3 "$LB_BIN" sync img --store "$SFTP_URL" --as vm/disk --threads 1 >/dev/null 2>sync.err &
+SYNC=$!
+sleep 1
+busy=0 got_in=0
+for _ in $(seq 40); do
+	kill -0 $SYNC 2>/dev/null || break
+	if lb prune --store "$SFTP_URL" --keep-last 1 2>prune.err; then got_in=$((got_in + 1)); else grep -q "locked by sync" prune.err && busy=$((busy + 1)); fi
+	sleep 0.25
+done
+wait $SYNC; rc=$?
+[ $rc = 0 ] && [ $busy -gt 0 ] && [ $got_in = 0 ] && pass "sftp: prune was refused $busy times across the sync's lease renewals" ||
+	fail "sftp: prune refused across renewals" "sync exit $rc, busy $busy, got in $got_in" "$(cat sync.err prune.err)"
+
+# a sync killed on another host: its lease blocks prune until it expires
+$GEN mutate img 40 >/dev/null 2>&1
+LIFEBOAT_LEASE_SECONDS=4 unshare --uts sh -c "hostname other-host; exec \"$LB_BIN\" sync img --store \"$URL\" --as vm/disk --threads 1" >/dev/null 2>&1 &
+OTHER=$!
+for _ in $(seq 100); do [ "$(leases)" != 0 ] && break; sleep 0.05; done
+sleep 0.3
+kill -9 $OTHER; wait $OTHER 2>/dev/null
+expect 1 "*locked by sync on other-host*" "the killed sync's live lease blocks prune" lb prune --store "$URL" --keep-last 1
+sleep 4.5
+err=$(lb prune --store "$URL" --keep-last 1 2>&1 >/dev/null); rc=$?
+[ $rc = 0 ] && [[ $err == *"took over the stale lease of sync on other-host"* ]] && pass "after it expired, prune takes it over and says so" ||
+	fail "stale lease taken over" "exit $rc" "$err"
+
+# a sync killed on this host: prune takes its lease over at once
+"$LB_BIN" sync img --store "$URL" --as vm/disk --threads 1 >/dev/null 2>&1 &
+MINE=$!
+for _ in $(seq 100); do [ "$(leases)" != 0 ] && break; sleep 0.05; done
+sleep 0.3
+kill -9 $MINE; wait $MINE 2>/dev/null
+err=$(lb prune --store "$URL" --keep-last 1 2>&1 >/dev/null); rc=$?
+[ $rc = 0 ] && [[ $err == *"whose process is gone"* || -z $err ]] && pass "a lease whose process is gone here is taken over at once" ||
+	fail "dead local holder" "exit $rc" "$err"
+[ "$(leases)" = 0 ] && pass "no lease is left behind" || fail "no lease is left behind" "$(leases) lease objects"
+check "and the store verifies" lb verify --store "$URL" --full
