@@ -70,12 +70,26 @@ static int gave_up(eng_backend *b, const char *what, int attempts, eng_err *err)
 		}                                                                                         \
 	} while (0)
 
+/* Writes stop once the store's lease is lost (not renewed in time: another
+ * host may have taken the store over); a write that failed meanwhile says so. */
+static int lease_lost(eng_backend *b, const char *name, eng_err *err)
+{
+	return eng_fail(err, ENG_EIO, "store %s: this command's lock lease expired or was taken over (it was stopped or "
+			"cut off longer than the lease lasts): stopping before writing %s", b->where, name);
+}
+
+static int put_retried(eng_backend *b, const char *name, const void *data, size_t len, eng_err *err)
+{
+	WITH_RETRIES(b, err, name, b->ops->put(b, name, data, len, err));
+}
+
 int eng_be_put(eng_backend *b, const char *name, const void *data, size_t len, eng_err *err)
 {
-	if (strncmp(name, "locks/", 6) && eng_lease_lost(b))
-		return eng_fail(err, ENG_EIO, "store %s: the lock's lease could not be renewed: stopping before writing %s",
-				b->where, name);
-	WITH_RETRIES(b, err, name, b->ops->put(b, name, data, len, err));
+	bool lease_name = !strncmp(name, "locks/", 6);
+	if (!lease_name && eng_lease_lost(b))
+		return lease_lost(b, name, err);
+	int rc = put_retried(b, name, data, len, err);
+	return rc && !lease_name && eng_lease_lost(b) ? lease_lost(b, name, err) : rc;
 }
 
 int eng_be_get(eng_backend *b, const char *name, uint64_t off, void *buf, size_t len, eng_err *err)
@@ -212,8 +226,7 @@ int eng_be_spool_publish(eng_backend *b, eng_spool *sp, const char *name, eng_er
 {
 	if (eng_lease_lost(b)) {
 		eng_be_spool_abort(b, sp);
-		return eng_fail(err, ENG_EIO, "store %s: the lock's lease could not be renewed: stopping before writing %s",
-				b->where, name);
+		return lease_lost(b, name, err);
 	}
 	if (b->ops->spool_publish)
 		return b->ops->spool_publish(b, sp, name, err);
@@ -221,7 +234,7 @@ int eng_be_spool_publish(eng_backend *b, eng_spool *sp, const char *name, eng_er
 	int rc = len < 0 ? eng_fail_errno(err, "cannot read spool %s", sp->path)
 			 : put_spool_file(b, sp, name, (uint64_t)len, err);
 	eng_be_spool_abort(b, sp);
-	return rc;
+	return rc && eng_lease_lost(b) ? lease_lost(b, name, err) : rc;
 }
 
 void eng_be_spool_abort(eng_backend *b, eng_spool *sp)

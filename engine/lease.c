@@ -21,6 +21,7 @@
 struct eng_lease {
 	eng_backend *b;
 	char base[160];   /* locks/x-HOST-PID-RANDOM: the holder */
+	int64_t expires;  /* of the lease as last written */
 	char name[180];   /* base-GENERATION: the object now */
 	unsigned gen;
 	char op[32];
@@ -50,7 +51,8 @@ static int put_lease(struct eng_lease *l, eng_err *err)
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
 	cJSON_AddStringToObject(o, "op", l->op);
 	cJSON_AddNumberToObject(o, "since", (double)l->since);
-	cJSON_AddNumberToObject(o, "expires", (double)(time(NULL) + l->ttl));
+	int64_t expires = time(NULL) + l->ttl;
+	cJSON_AddNumberToObject(o, "expires", (double)expires);
 	char *text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!text)
@@ -67,6 +69,7 @@ static int put_lease(struct eng_lease *l, eng_err *err)
 		snprintf(l->name, sizeof(l->name), "%s", old);
 		return rc;
 	}
+	l->expires = expires;
 	eng_err e;
 	if (old[0])
 		eng_be_remove(l->b, old, &e);
@@ -85,11 +88,21 @@ static void *refresh_main(void *arg)
 		if (l->stopping)
 			break;
 		pthread_mutex_unlock(&l->mu);
+		/* a holder that was stopped past its lease's expiry (a suspended
+		 * machine, a stopped process) may have been taken over meanwhile:
+		 * it must not go on as if it held the store */
 		eng_err e;
-		int rc = put_lease(l, &e);
+		uint64_t size;
+		int rc = time(NULL) >= l->expires ? ENG_EBUSY : ENG_OK;
+		if (!rc && eng_be_stat(l->b, l->name, &size, &e) == ENG_ENOTFOUND)
+			rc = ENG_EBUSY; /* removed by a taker */
+		if (!rc)
+			rc = put_lease(l, &e);
 		pthread_mutex_lock(&l->mu);
 		if (rc)
 			l->lost = true;
+		if (l->lost)
+			break;
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -260,7 +273,7 @@ bool eng_lease_lost(const eng_backend *b)
 	if (!b->lease)
 		return false;
 	pthread_mutex_lock(&b->lease->mu);
-	bool lost = b->lease->lost;
+	bool lost = b->lease->lost || (b->lease->expires && time(NULL) >= b->lease->expires);
 	pthread_mutex_unlock(&b->lease->mu);
 	return lost;
 }

@@ -22,14 +22,14 @@ check "store init" lb store init "$URL"
 check "a first sync" lb sync img --store "$URL" --as vm/disk
 
 # a long sync with 3-second leases (renewed every second): prune never gets in
-$GEN mutate img 40 >/dev/null 2>&1
+$GEN mutate img 40 $((SEED + RANDOM)) >/dev/null 2>&1
 LIFEBOAT_LEASE_SECONDS=3 "$LB_BIN" sync img --store "$URL" --as vm/disk --threads 1 >/dev/null 2>sync.err &
 SYNC=$!
 for _ in $(seq 100); do [ "$(leases)" != 0 ] && break; sleep 0.05; done   # it holds its lease
 busy=0 got_in=0
-for _ in $(seq 40); do
-	kill -0 $SYNC 2>/dev/null || break
+while kill -STOP $SYNC 2>/dev/null; do   # stopped, the sync still holds its lease: prune must not get in
 	if lb prune --store "$URL" --keep-last 1 2>prune.err; then got_in=$((got_in + 1)); else grep -q "locked by sync" prune.err && busy=$((busy + 1)); fi
+	kill -CONT $SYNC
 	sleep 0.25
 done
 wait $SYNC; rc=$?
@@ -39,25 +39,50 @@ wait $SYNC; rc=$?
 check "after the sync, prune runs" lb prune --store "$URL" --keep-last 1
 check "the store verifies" lb verify --store "$URL" --full
 
-# the same on SFTP, which cannot overwrite an object: renewals are new objects
+# the same on SFTP, which cannot overwrite an object: renewals are new
+# objects. The sync is slowed down (stopped for half a second at a time,
+# never near its lease's lifetime) so that it outlives several renewals.
 start_sshd || { fail "sshd starts"; exit 1; }
 check "sftp: store init" lb store init "$SFTP_URL"
-$GEN mutate img 40 >/dev/null 2>&1
+check "sftp: a first sync" lb sync img --store "$SFTP_URL" --as vm/disk
+$GEN mutate img 40 $((SEED + RANDOM)) >/dev/null 2>&1
 LIFEBOAT_LEASE_SECONDS=3 "$LB_BIN" sync img --store "$SFTP_URL" --as vm/disk --threads 1 >/dev/null 2>sync.err &
 SYNC=$!
-sleep 1
-busy=0 got_in=0
-for _ in $(seq 40); do
-	kill -0 $SYNC 2>/dev/null || break
+sleep 0.5
+busy=0 got_in=0 t0=$(date +%s)
+while kill -STOP $SYNC 2>/dev/null; do   # the sync holds its lease while it is stopped, so prune must not get in
 	if lb prune --store "$SFTP_URL" --keep-last 1 2>prune.err; then got_in=$((got_in + 1)); else grep -q "locked by sync" prune.err && busy=$((busy + 1)); fi
-	sleep 0.25
+	sleep 1
+	kill -CONT $SYNC
+	sleep 0.4
 done
 wait $SYNC; rc=$?
-[ $rc = 0 ] && [ $busy -gt 0 ] && [ $got_in = 0 ] && pass "sftp: prune was refused $busy times across the sync's lease renewals" ||
-	fail "sftp: prune refused across renewals" "sync exit $rc, busy $busy, got in $got_in" "$(cat sync.err prune.err)"
+took=$(( $(date +%s) - t0 ))
+[ $rc = 0 ] && [ $busy -gt 0 ] && [ $got_in = 0 ] && [ $took -ge 5 ] &&
+	pass "sftp: over ${took}s (lease 3s), prune was refused $busy times: the sync's renewals held" ||
+	fail "sftp: prune refused across renewals" "sync exit $rc after ${took}s, busy $busy, got in $got_in" "$(cat sync.err prune.err)"
+
+# a sync stopped longer than its lease: prune takes the store over, and the
+# sync, once it goes on, stops without writing a point
+$GEN mutate img 40 $((SEED + RANDOM)) >/dev/null 2>&1
+LIFEBOAT_LEASE_SECONDS=3 "$LB_BIN" sync img --store "$SFTP_URL" --as vm/disk --threads 1 >/dev/null 2>sync.err &
+SYNC=$!
+sleep 0.5
+kill -STOP $SYNC
+sleep 4
+lb prune --store "$SFTP_URL" --keep-last 1 >/dev/null 2>prune.err && pass "prune takes over the expired lease of a stopped sync" ||
+	fail "prune takes over an expired lease" "$(cat prune.err)"
+before=$(lb points --store "$SFTP_URL" --json)
+kill -CONT $SYNC; wait $SYNC; rc=$?
+[ $rc != 0 ] && grep -q "lease" sync.err && pass "the sync that lost its lease stops (exit $rc): $(cat sync.err)" ||
+	fail "the sync that lost its lease stops" "exit $rc" "$(cat sync.err)"
+[ "$(lb points --store "$SFTP_URL" --json)" = "$before" ] && pass "and wrote no point" || fail "and wrote no point"
+check "the store verifies" lb verify --store "$SFTP_URL" --full
+stop_servers
+start_s3rver "$S3_PORT" || { fail "s3rver restarts"; exit 1; }
 
 # a sync killed on another host: its lease blocks prune until it expires
-$GEN mutate img 40 >/dev/null 2>&1
+$GEN mutate img 40 $((SEED + RANDOM)) >/dev/null 2>&1
 LIFEBOAT_LEASE_SECONDS=4 unshare --uts sh -c "hostname other-host; exec \"$LB_BIN\" sync img --store \"$URL\" --as vm/disk --threads 1" >/dev/null 2>&1 &
 OTHER=$!
 for _ in $(seq 100); do [ "$(leases)" != 0 ] && break; sleep 0.05; done
