@@ -14,7 +14,7 @@ DEMO_PACKAGES := postgresql-15 php8.2-fpm php8.2-pgsql nginx curl
 NODE_PACKAGES := $(shell command -v npm >/dev/null 2>&1 || echo nodejs npm)
 # What the tests start or use: real servers on 127.0.0.1 (nginx, sshd for
 # SFTP stores, the emulators), a JSON Schema validator, the AWS signer.
-TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium openssh-server python3-botocore \
+TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium openssh-server python3-botocore strace procps \
 	$(NODE_PACKAGES) $(DEMO_PACKAGES)
 BENCH_PACKAGES := restic borgbackup casync rsync time openssh-server $(NODE_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

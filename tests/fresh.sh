@@ -37,6 +37,14 @@ tar -C "$root" -xf "$tarball"
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 git clone -q --no-hardlinks "$repo" "$root/root/lifeboat"
+# the network this machine reaches the registries through is the fresh
+# machine's too: the CA certificates it was given locally, and node's
+# setting to read the system's store
+extra_ca=""
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+	cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+	extra_ca="update-ca-certificates >/dev/null 2>&1;"
+fi
 echo "make fresh: $(git -C "$repo" log -1 --format='%h %s' | cut -c1-72)"
 
 inside() { # label command: runs the command in the chroot, prints its last line and time
@@ -48,7 +56,8 @@ inside() { # label command: runs the command in the chroot, prints its last line
 		mount --rbind /dev '$root/dev' && mount -t tmpfs tmp '$root/tmp' &&
 		exec chroot '$root' /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-			sh -c 'cd /root/lifeboat && $cmd'" > "$cache/$label.log" 2>&1
+			${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS} \
+			sh -c '$extra_ca cd /root/lifeboat && $cmd'" > "$cache/$label.log" 2>&1
 	rc=$?
 	set -e
 	local last
