@@ -147,6 +147,11 @@ int eng_store_init(const char *url, const eng_init_opts *opts, eng_err *err)
 	char *text = NULL;
 	uint64_t size;
 	bool encrypt = opts && opts->encrypt;
+	if (opts && opts->pack_size) {
+		if (opts->pack_size < (1u << 20) || opts->pack_size > (1u << 30))
+			return eng_fail(err, ENG_EINPUT, "a pack size must be from 1 MiB to 1 GiB");
+		st.pack_size = opts->pack_size;
+	}
 	if (!encrypt && opts && secret_given(&opts->secret))
 		return eng_fail(err, ENG_EINPUT, "a key was given (%s) for a store that is not encrypted: "
 				"encrypt the store, or give no key", secret_origin(&opts->secret));

@@ -51,6 +51,7 @@ typedef struct eng_init_opts {
 	bool encrypt;
 	eng_secret secret;
 	uint32_t scrypt_log_n; /* 0: default */
+	uint64_t pack_size;    /* target size of packs, 1 MiB to 1 GiB; 0: 16 MiB */
 } eng_init_opts;
 
 /* Progress callback, called from the calling thread a few times a second. */

@@ -14,7 +14,7 @@
 #include "commands.h"
 
 static const char help[] =
-	"usage: lifeboat store init URL [--encrypt [--key-file FILE]] [--json]\n"
+	"usage: lifeboat store init URL [--encrypt [--key-file FILE]] [--pack-size SIZE] [--json]\n"
 	"       lifeboat store info URL [--json]            (see 'lifeboat store info --help')\n"
 	"       lifeboat store copy SRC DST ...             (see 'lifeboat store copy --help')\n"
 	"       lifeboat store state PLAN --store URL ...   (see 'lifeboat store state --help')\n\n"
@@ -25,6 +25,8 @@ static const char help[] =
 	"  --key-file FILE  the key file (default: LIFEBOAT_KEY_FILE); created with 32\n"
 	"                   random bytes (mode 0600) when it does not exist. Without a\n"
 	"                   key file the passphrase in LIFEBOAT_PASSPHRASE is used.\n"
+	"  --pack-size SIZE the size packs grow to, 1MiB to 1GiB (default 16MiB); larger\n"
+	"                   packs mean fewer requests to an object store\n"
 	"  --json           print the result as JSON\n";
 
 /* Writes 64 random hex digits into a new file of mode 0600. */
@@ -49,6 +51,7 @@ int cmd_store(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "encrypt", no_argument, NULL, 'e' },
+		{ "pack-size", required_argument, NULL, 'p' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -67,6 +70,10 @@ int cmd_store(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e': io.encrypt = true; break;
+		case 'p':
+			if (!rt_parse_size(optarg, &io.pack_size) || io.pack_size < (1u << 20) || io.pack_size > (1u << 30))
+				return rt_usage("store init", "--pack-size '%s' is not a size from 1MiB to 1GiB", optarg);
+			break;
 		case 'k': so.key_file = optarg; break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;

@@ -23,3 +23,15 @@ TLS_URL=s3://lifeboat-tls/replica
 expect 2 "*certificate*" "a server certificate no CA vouches for is refused" lb store init "$TLS_URL"
 check "AWS_CA_BUNDLE makes it trusted" env AWS_CA_BUNDLE="$S3_CA" "$LB_BIN" store init "$TLS_URL"
 check "and the store works over https" env AWS_CA_BUNDLE="$S3_CA" "$LB_BIN" sync img --store "$TLS_URL" --as vm/disk
+
+# packs over 64 MiB go up as multipart uploads
+MP_URL=s3://lifeboat-multipart/replica
+$GEN create big.img 200M "$RANDOM" >/dev/null 2>&1
+head -c 100000000 /dev/urandom >>big.img   # incompressible: the pack really grows past 64 MiB
+check "a store with 96 MiB packs" env AWS_CA_BUNDLE="$S3_CA" "$LB_BIN" store init "$MP_URL" --pack-size 96MiB
+check "a sync whose packs are multipart uploads" env AWS_CA_BUNDLE="$S3_CA" "$LB_BIN" sync big.img --store "$MP_URL" --as vm/big
+rm -f big.out
+check "restores bit-exact" env AWS_CA_BUNDLE="$S3_CA" "$LB_BIN" restore --store "$MP_URL" vm/big big.out
+check "the same" cmp big.img big.out
+check "and verifies" env AWS_CA_BUNDLE="$S3_CA" "$LB_BIN" verify --store "$MP_URL" --full
+expect 2 "*--pack-size*1MiB to 1GiB*" "a pack size out of range is refused" lb store init s3://lifeboat-x/y --pack-size 10KiB
