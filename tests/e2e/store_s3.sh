@@ -7,6 +7,15 @@ source "$E2E_DIR/lib_stores.sh"
 start_s3rver || { fail "s3rver starts"; exit 1; }
 remote_suite "$S3_URL" "$AWS_SECRET_ACCESS_KEY"
 
+# repair on S3: an index object lost, rebuilt from the packs' headers
+export LIFEBOAT_PASSPHRASE="correct horse battery staple"
+idx=$(find "$WORK/s3rver/lifeboat-test/replica/index" -name '*._S3rver_object' | head -1)
+rm -f "${idx%._S3rver_object}"._S3rver_*
+expect 1 "*repair*" "verify finds the lost index and suggests repair" lb verify --store "$S3_URL"
+check "repair rebuilds the index on S3" lb repair --store "$S3_URL"
+check "and the store verifies" lb verify --store "$S3_URL" --full
+unset LIFEBOAT_PASSPHRASE
+
 expect 2 "*no credentials*AWS_ACCESS_KEY_ID*" "missing credentials: one clear line" \
 	env -u AWS_ACCESS_KEY_ID "$LB_BIN" points --store "$S3_URL"
 expect 2 "*access denied*" "an unknown access key: access denied" \

@@ -7,6 +7,14 @@ source "$E2E_DIR/lib_stores.sh"
 start_sshd || { fail "sshd starts"; exit 1; }
 remote_suite "$SFTP_URL" "$(sed -n 2p "$LIFEBOAT_SSH_KEY")"
 
+# repair on SFTP: an index object lost, rebuilt from the packs' headers
+export LIFEBOAT_PASSPHRASE="correct horse battery staple"
+rm -f "$(find "$WORK/sshd/data/replica/index" -type f | head -1)"
+expect 1 "*repair*" "verify finds the lost index and suggests repair" lb verify --store "$SFTP_URL"
+check "repair rebuilds the index over SFTP" lb repair --store "$SFTP_URL"
+check "and the store verifies" lb verify --store "$SFTP_URL" --full
+unset LIFEBOAT_PASSPHRASE
+
 KH=$LIFEBOAT_SSH_KNOWN_HOSTS
 : >empty_known_hosts
 expect 2 "*host key*not recorded*refusing*" "an unknown host key is refused" \
