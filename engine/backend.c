@@ -166,7 +166,7 @@ int eng_be_list(eng_backend *b, const char *prefix, eng_list_fn fn, void *ctx, e
 	return rc;
 }
 
-int eng_be_names(eng_backend *b, const char *prefix, char ***names, size_t *n, eng_err *err)
+int eng_be_names_sizes(eng_backend *b, const char *prefix, char ***names, uint64_t **sizes, size_t *n, eng_err *err)
 {
 	struct listed l = { 0 };
 	int rc = list_retried(b, prefix, &l, err);
@@ -174,10 +174,18 @@ int eng_be_names(eng_backend *b, const char *prefix, char ***names, size_t *n, e
 		listed_free(&l);
 		return rc;
 	}
-	free(l.sizes);
+	if (sizes)
+		*sizes = l.sizes;
+	else
+		free(l.sizes);
 	*names = l.names;
 	*n = l.n;
 	return ENG_OK;
+}
+
+int eng_be_names(eng_backend *b, const char *prefix, char ***names, size_t *n, eng_err *err)
+{
+	return eng_be_names_sizes(b, prefix, names, NULL, n, err);
 }
 
 void eng_names_free(char **names, size_t n)
@@ -187,26 +195,32 @@ void eng_names_free(char **names, size_t n)
 	free(names);
 }
 
-int eng_be_get_all(eng_backend *b, const char *name, size_t max, uint8_t **data, size_t *len, eng_err *err)
+int eng_be_get_sized(eng_backend *b, const char *name, uint64_t size, size_t max, uint8_t **data, eng_err *err)
 {
-	uint64_t size;
-	int rc = eng_be_stat(b, name, &size, err);
-	if (rc)
-		return rc;
 	if (size > max)
 		return eng_fail(err, ENG_ECORRUPT, "%s in store %s is too large (%llu bytes)", name, b->where,
 				(unsigned long long)size);
 	uint8_t *p = malloc(size ? size : 1);
 	if (!p)
 		return eng_fail(err, ENG_ENOMEM, "out of memory reading %s", name);
-	rc = eng_be_get(b, name, 0, p, size, err);
+	int rc = eng_be_get(b, name, 0, p, size, err);
 	if (rc) {
 		free(p);
 		return rc;
 	}
 	*data = p;
-	*len = size;
 	return ENG_OK;
+}
+
+int eng_be_get_all(eng_backend *b, const char *name, size_t max, uint8_t **data, size_t *len, eng_err *err)
+{
+	uint64_t size;
+	int rc = eng_be_stat(b, name, &size, err);
+	if (!rc)
+		rc = eng_be_get_sized(b, name, size, max, data, err);
+	if (!rc)
+		*len = (size_t)size;
+	return rc;
 }
 
 int eng_be_spool_open(eng_backend *b, eng_spool *sp, eng_err *err)

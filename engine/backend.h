@@ -104,6 +104,11 @@ int eng_be_clean(eng_backend *b, uint64_t *removed, eng_err *err);
 int eng_be_get_all(eng_backend *b, const char *name, size_t max, uint8_t **data, size_t *len, eng_err *err);
 /* Names of the objects under prefix. */
 int eng_be_names(eng_backend *b, const char *prefix, char ***names, size_t *n, eng_err *err);
+/* The same with each object's size (sizes: a new array, free it). */
+int eng_be_names_sizes(eng_backend *b, const char *prefix, char ***names, uint64_t **sizes, size_t *n, eng_err *err);
+/* Reads a whole object whose size a listing gave (one request less than
+ * eng_be_get_all); at most max bytes. */
+int eng_be_get_sized(eng_backend *b, const char *name, uint64_t size, size_t max, uint8_t **data, eng_err *err);
 void eng_names_free(char **names, size_t n);
 
 #endif

@@ -11,6 +11,7 @@
 #include "bytes.h"
 #include "envelope.h"
 #include "err.h"
+#include "parallel.h"
 #include "store.h"
 
 #define POINT_MAX (64u << 20)
@@ -252,23 +253,25 @@ void eng_point_release(eng_point *p)
 	eng_refs_free(&p->root_refs);
 }
 
-static int read_point(eng_store *s, eng_codec *c, const char *name, eng_point *p, eng_err *err);
+/* size: the object's size from a listing, or UINT64_MAX to ask. */
+static int read_point(eng_store *s, eng_codec *c, const char *name, uint64_t size, eng_point *p, eng_err *err);
 
 int eng_point_read(eng_store *s, const char *name, eng_point *out, eng_err *err)
 {
 	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
 	if (!c)
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
-	int rc = read_point(s, c, name, out, err);
+	int rc = read_point(s, c, name, UINT64_MAX, out, err);
 	eng_codec_free(c);
 	return rc;
 }
 
-static int read_point(eng_store *s, eng_codec *c, const char *name, eng_point *p, eng_err *err)
+static int read_point(eng_store *s, eng_codec *c, const char *name, uint64_t size, eng_point *p, eng_err *err)
 {
 	uint8_t *raw = NULL, *body = NULL;
-	size_t raw_len, body_len;
-	int rc = eng_be_get_all(s->be, name, POINT_MAX, &raw, &raw_len, err);
+	size_t raw_len = (size_t)size, body_len;
+	int rc = size == UINT64_MAX ? eng_be_get_all(s->be, name, POINT_MAX, &raw, &raw_len, err)
+				    : eng_be_get_sized(s->be, name, size, POINT_MAX, &raw, err);
 	if (!rc)
 		rc = eng_envelope_open(c, "LBPOINT1", raw, raw_len, name, &body, &body_len, NULL, err);
 	if (!rc)
@@ -331,6 +334,41 @@ static int by_time(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* Reading the points of a listing, several at a time (each is one
+ * request to a remote store). */
+struct list_job {
+	eng_store *s;
+	char **names;
+	uint64_t *sizes;
+	eng_point_info *infos;
+	eng_par par;
+};
+
+static void *list_tls_new(void *ctx)
+{
+	struct list_job *j = ctx;
+	return eng_codec_new(&j->s->keys, j->s->zstd_level);
+}
+
+static int list_tls_end(void *ctx, void *tls, bool failed, eng_err *err)
+{
+	(void)ctx; (void)failed; (void)err;
+	eng_codec_free(tls);
+	return ENG_OK;
+}
+
+static int list_one(void *ctx, void *tls, size_t i, eng_err *err)
+{
+	struct list_job *j = ctx;
+	eng_point p;
+	int rc = read_point(j->s, tls, j->names[i], j->sizes[i], &p, err);
+	if (!rc) {
+		j->infos[i] = p.info;
+		eng_point_release(&p);
+	}
+	return rc;
+}
+
 int eng_points_list(eng_store *s, const char *machine, const char *dataset,
 		    eng_point_info **out, size_t *n, eng_err *err)
 {
@@ -341,32 +379,26 @@ int eng_points_list(eng_store *s, const char *machine, const char *dataset,
 		snprintf(prefix, sizeof(prefix), "points/%s", machine);
 	else
 		snprintf(prefix, sizeof(prefix), "points");
-	char **names = NULL;
-	size_t n_names = 0;
-	eng_point_info *infos = NULL;
+	struct list_job j = { .s = s };
 	size_t count = 0;
-	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
-	int rc = c ? eng_be_names(s->be, prefix, &names, &n_names, err)
-		   : eng_fail(err, ENG_ENOMEM, "out of memory");
-	if (!rc && n_names && !(infos = calloc(n_names, sizeof(*infos))))
+	int rc = eng_be_names_sizes(s->be, prefix, &j.names, &j.sizes, &count, err);
+	if (!rc && count && !(j.infos = calloc(count, sizeof(*j.infos))))
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory listing points");
-	for (size_t i = 0; !rc && i < n_names; i++) {
-		eng_point p;
-		rc = read_point(s, c, names[i], &p, err);
-		if (!rc) {
-			infos[count++] = p.info;
-			eng_point_release(&p);
-		}
+	if (!rc && count) {
+		eng_run_opts run = { .threads = s->be->remote ? 8 : 1 };
+		j.par = (eng_par){ .items = count, .ctx = &j, .make_tls = list_tls_new, .end_tls = list_tls_end,
+				   .work = list_one };
+		rc = eng_par_run(&j.par, &run, err);
 	}
-	eng_names_free(names, n_names);
-	eng_codec_free(c);
+	eng_names_free(j.names, count);
+	free(j.sizes);
 	if (rc) {
-		free(infos);
+		free(j.infos);
 		return rc;
 	}
 	if (count)
-		qsort(infos, count, sizeof(*infos), by_time);
-	*out = infos;
+		qsort(j.infos, count, sizeof(*j.infos), by_time);
+	*out = j.infos;
 	*n = count;
 	return ENG_OK;
 }

@@ -46,9 +46,8 @@ cp --sparse=always v1.img v1.orig
 warm() { sync; cat "$@" >/dev/null; }
 
 export LIFEBOAT_PASSPHRASE=bench-password
-n=0
-lb_url() { # BACKEND: a fresh store URL
-	n=$((n + 1))
+n=0   # callers count up before they ask for a fresh name (these run in $( ))
+lb_url() { # BACKEND: a store URL of this round
 	case $1 in
 	local) echo "$W/lb-local-$n" ;;
 	s3) echo "s3://lb-bench-$n/store" ;;
@@ -57,7 +56,6 @@ lb_url() { # BACKEND: a fresh store URL
 	esac
 }
 restic_repo() { # BACKEND
-	n=$((n + 1))
 	case $1 in
 	local) echo "$W/restic-local-$n" ;;
 	s3) echo "s3:$AWS_ENDPOINT_URL/restic-bench-$n/repo" ;;
@@ -67,7 +65,7 @@ restic_repo() { # BACKEND
 
 bench_lifeboat() { # BACKEND
 	local b=$1 url
-	url=$(lb_url "$b")
+	n=$((n + 1)); url=$(lb_url "$b")
 	"$LB" store init "$url" --encrypt >/dev/null
 	warm v1.img; measure "lifeboat.$b.initial" "$LB" sync v1.img --store "$url" --as vm/disk
 	warm v2.img; measure "lifeboat.$b.incr" "$LB" sync v2.img --store "$url" --as vm/disk
@@ -77,7 +75,7 @@ bench_lifeboat() { # BACKEND
 
 bench_restic() { # BACKEND
 	local b=$1 repo opts=(--cacert "$S3_CA" -o "sftp.command=$SSH_CMD")
-	repo=$(restic_repo "$b")
+	n=$((n + 1)); repo=$(restic_repo "$b")
 	rm -rf "$RESTIC_CACHE_DIR"
 	restic "${opts[@]}" -r "$repo" init >/dev/null
 	cp --sparse=always v1.orig v1.img
@@ -101,7 +99,7 @@ medians
 # bytes as lifeboat's store holds, as 16 MiB objects, put with 4 transfers
 # in flight and read back with 8, by curl (no chunking, compression or
 # encryption): a floor under any client's time here.
-url=$(lb_url local); "$LB" store init "$url" --encrypt >/dev/null; "$LB" sync v1.orig --store "$url" --as vm/disk >/dev/null 2>&1
+n=$((n + 1)); url=$(lb_url local); "$LB" store init "$url" --encrypt >/dev/null; "$LB" sync v1.orig --store "$url" --as vm/disk >/dev/null 2>&1
 stored=$(du -sb "$url" | cut -f1)
 nobj=$(( (stored + 16777215) / 16777216 ))
 mkdir -p floor; for i in $(seq "$nobj"); do head -c 16777216 /dev/urandom >"floor/o$i"; done
