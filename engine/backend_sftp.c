@@ -148,6 +148,10 @@ static int perform(sftp_backend *b, const char *url, const char *what, setup_fn 
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "sftp");
 	curl_easy_setopt(c, CURLOPT_USERNAME, b->user);
 	curl_easy_setopt(c, CURLOPT_SSH_AUTH_TYPES, (long)CURLSSH_AUTH_PUBLICKEY);
+	/* libssh2 keeps as many SFTP reads and writes in flight as the buffer
+	 * it is handed holds: small buffers mean a round trip per 16 KiB */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
 	curl_easy_setopt(c, CURLOPT_SSH_PRIVATE_KEYFILE, b->key);
 	if (b->pubkey)
 		curl_easy_setopt(c, CURLOPT_SSH_PUBLIC_KEYFILE, b->pubkey);
