@@ -7,7 +7,8 @@
  * path-style (ENDPOINT/BUCKET/KEY), and AWS_CA_BUNDLE for a server whose
  * certificate a private CA signed; AWS itself is addressed virtual-hosted
  * (https://BUCKET.s3.REGION.amazonaws.com/KEY). Requests are signed by
- * libcurl (SigV4) with the payload's SHA-256, which S3 checks. A PUT of
+ * libcurl (SigV4) with the payload's SHA-256, which S3 checks (packs sent
+ * over https are signed UNSIGNED-PAYLOAD: TLS guards them). A PUT of
  * one object is atomic in S3, so objects need no temporary names; objects
  * larger than MULTIPART_OVER go up as multipart uploads, and interrupted
  * ones are aborted by clean(). */
@@ -40,6 +41,7 @@ typedef struct s3_backend {
 	char *token;
 	char region[64];
 	time_t fixed_time;  /* tests: sign as if it were this time */
+	bool https;         /* TLS protects what goes over the wire */
 } s3_backend;
 
 static void hex32(const uint8_t *d, char out[65])
@@ -69,6 +71,18 @@ static int sha256_fd(int fd, uint64_t start, uint64_t len, char out[65], eng_err
 	EVP_MD_CTX_free(ctx);
 	free(buf);
 	return rc;
+}
+
+/* The payload hash a file's upload is signed with: over https TLS already
+ * guards the bytes in transit (and every blob in a pack is authenticated
+ * on reading), so a second pass over a pack only to hash it is spared. */
+static int file_payload_hash(s3_backend *b, int fd, uint64_t off, uint64_t len, char out[65], eng_err *err)
+{
+	if (b->https) {
+		strcpy(out, "UNSIGNED-PAYLOAD");
+		return ENG_OK;
+	}
+	return sha256_fd(fd, off, len, out, err);
 }
 
 /* The URL of an object (name relative to the store), or of the bucket when name is NULL. */
@@ -199,7 +213,7 @@ static int multipart(s3_backend *b, const char *name, int fd, uint64_t len, eng_
 			rc = object_url(b, name, query, url, sizeof(url), err);
 			if (!rc) {
 				char psha[65];
-				rc = sha256_fd(fd, off, n, psha, err);
+				rc = file_payload_hash(b, fd, off, n, psha, err);
 				eng_http_req pr = { .method = "PUT", .url = url, .what = name, .body_fd = fd,
 						    .body_off = off, .body_len = (size_t)n };
 				if (!rc)
@@ -244,7 +258,7 @@ static int s3_put_file(eng_backend *base, const char *name, int fd, uint64_t len
 	char url[8192], sha[65];
 	int rc = object_url(b, name, NULL, url, sizeof(url), err);
 	if (!rc)
-		rc = sha256_fd(fd, 0, len, sha, err);
+		rc = file_payload_hash(b, fd, 0, len, sha, err);
 	if (rc)
 		return rc;
 	eng_http_req r = { .method = "PUT", .url = url, .what = name, .body_fd = fd, .body_len = (size_t)len };
@@ -507,6 +521,7 @@ int eng_s3_open(const eng_url *u, eng_backend **out, eng_err *err)
 		snprintf(bucket_url, sizeof(bucket_url), "https://%s.s3.%s.amazonaws.com", u->bucket, b->region);
 	}
 	b->bucket_url = strdup(bucket_url);
+	b->https = !strncmp(bucket_url, "https://", 8);
 	b->token = env("AWS_SESSION_TOKEN", NULL) ? strdup(env("AWS_SESSION_TOKEN", NULL)) : NULL;
 	b->pool = eng_http_pool_new(&b->base.cancel);
 	if (!b->userpwd || !b->base.where || !b->prefix || !b->bucket_url || !b->pool ||

@@ -163,6 +163,13 @@ rm -f count.img
 gib=$(awk "BEGIN{print $img_bytes / 1073741824}")
 
 per_gib() { awk "BEGIN{printf \"%.0f\", $1 / $gib}"; }
+# run again on its own, it replaces its section of the file
+python3 - "$OUT" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+text = re.sub(r"\n## Remote stores\n.*?(?=\n## |\Z)", "", text, flags=re.S)
+open(sys.argv[1], "w").write(text)
+PY
 {
 	echo
 	echo "## Remote stores"
