@@ -285,6 +285,7 @@ void eng_backend_close(eng_backend *b)
 	eng_lease_release(b);
 	free(b->spool_dir);
 	b->spool_dir = NULL;
+	pthread_mutex_destroy(&b->spool_mu);
 	b->ops->close(b);
 }
 
@@ -303,6 +304,8 @@ int eng_backend_open(const char *url, bool create, eng_backend **out, eng_err *e
 		rc = eng_az_open(&u, &b, err);
 	else
 		rc = eng_sftp_open(&u, &b, err);
+	if (!rc)
+		pthread_mutex_init(&b->spool_mu, NULL);
 	if (!rc && create) {
 		rc = b->ops->create(b, err);
 		if (rc) {

@@ -16,6 +16,7 @@
 #define ENG_BACKEND_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,7 +70,8 @@ struct eng_backend {
 	bool remote;                 /* each request costs time and money: coalesce reads */
 	const volatile int *cancel;  /* the running operation's cancel flag, for retries and transfers */
 	eng_lease *lease;            /* the lock held as a lease object, if any */
-	char *spool_dir;             /* private local folder for remote spools */
+	char *spool_dir;             /* private local folder for remote spools (made on first use) */
+	pthread_mutex_t spool_mu;    /* guards spool_dir: packer threads make spools at once */
 	void (*note)(void *ctx, const char *line); /* harmless findings worth a line (a stale lease taken over) */
 	void *note_ctx;
 };

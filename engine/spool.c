@@ -17,10 +17,18 @@
 
 /* The user's spool folder: created 0700, and refused when it is not a
  * folder of ours (another user could have put a link there in /tmp). */
+static int make_spool_dir(eng_backend *b, eng_err *err);
+
 static int spool_dir(eng_backend *b, eng_err *err)
 {
-	if (b->spool_dir)
-		return ENG_OK;
+	pthread_mutex_lock(&b->spool_mu);
+	int rc = b->spool_dir ? ENG_OK : make_spool_dir(b, err);
+	pthread_mutex_unlock(&b->spool_mu);
+	return rc;
+}
+
+static int make_spool_dir(eng_backend *b, eng_err *err)
+{
 	const char *base = getenv("LIFEBOAT_SPOOL_DIR");
 	char path[PATH_MAX];
 	if (base && *base)
