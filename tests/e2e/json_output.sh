@@ -78,4 +78,6 @@ lb store init st2 >/dev/null
 shape "store copy" "store copy --json" lb store copy st st2 --json
 shape "store state" "store state --json (recording)" lb store state hotel --store st --phase protected --active primary --source primary --machines web01 --json
 shape "store state" "store state --json (reading)" lb store state hotel --store st --json
+shape "store info" "store info --json" lb store info st --json
+check "store info of no store says why" sh -c "'$LB_BIN' store info nowhere --json | grep -q '\"exists\":false,\"why\":'"
 check "no state recorded is null" test "$(lb store state other --store st --json)" = "null"
