@@ -49,12 +49,10 @@ static int local_path(local_backend *b, const char *name, char *out, eng_err *er
 
 static int tmp_name(local_backend *b, const char *tag, char *out, eng_err *err)
 {
-	uint8_t r[12];
 	char hex[25];
-	int rc = eng_random(r, sizeof(r), err);
+	int rc = eng_random_hex(hex, 12, err);
 	if (rc)
 		return rc;
-	eng_hex(r, sizeof(r), hex);
 	snprintf(out, PATH_MAX, "%s/tmp/%s-%s.tmp", b->root, tag, hex);
 	return ENG_OK;
 }

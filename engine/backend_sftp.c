@@ -249,12 +249,10 @@ static int sftp_stat(eng_backend *base, const char *name, uint64_t *size, eng_er
 static int upload(sftp_backend *b, const char *name, const void *data, int fd, uint64_t len, eng_err *err)
 {
 	char path[4096], tmp[4200], url[8192], cmd[8500];
-	uint8_t r[6];
 	char hex[13];
-	int rc = eng_random(r, sizeof(r), err);
+	int rc = eng_random_hex(hex, 6, err);
 	if (rc)
 		return rc;
-	eng_hex(r, sizeof(r), hex);
 	const char *slash = strrchr(name, '/');
 	if (snprintf(path, sizeof(path), "%s/%s", b->root, name) >= (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s/%.*s%s.%s.%s.tmp", b->root, slash ? (int)(slash - name + 1) : 0, name,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "err.h"
 
 struct eng_hasher {
@@ -34,6 +35,17 @@ int eng_random(void *buf, size_t n, eng_err *err)
 	if (RAND_bytes(buf, (int)n) != 1)
 		return eng_fail(err, ENG_EIO, "the system random generator failed");
 	return ENG_OK;
+}
+
+int eng_random_hex(char *hex, size_t n, eng_err *err)
+{
+	uint8_t r[32];
+	if (n > sizeof(r))
+		return eng_fail(err, ENG_EINPUT, "eng_random_hex: at most %zu bytes", sizeof(r));
+	int rc = eng_random(r, n, err);
+	if (!rc)
+		eng_hex(r, n, hex);
+	return rc;
 }
 
 int eng_scrypt_check(uint64_t log_n, uint64_t r, uint64_t p, eng_err *err)

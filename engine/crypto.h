@@ -20,6 +20,8 @@ typedef struct eng_hasher eng_hasher;
 typedef struct eng_aead eng_aead;
 
 int eng_random(void *buf, size_t n, eng_err *err);
+/* n random bytes as 2n lower-case hex digits and a NUL (names of temporary objects). */
+int eng_random_hex(char *hex, size_t n, eng_err *err);
 /* ENG_EFORMAT unless the scrypt cost is one lifeboat accepts (bounded memory). */
 int eng_scrypt_check(uint64_t log_n, uint64_t r, uint64_t p, eng_err *err);
 int eng_scrypt(const void *secret, size_t len, const uint8_t *salt, size_t salt_len,

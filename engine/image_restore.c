@@ -293,12 +293,10 @@ static int open_dest(struct restore_job *j, const eng_restore_opts *o, char *tmp
 	char dcopy[PATH_MAX];
 	snprintf(dcopy, sizeof(dcopy), "%s", j->dest);
 	char *dir = dirname(dcopy);
-	uint8_t r[6];
 	char hex[13];
-	int rc = eng_random(r, sizeof(r), err);
+	int rc = eng_random_hex(hex, 6, err);
 	if (rc)
 		return rc;
-	eng_hex(r, sizeof(r), hex);
 	if (snprintf(tmp, PATH_MAX, "%s/.%s.lifeboat-%s", dir, base, hex) >= PATH_MAX)
 		return eng_fail(err, ENG_EINPUT, "%s: path too long", j->dest);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

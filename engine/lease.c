@@ -223,18 +223,16 @@ int eng_lease_take(eng_backend *b, bool exclusive, const char *op, eng_err *err)
 	struct eng_lease *l = calloc(1, sizeof(*l));
 	if (!l)
 		return eng_fail(err, ENG_ENOMEM, "out of memory");
-	uint8_t r[6];
 	char hex[13], host[64] = "";
 	gethostname(host, sizeof(host) - 1);
 	for (char *p = host; *p; p++)
 		if (*p == '/' || *p < 0x21 || *p > 0x7e)
 			*p = '_';
-	int rc = eng_random(r, sizeof(r), err);
+	int rc = eng_random_hex(hex, 6, err);
 	if (rc) {
 		free(l);
 		return rc;
 	}
-	eng_hex(r, sizeof(r), hex);
 	snprintf(l->base, sizeof(l->base), "locks/%c-%s-%ld-%s", exclusive ? 'x' : 's', host, (long)getpid(), hex);
 	snprintf(l->op, sizeof(l->op), "%s", op ? op : "a command");
 	l->b = b;

@@ -178,15 +178,14 @@ int eng_plan_put(eng_store *s, eng_plan_state *st, eng_err *err)
 	char *text = eng_plan_state_json(st);
 
 	eng_codec *c = eng_codec_new(&s->keys, s->zstd_level);
-	uint8_t *env = NULL, r[4];
+	uint8_t *env = NULL;
 	size_t env_len;
 	char name[400], hex[9];
 	rc = !text || !c ? eng_fail(err, ENG_ENOMEM, "out of memory")
 			 : eng_envelope_seal(c, "LBPLAN01", text, strlen(text), &env, &env_len, NULL, err);
 	if (!rc)
-		rc = eng_random(r, sizeof(r), err);
+		rc = eng_random_hex(hex, 4, err);
 	if (!rc) {
-		eng_hex(r, sizeof(r), hex);
 		snprintf(name, sizeof(name), "plans/%s/%016llu-%s", st->plan, (unsigned long long)st->seq, hex);
 		rc = eng_be_put(s->be, name, env, env_len, err);
 	}

@@ -50,16 +50,14 @@ static int make_spool_dir(eng_backend *b, eng_err *err)
 
 int eng_spool_create(eng_backend *b, eng_spool *sp, eng_err *err)
 {
-	uint8_t r[8];
 	char hex[17];
 	sp->fd = -1;
 	sp->path[0] = 0;
 	int rc = spool_dir(b, err);
 	if (!rc)
-		rc = eng_random(r, sizeof(r), err);
+		rc = eng_random_hex(hex, 8, err);
 	if (rc)
 		return rc;
-	eng_hex(r, sizeof(r), hex);
 	if (snprintf(sp->path, sizeof(sp->path), "%s/%ld-%s.spool", b->spool_dir, (long)getpid(), hex) >=
 	    (int)sizeof(sp->path))
 		return eng_fail(err, ENG_EINPUT, "spool path too long");

@@ -725,11 +725,9 @@ int eng_tree_restore(eng_store *s, const eng_point *pt, const char *dest, const 
 		*slash = 0;
 	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
 		return eng_fail(err, ENG_EINPUT, "%s: give the path of a new folder", dest);
-	uint8_t r[6];
 	char hex[13];
-	if ((rc = eng_random(r, sizeof(r), err)))
+	if ((rc = eng_random_hex(hex, 6, err)))
 		return rc;
-	eng_hex(r, sizeof(r), hex);
 	/* the work folder beside DEST */
 	int len = snprintf(tmpname, sizeof(tmpname), ".%s.lifeboat-%s", base, hex);
 	if (len > NAME_MAX)
