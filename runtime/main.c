@@ -1,6 +1,7 @@
 /* main.c — the lifeboat program: finds the command and runs it. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -62,6 +63,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* Keys, passphrases and secrets live in this process's environment and
+	 * memory: not dumpable, no other process of the same user (a step's
+	 * command, an app a plan starts) may read /proc/PID/environ or mem, or
+	 * attach to it. Children are dumpable again after their exec. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_BAD_INPUT;

@@ -174,3 +174,29 @@ YAML
 out=$(LIFEBOAT_SECRET_TRICKY=$TRICKY lb drill named.yaml 2>&1); rc=$?
 [ "$rc" = 0 ] && [[ $out == *'token ${{ secret.TRICKY }}'* ]] && pass "an action's name with \${{ }} is shown as written" \
 	|| fail "named action" "exit $rc" "$out"
+
+# --- 4. a child cannot read the secrets in lifeboat's own environment -----
+# (/proc/PPID/environ): lifeboat is not dumpable, so a process of the same
+# user is refused its environ and memory. Run as an unprivileged user (root
+# reads any process's environ).
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	U=$(mktemp -d /tmp/lifeboat-nobody.XXXXXX) && chmod 755 "$U"
+	cp "$LB_BIN" "$U/lifeboat"
+	cat > "$U/plan.yaml" <<'YAML'
+lifeboat: 1
+name: parent
+machines:
+  m: { prepare: [ { exec: "cat /proc/$PPID/environ > parent.env 2> parent.err; exit 0" } ] }
+groups: [ { name: g, machines: [m] } ]
+YAML
+	chown -R nobody: "$U"
+	SEC=parent-$RANDOM-secret
+	out=$(cd "$U" && LIFEBOAT_SECRET_TOKEN=$SEC LIFEBOAT_PASSPHRASE=$SEC HOME=$U setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		./lifeboat drill plan.yaml 2>&1); rc=$?
+	[ "$rc" = 0 ] && [ -e "$U/parent.err" ] && pass "a step of a job run by an unprivileged user ran" || fail "drill as nobody" "exit $rc" "$out"
+	grep -qF "$SEC" "$U/parent.env" 2>/dev/null && fail "a step read lifeboat's secrets from /proc/PPID/environ" \
+		|| pass "a step cannot read lifeboat's secrets from /proc/PPID/environ ($(head -c 80 "$U/parent.err"))"
+	rm -rf "$U"
+else
+	pass "(not root: the unprivileged-user check of /proc/PPID/environ is skipped)"
+fi
