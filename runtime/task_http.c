@@ -1,5 +1,6 @@
 /* task_http.c — core.http: one libcurl request on a worker thread. TLS
  * peers are verified unless the request says verify = false. */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -215,6 +216,50 @@ static char *opt_string(lua_State *L, const char *field, size_t *len)
 	return s;
 }
 
+/* An HTTP token (RFC 9110): what a method or a header name may be. */
+static bool is_token(const char *s, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+-.^_`|~", s[i]))
+			return false;
+	return true;
+}
+
+/* A method, header name or value that would end a line of the request (and
+ * start another one, a header or a request of its own) is refused. Names
+ * the header, never its value: a value may be a secret. */
+static int check_request_lines(lua_State *L)
+{
+	size_t len;
+	if (lua_getfield(L, 1, "method") == LUA_TSTRING) {
+		const char *m = lua_tolstring(L, -1, &len);
+		if (!is_token(m, len))
+			return luaL_error(L, "http: the method must be a word such as GET or PUT");
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			lua_pop(L, 1);
+			if (lua_type(L, -1) != LUA_TSTRING)
+				return luaL_error(L, "http: header names must be strings");
+			const char *name = lua_tolstring(L, -1, &len);
+			if (!is_token(name, len))
+				return luaL_error(L, "http: '%s' is not a header name", name);
+			lua_pushvalue(L, -1);
+			lua_gettable(L, -3);
+			const char *value = luaL_tolstring(L, -1, &len);
+			if (strlen(value) != len || strpbrk(value, "\r\n"))
+				return luaL_error(L, "http: the value of header %s holds a line break or a NUL byte", name);
+			lua_pop(L, 2);
+		}
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
 /* core.http{url, method = "GET", headers = {NAME = VALUE}, body = STR,
  * timeout = S, verify = true, cacert = FILE, max_body = BYTES,
  * connect_only = false (only open the TCP connection)} -> ticket */
@@ -231,6 +276,7 @@ int core_http(lua_State *L)
 		return luaL_error(L, "http: no url");
 	if (!allowed_scheme(lua_tostring(L, -1)))
 		return luaL_error(L, "http: only http:// and https:// URLs are allowed, not '%s'", lua_tostring(L, -1));
+	check_request_lines(L);
 	lua_getfield(L, 1, "max_body");
 	lua_Integer max_body = luaL_optinteger(L, -1, 8 << 20);
 	if (max_body < 0)

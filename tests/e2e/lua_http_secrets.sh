@@ -26,15 +26,28 @@ ok(http.get(tls .. "/json", { verify = false }).status == 200, "verify = false s
 local e2 = select(2, pcall(http.get, "http://127.0.0.1:1/"))
 ok(tostring(e2):find("127.0.0.1:1", 1, true), "a refused connection raises and names the URL", e2)
 local t0 = now()
-local e3 = select(2, pcall(http.get, "http://10.255.255.1:81/", { timeout = "300ms" }))
-ok(e3 and now() - t0 < 3, "timeout", e3)
+local e3 = select(2, pcall(http.get, "http://127.0.0.1:" .. arg[4] .. "/", { timeout = "300ms" }))
+ok(e3 and now() - t0 < 3, "timeout (a server that never answers)", e3)
+local e4 = select(2, pcall(http.get, base .. "/json", { headers = { ["X-A"] = "v\r\nX-Injected: 1" } }))
+ok(tostring(e4):find("header X-A holds a line break", 1, true), "a header value that would start another header is refused", e4)
+local e5 = select(2, pcall(http, { url = base .. "/json", method = "GET /x HTTP/1.1\r\nX: y\r\n\r\nGET" }))
+ok(tostring(e5):find("method must be a word", 1, true), "a method that would write its own request line is refused", e5)
+local e6 = select(2, pcall(http.get, base .. "/json", { headers = { ["X-B: 1\r\nX-C"] = "v" } }))
+ok(tostring(e6):find("is not a header name", 1, true), "a header name with a line break is refused", e6)
 LUA
-lb run http.lua "http://127.0.0.1:$NGX_PORT" "https://127.0.0.1:$NGX_TLS_PORT" "$NGX_DIR/cert.pem" > http.out 2>&1
+# a server that takes connections and never answers (for the timeout)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True); time.sleep(120)' > silent.port &
+SILENT=$!
+for _ in $(seq 50); do [ -s silent.port ] && break; sleep 0.1; done
+lb run http.lua "http://127.0.0.1:$NGX_PORT" "https://127.0.0.1:$NGX_TLS_PORT" "$NGX_DIR/cert.pem" "$(cat silent.port)" > http.out 2>&1
+kill $SILENT 2>/dev/null; wait $SILENT 2>/dev/null
 cat http.out | grep -E '^(not )?ok' | sed "s/^\(not \)\{0,1\}ok [0-9]*/&/" > http.tap
 while read -r line; do
 	case $line in "ok "*) pass "http: ${line#ok * - }";; "not ok "*) fail "http: ${line#not ok * - }" "$(cat http.out)";; esac
 done < http.tap
-[ "$(wc -l < http.tap)" -ge 11 ] || fail "http script ran to the end" "$(cat http.out)"
+[ "$(wc -l < http.tap)" -ge 14 ] || fail "http script ran to the end" "$(cat http.out)"
 
 # secrets
 SECRET_ENV=s3cr3t-from-env-$RANDOM
