@@ -20,7 +20,7 @@ local M = {}
 local EXIT = { done = 0, failed = 1, bad = 2, paused = 3, interrupted = 130 }
 
 local function errln(cmd, fmt, ...)
-  core.write(2, secrets.redact(string.format("lifeboat %s: " .. fmt, cmd, ...)) .. "\n")
+  core.write(2, out.shown(string.format("lifeboat %s: " .. fmt, cmd, ...)) .. "\n")
 end
 local function say(s) core.write(1, secrets.redact(s) .. "\n") end
 
@@ -364,7 +364,7 @@ local function run_steps(job, plan, steps, opts, done, rt)
     state_mod.save(rt.state_dir, st)
     local rec_ok, rec_err = pcall(blocking, function() state_mod.record_in_store(rt, plan, st, job.id) end)
     if not rec_ok then
-      say(out.paint("33", "warning: the plan's state could not be recorded in the store: " .. tostring(rec_err)))
+      say(out.paint("33", "warning: the plan's state could not be recorded in the store: " .. out.shown(rec_err)))
     end
   end
   local files = report.write(job, plan, summary)
@@ -381,7 +381,7 @@ local function run_steps(job, plan, steps, opts, done, rt)
   elseif result == "interrupted" then
     say(out.paint("33", string.format("job %s interrupted; continue with: lifeboat resume %s", job.id, job.id)))
   else
-    say(out.paint("31", string.format("job %s failed: %s", job.id, err or "see 'lifeboat job " .. job.id .. "'")))
+    say(out.paint("31", string.format("job %s failed: %s", job.id, err and out.shown(err) or "see 'lifeboat job " .. job.id .. "'")))
   end
   return EXIT[result] or EXIT.failed
 end
@@ -552,13 +552,13 @@ function M.job(args)
       error = j.error, steps = steps })
     return EXIT.done
   end
-  say(string.format("job %s: %s of %s, %s (%s)", j.id, j.op, j.plan or "?", j.state, job_duration(j)))
-  if j.error then say("error: " .. j.error) end
+  say(out.shown(string.format("job %s: %s of %s, %s (%s)", j.id, j.op, j.plan or "?", j.state, job_duration(j))))
+  if j.error then say(out.shown("error: " .. j.error)) end
   for _, id in ipairs(j.order) do
     local s = j.steps[id]
     local secs = s.ended and s.started and util.fmt_duration(s.ended - s.started) or "-"
-    say(string.format("  %-10s %-34s %8s  %s", s.state, id, secs, s.title or ""))
-    if s.error and s.state ~= "done" then say("             " .. s.error) end
+    say(out.shown(string.format("  %-10s %-34s %8s  %s", s.state, id, secs, s.title or "")))
+    if s.error and s.state ~= "done" then say(out.shown("             " .. s.error)) end
   end
   return EXIT.done
 end

@@ -22,6 +22,18 @@ end
 local function paint(code, s) return M.color and ("\27[" .. code .. "m" .. s .. "\27[0m") or s end
 M.paint = paint
 
+-- Text that comes from outside (a command's output in a step's error, a
+-- log line, a title): redacted, then every control character but newline
+-- and tab shown as \xNN, so it cannot move the cursor, retitle or clear
+-- the operator's terminal, or hide what follows.
+function M.shown(s)
+  return (secrets.redact(tostring(s)):gsub("[%c]", function(c)
+    if c == "\n" or c == "\t" then return c end
+    return string.format("\\x%02x", c:byte())
+  end))
+end
+local shown = M.shown
+
 -- Text is redacted as it leaves; JSON is also redacted before it is
 -- encoded (an escaped secret would not match).
 local function write(s) core.write(1, secrets.redact(s)) end
@@ -70,7 +82,7 @@ function M.event(kind, s)
   if kind == "interrupt" then M.line(paint("33", "interrupted: stopping running steps")); return end
   if kind == "start" then
     M.running[s.id] = true
-    if M.mode == "plain" then M.line(os.date("%H:%M:%S") .. "  start  " .. s.id .. "  " .. s.title) end
+    if M.mode == "plain" then M.line(os.date("%H:%M:%S") .. "  start  " .. shown(s.id) .. "  " .. shown(s.title)) end
     draw_status()
     return
   end
@@ -80,13 +92,14 @@ function M.event(kind, s)
   local secs = s.ended and s.started and ("  " .. util.fmt_duration(s.ended - s.started)) or ""
   local detail = ""
   if kind == "fail" or kind == "retry" or kind == "wait" or kind == "cancel" then
-    detail = "\n      " .. paint(mark[1], tostring(s.error))
+    detail = "\n      " .. paint(mark[1], shown(s.error))
   end
-  if kind == "blocked" then detail = "  (not run: " .. (s.skipped_because or "the job is stopping") .. ")" end
+  if kind == "blocked" then detail = "  (not run: " .. shown(s.skipped_because or "the job is stopping") .. ")" end
   if M.mode == "plain" then
-    M.line(string.format("%s  %-5s  %s%s%s", os.date("%H:%M:%S"), kind, s.id, secs, detail))
+    M.line(string.format("%s  %-5s  %s%s%s", os.date("%H:%M:%S"), kind, shown(s.id), secs, detail))
   else
-    M.line(string.format("  %s %-32s %s%s%s", paint(mark[1], mark[2]), s.id, paint("2", s.title), secs, detail))
+    M.line(string.format("  %s %-32s %s%s%s", paint(mark[1], mark[2]), shown(s.id), paint("2", shown(s.title)), secs,
+      detail))
   end
 end
 
@@ -96,7 +109,7 @@ function M.log(step, text)
     write(json.encode(secrets.redact_value { ev = "log", job = M.job and M.job.id, step = step and step.id, text = text,
       t = core.now() }) .. "\n")
   else
-    M.line("      " .. (step and (step.id .. ": ") or "") .. text)
+    M.line("      " .. shown((step and (step.id .. ": ") or "") .. text))
   end
 end
 

@@ -194,3 +194,25 @@ expect 2 "*broken.lua:1:*unexpected symbol*" "run of a script with a syntax erro
 printf 'error("boom")\n' > boom.lua
 expect 1 "*boom.lua:1: boom*" "run of a script that raises: exit 1" lb run boom.lua
 check "jobs of an empty state folder" bash -c "$LB_BIN jobs --state $PWD/none | grep -q 'no jobs'"
+
+# a command's output with terminal control sequences (retitle, clear the
+# screen, hide text): the job's output and `job` show them as \xNN, and the
+# step's log keeps the bytes as they were
+cat > escapes.yaml <<'YAML'
+lifeboat: 1
+name: escapes
+machines:
+  m:
+    prepare:
+      - lua: log("from lua \27[8mhidden\27[0m")
+      - exec: "printf 'bad \\033]0;pwned\\007\\033[2J\\033[8m' >&2; exit 1"
+groups: [ { name: g, machines: [m] } ]
+YAML
+out=$("$LB_BIN" drill escapes.yaml 2>&1); rc=$?
+J=$(last_job)
+jobout=$("$LB_BIN" job "$J" 2>&1)
+esc=$(printf '\033')
+[ "$rc" = 1 ] && [[ $out != *"$esc"* ]] && [[ $out == *'bad \x1b]0;pwned\x07\x1b[2J'* ]] && [[ $out == *'from lua \x1b[8mhidden'* ]] \
+	&& pass "control sequences in a step's error and log are shown as \\xNN, not sent to the terminal" || fail "escapes in the output" "exit $rc" "$out"
+[[ $jobout != *"$esc"* ]] && [[ $jobout == *'\x1b[2J'* ]] && pass "and in 'job'" || fail "escapes in job" "$jobout"
+grep -rqF "$esc[2J" ".lifeboat/jobs/$J/logs" && pass "the step's log keeps the bytes" || fail "the log keeps the bytes" "$(ls .lifeboat/jobs/$J/logs)"
