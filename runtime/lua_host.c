@@ -2,11 +2,14 @@
  * libraries (no io, no debug, no package), the core table, and the boot
  * module that loads the rest of stdlib and dispatches the command. A
  * watchdog ends the process (exit 130) if Lua stops responding to Ctrl-C
- * or SIGTERM. */
+ * or SIGTERM; the state's memory is bounded (LIFEBOAT_LUA_MEMORY, default
+ * 1 GiB), so plan code that allocates without end fails its step instead
+ * of taking the host's memory. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,33 @@
 #include "luacore.h"
 #include "tasks.h"
 #include "watchdog.h"
+
+struct lua_budget {
+	size_t used, limit;
+};
+
+static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct lua_budget *b = ud;
+	size_t old = ptr ? osize : 0;
+	if (nsize == 0) {
+		free(ptr);
+		b->used -= old;
+		return NULL;
+	}
+	if (nsize > old && b->used - old + nsize > b->limit)
+		return NULL; /* Lua collects garbage and tries again, then raises "not enough memory" */
+	void *p = realloc(ptr, nsize);
+	if (p)
+		b->used = b->used - old + nsize;
+	return p;
+}
+
+static int panic(lua_State *L)
+{
+	fprintf(stderr, "lifeboat: internal error: %s\n", lua_tostring(L, -1));
+	return 0;
+}
 
 static int traceback(lua_State *L)
 {
@@ -28,7 +58,20 @@ static int traceback(lua_State *L)
 
 static int run_command(const char *name, int argc, char **argv)
 {
-	lua_State *L = luaL_newstate();
+	struct lua_budget budget = { .limit = (size_t)1 << 30 };
+	const char *limit = getenv("LIFEBOAT_LUA_MEMORY");
+	uint64_t bytes;
+	if (limit && *limit) {
+		if (!rt_parse_size(limit, &bytes) || bytes < (16u << 20) || bytes > SIZE_MAX) {
+			fprintf(stderr, "lifeboat %s: LIFEBOAT_LUA_MEMORY must be a size of at least 16M, like 512M or 2G, not '%s'\n",
+				name, limit);
+			return EXIT_BAD_INPUT;
+		}
+		budget.limit = (size_t)bytes;
+	}
+	lua_State *L = lua_newstate(budget_alloc, &budget);
+	if (L)
+		lua_atpanic(L, panic);
 	if (!L) {
 		fprintf(stderr, "lifeboat %s: out of memory\n", name);
 		return EXIT_FAILED;

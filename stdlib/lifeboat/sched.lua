@@ -127,6 +127,9 @@ function M.run(job, steps, opts)
     if type(value) == "table" and value.evidence then s.partial = { evidence = value.evidence } end
     local msg = type(value) == "string" and value or tostring(value)
     msg = msg:gsub("^stdlib/[%w_/.]+:%d+: ", "") -- where in stdlib says nothing to an operator
+    if msg == "not enough memory" then
+      msg = "not enough memory: the plan's Lua code went over its limit (LIFEBOAT_LUA_MEMORY, default 1G)"
+    end
     s.error = msg
     if s.stopped_for == "interrupted" then
       s.state = "cancelled"

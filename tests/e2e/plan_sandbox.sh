@@ -190,3 +190,19 @@ r=$(stop_after 0.5 TERM "$LB_BIN" run spin.lua)
 [[ $r == "exit 130 after "[0-5]" s" ]] && pass "SIGTERM stops lifeboat run ($r)" || fail "SIGTERM in run" "$r" "$(cat stop.out)"
 out=$(LIFEBOAT_RUN_TIMEOUT=500ms timeout -s KILL 20 "$LB_BIN" run spin.lua 2>&1); rc=$?
 [ "$rc" = 1 ] && [[ $out == *"timed out"* ]] && pass "LIFEBOAT_RUN_TIMEOUT stops it too" || fail "run timeout" "exit $rc" "$out"
+
+# plan code that allocates without end fails its step at the Lua memory
+# limit; the job's cleanup still runs; a bad limit is refused
+cat > mem.yaml <<'YAML'
+lifeboat: 1
+name: mem
+machines:
+  m:
+    prepare:
+      - lua: "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end"
+groups: [ { name: g, machines: [m] } ]
+YAML
+out=$(LIFEBOAT_LUA_MEMORY=64M "$LB_BIN" drill mem.yaml 2>&1); rc=$?
+[ "$rc" = 1 ] && [[ $out == *"prepare/1: not enough memory: the plan's Lua code went over its limit"* ]] && [[ $out == *"done   cleanup/m/remove"* ]] \
+	&& pass "a step that allocates without end fails at LIFEBOAT_LUA_MEMORY, and cleanup runs" || fail "Lua memory limit" "exit $rc" "$out"
+expect 2 "*LIFEBOAT_LUA_MEMORY must be a size*" "a bad LIFEBOAT_LUA_MEMORY is refused" env LIFEBOAT_LUA_MEMORY=lots "$LB_BIN" validate mem.yaml
