@@ -36,6 +36,27 @@ function P.describe(what, site, mname, plan)
   return what .. " " .. mname
 end
 
+-- Shell words that are not programs on PATH: builtins and keywords a
+-- command string may start with.
+local SHELL_WORDS = {}
+for w in ("cd exec command eval export set unset umask ulimit trap source . : true false test [ " ..
+  "if for while until case { ( ! wait read printf echo"):gmatch("%S+") do SHELL_WORDS[w] = true end
+
+-- The program a command string runs: its first word after any leading
+-- NAME=value assignments (a value may be quoted or a ${{ }} expression);
+-- nil when that word is the shell's own.
+local function program_of(text)
+  local s = text
+  while true do
+    local rest = s:match("^%s*[%a_][%w_]*=(.*)$")
+    if not rest then break end
+    s = rest:match("^%${{.-}}(.*)$") or rest:match('^"[^"]*"(.*)$') or rest:match("^'[^']*'(.*)$") or
+      rest:match("^[^%s]*(.*)$")
+  end
+  local first = s:match("^%s*(%S+)")
+  if first and not SHELL_WORDS[first] then return first end
+end
+
 function P.preflight(site, plan, op)
   local problems = {}
   if not site.root then problems[#problems + 1] = "site '" .. site.name .. "' has no root folder" end
@@ -44,7 +65,7 @@ function P.preflight(site, plan, op)
     for _, key in ipairs({ "start", "stop" }) do
       local cmd = m[key]
       local first = type(cmd) == "table" and not expr.is_template(cmd) and expr.text(cmd[1]) or
-        (cmd and expr.text(cmd):match("^%s*(%S+)"))
+        (cmd and program_of(expr.text(cmd)))
       if first and not first:find("${{", 1, true) and not first:find("/", 1, true) then
         local found = false
         for dir in (core.getenv("PATH") or ""):gmatch("[^:]+") do

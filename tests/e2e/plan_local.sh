@@ -210,3 +210,34 @@ check "cleanup" lb cleanup plan.yaml
 running "$p" && fail "cleanup stops a process whose pid never reached the journal" || pass "cleanup stops a process whose pid never reached the journal"
 for p in $(cat started); do kill "$p" 2>/dev/null; done
 cd .. || exit 1
+
+# preflight checks that a machine's start and stop programs are on PATH:
+# after NAME=value assignments (a value may be an expression with spaces),
+# not the shell's own words (cd, exec...)
+mkdir -p pf && cd pf || exit 1
+mkdir -p a/m/d
+pf_plan() { cat > pf.yaml <<YAML
+lifeboat: 1
+name: pf
+store: replica
+sites:
+  primary: { provider: local, root: a }
+  recovery: { provider: local, root: b }
+  drill: { provider: local, root: d }
+machines:
+  m:
+    datasets: [ { name: d, kind: tree, path: d } ]
+    start: $1
+    stop: $2
+groups: [ { name: g, machines: [m] } ]
+YAML
+}
+pf_plan 'cd . && exec sleep 30' 'PGX=${{ env.HOME }} A="x y" true'
+out=$("$LB_BIN" replicate pf.yaml --dry-run 2>&1); rc=$?
+[ $rc = 0 ] && [[ $out == *"preflight: ok"* ]] && pass "preflight: shell words and leading assignments are not taken for programs" \
+	|| fail "preflight of shell words" "exit $rc" "$out"
+pf_plan 'exec sleep 30' 'PGX=${{ env.HOME }} Y=2 no-such-program-x stop'
+out=$("$LB_BIN" replicate pf.yaml --dry-run 2>&1); rc=$?
+[ $rc != 0 ] && [[ $out == *"stop command 'no-such-program-x' is not on PATH"* ]] && pass "preflight: the program after the assignments is checked" \
+	|| fail "preflight after assignments" "exit $rc" "$out"
+cd .. || exit 1
