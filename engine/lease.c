@@ -69,7 +69,9 @@ static int put_lease(struct eng_lease *l, eng_err *err)
 		snprintf(l->name, sizeof(l->name), "%s", old);
 		return rc;
 	}
+	pthread_mutex_lock(&l->mu); /* eng_lease_lost reads it from the writers' threads */
 	l->expires = expires;
+	pthread_mutex_unlock(&l->mu);
 	eng_err e;
 	if (old[0])
 		eng_be_remove(l->b, old, &e);
