@@ -71,6 +71,12 @@ bench_lifeboat() { # BACKEND
 	warm v2.img; measure "lifeboat.$b.incr" "$LB" sync v2.img --store "$url" --as vm/disk
 	rm -f out.img; measure "lifeboat.$b.restore" "$LB" restore --store "$url" vm/disk out.img
 	cmp v2.img out.img; rm -f out.img
+	case $b in   # each round's stores go once measured (three rounds of them fill a small disk)
+	local) rm -rf "$url" ;;
+	s3) rm -rf "$W/s3rver/lb-bench-$n" ;;
+	azure) "$LB" prune --store "$url" --forget-all vm >/dev/null 2>&1 || true ;;
+	sftp) rm -rf "$SFTP_DIR/lb-$n" ;;
+	esac
 }
 
 bench_restic() { # BACKEND
@@ -86,6 +92,11 @@ bench_restic() { # BACKEND
 	measure "restic.$b.restore" restic "${opts[@]}" -r "$repo" restore latest --target restic-out
 	cmp v2.img restic-out/v1.img; rm -rf restic-out
 	cp --sparse=always v1.orig v1.img
+	case $b in
+	local) rm -rf "$repo" ;;
+	s3) rm -rf "$W/s3rver/restic-bench-$n" ;;
+	sftp) rm -rf "$SFTP_DIR/restic-$n" ;;
+	esac
 }
 
 for round in $(seq "$RUNS"); do
