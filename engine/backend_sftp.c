@@ -69,18 +69,8 @@ static size_t on_write(char *src, size_t size, size_t n, void *ctx)
 		s->got += len;
 		return len;
 	}
-	if (s->tlen + len + 1 > s->tcap) {
-		size_t cap = s->tcap ? s->tcap * 2 : 8192;
-		while (cap < s->tlen + len + 1)
-			cap *= 2;
-		if (cap > (64u << 20))
-			return 0;
-		char *t = realloc(s->text, cap);
-		if (!t)
-			return 0;
-		s->text = t;
-		s->tcap = cap;
-	}
+	if (s->tlen + len + 1 > (64u << 20) || !eng_reserve(&s->text, &s->tcap, s->tlen + len + 1, 8192))
+		return 0;
 	memcpy(s->text + s->tlen, src, len);
 	s->tlen += len;
 	s->text[s->tlen] = 0;

@@ -1,5 +1,8 @@
-/* bytes.c — hex encoding. */
+/* bytes.c — hex encoding and growing buffers. */
 #include "bytes.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 void eng_hex(const uint8_t *bin, size_t n, char *out)
 {
@@ -28,4 +31,21 @@ bool eng_unhex(const char *hex, uint8_t *bin, size_t n)
 		bin[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return hex[2 * n] == 0;
+}
+
+bool eng_reserve(void *bufp, size_t *cap, size_t need, size_t first)
+{
+	if (need <= *cap)
+		return true;
+	size_t c = *cap ? *cap : first;
+	while (c < need)
+		c *= 2;
+	void *buf;
+	memcpy(&buf, bufp, sizeof(buf));
+	void *p = realloc(buf, c);
+	if (!p)
+		return false;
+	memcpy(bufp, &p, sizeof(p));
+	*cap = c;
+	return true;
 }

@@ -44,6 +44,11 @@ static inline bool eng_all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Makes the buffer *bufp (any pointer type, capacity *cap bytes) hold at
+ * least need bytes, doubling from first; false when out of memory (the
+ * buffer is then unchanged). */
+bool eng_reserve(void *bufp, size_t *cap, size_t need, size_t first);
+
 /* Writes 2*n hex digits and a NUL into out. */
 void eng_hex(const uint8_t *bin, size_t n, char *out);
 /* Parses exactly 2*n hex digits; false on anything else. */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "err.h"
 
 #define ANSWER_DEFAULT_MAX (64u << 20)
@@ -179,16 +180,8 @@ static size_t on_write(char *src, size_t size, size_t n, void *ctx)
 		h->overflow = true;
 		return 0;
 	}
-	if (h->got + len + 1 > h->cap) {
-		size_t cap = h->cap ? h->cap : 16384;
-		while (cap < h->got + len + 1)
-			cap *= 2;
-		uint8_t *b = realloc(h->buf, cap);
-		if (!b)
-			return 0;
-		h->buf = b;
-		h->cap = cap;
-	}
+	if (!eng_reserve(&h->buf, &h->cap, h->got + len + 1, 16384))
+		return 0;
 	memcpy(h->buf + h->got, src, len);
 	h->got += len;
 	return len;

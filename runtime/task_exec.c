@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "child_env.h"
 #include "luacore.h"
 #include "tasks.h"
@@ -81,17 +82,9 @@ static void capture_add(capture *c, const char *data, size_t n)
 	size_t room = c->limit > c->len ? c->limit - c->len : 0;
 	size_t take = n < room ? n : room;
 	if (take) {
-		if (c->len + take > c->cap) {
-			size_t cap = c->cap ? c->cap : 4096;
-			while (cap < c->len + take)
-				cap *= 2;
-			char *nb = realloc(c->buf, cap);
-			if (!nb) {
-				c->dropped += n;
-				return;
-			}
-			c->buf = nb;
-			c->cap = cap;
+		if (!eng_reserve(&c->buf, &c->cap, c->len + take, 4096)) {
+			c->dropped += n;
+			return;
 		}
 		memcpy(c->buf + c->len, data, take);
 		c->len += take;

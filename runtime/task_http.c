@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bytes.h"
 #include "luacore.h"
 #include "tasks.h"
 
@@ -39,16 +40,8 @@ static size_t buf_add(buf *b, const char *data, size_t n)
 		b->over = true;
 		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 8192;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *nd = realloc(b->data, cap);
-		if (!nd)
-			return 0;
-		b->data = nd;
-		b->cap = cap;
-	}
+	if (!eng_reserve(&b->data, &b->cap, b->len + n + 1, 8192))
+		return 0;
 	memcpy(b->data + b->len, data, n);
 	b->len += n;
 	b->data[b->len] = 0;
