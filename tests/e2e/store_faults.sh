@@ -62,8 +62,12 @@ grep -q ' error \| reset \| truncate ' "$WORK/proxy.log" && pass "s3: the proxy 
 $GEN mutate img 30 >/dev/null 2>&1
 LIFEBOAT_RETRIES=3 "$LB_BIN" sync img --store "$S3_URL" --as vm/disk >/dev/null 2>sync.err &
 SYNC=$!
-sleep 0.$((RANDOM % 4 + 1))
+# stopped at a random early moment (the whole sync takes a fraction of a
+# second), so the server dies while it runs, not after it
+sleep 0.0$((RANDOM % 8 + 2))
+kill -STOP "$SYNC"
 kill -9 "$S3_PID"; wait "$S3_PID" 2>/dev/null
+kill -CONT "$SYNC"
 t0=$(date +%s)
 wait "$SYNC"; rc=$?
 [ $rc != 0 ] && [ $(( $(date +%s) - t0 )) -lt 60 ] && pass "a sync whose server died fails within a minute (exit $rc)" ||
@@ -80,7 +84,7 @@ $GEN mutate img 30 >/dev/null 2>&1
 before=$(lb points --store "$S3_URL" --json)
 "$LB_BIN" sync img --store "$S3_URL" --as vm/disk >/dev/null 2>&1 &
 SYNC=$!
-sleep 0.$((RANDOM % 5 + 2))
+sleep 0.0$((RANDOM % 8 + 2))   # early: the whole sync takes a fraction of a second
 kill -9 "$SYNC" 2>/dev/null; wait "$SYNC" 2>/dev/null
 [ "$(lb points --store "$S3_URL" --json)" = "$before" ] && pass "kill -9 mid-upload: no new point" ||
 	pass "kill -9 mid-upload: the sync had finished first"
