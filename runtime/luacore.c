@@ -443,7 +443,7 @@ int rt_open_core(lua_State *L)
 		{ "environ", core_environ }, { "pid", core_pid }, { "write", core_write },
 		{ "stdlib", core_stdlib }, { "stdlib_names", core_stdlib_names },
 		{ "yaml_load", core_yaml_load }, { "xml_set", core_xml_set },
-		{ "self_exe", core_self_exe },
+		{ "self_exe", core_self_exe }, { "qmp", core_qmp },
 		{ "json_encode", core_json_encode }, { "json_decode", core_json_decode },
 		{ "json_set", core_json_set },
 		{ NULL, NULL },

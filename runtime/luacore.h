@@ -37,5 +37,6 @@ int core_json_decode(struct lua_State *L);
 int core_json_set(struct lua_State *L);
 int core_open_fs(struct lua_State *L);
 int core_xml_set(struct lua_State *L);
+int core_qmp(struct lua_State *L);
 
 #endif

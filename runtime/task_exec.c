@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -22,6 +23,7 @@
 #include "bytes.h"
 #include "child_env.h"
 #include "luacore.h"
+#include "netns.h"
 #include "tasks.h"
 
 #define GRACE_SECONDS 3.0
@@ -57,7 +59,8 @@ typedef struct capture {
 } capture;
 
 typedef struct exec_req {
-	char **argv, **envp, *cwd, *input;
+	char **argv, **envp, *cwd, *input, *netns;
+	int netns_fd; /* open while the child starts */
 	size_t input_len;
 	double timeout;
 	/* results */
@@ -133,7 +136,10 @@ static void child(exec_req *r, const char *path, char **envp, int in[2], int out
 	dup2(in[0], 0);
 	dup2(out[1], 1);
 	dup2(err[1], 2);
-	int e[2] = { 1, 0 }; /* what failed (1 chdir, 2 exec), errno */
+	int e[2] = { 3, 0 }; /* what failed (3 netns, 1 chdir, 2 exec), errno */
+	if (r->netns_fd >= 0 && setns(r->netns_fd, CLONE_NEWNET) != 0)
+		goto fail;
+	e[0] = 1;
 	if (r->cwd && chdir(r->cwd) != 0)
 		goto fail;
 	e[0] = 2;
@@ -202,6 +208,8 @@ static void exec_run(rt_task *t)
 		goto done;
 	}
 	char **envp = r->envp;
+	if (r->netns && (r->netns_fd = rt_netns_open(r->netns, r->error, sizeof(r->error))) < 0)
+		goto done;
 	int errp[2];
 	if (pipe2(errp, O_CLOEXEC)) {
 		snprintf(r->error, sizeof(r->error), "cannot create pipes: %s", strerror(errno));
@@ -212,6 +220,8 @@ static void exec_run(rt_task *t)
 	if (pid == 0)
 		child(r, path, envp, in, out, err, errp[1], parent); /* does not return */
 	close(errp[1]);
+	if (r->netns_fd >= 0)
+		close_fd(&r->netns_fd);
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
@@ -222,7 +232,10 @@ static void exec_run(rt_task *t)
 	if (pid < 0 || got_err == (ssize_t)sizeof(child_err)) {
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
-		if (pid > 0 && child_err[0] == 1)
+		if (pid > 0 && child_err[0] == 3)
+			snprintf(r->error, sizeof(r->error), "cannot enter network namespace '%s': %s", r->netns,
+				 strerror(child_err[1]));
+		else if (pid > 0 && child_err[0] == 1)
 			snprintf(r->error, sizeof(r->error), "cannot run '%s' in %s: %s", r->argv[0], r->cwd,
 				 strerror(child_err[1]));
 		else
@@ -330,6 +343,9 @@ static void exec_destroy(rt_task *t)
 	free_strv(r->argv);
 	rt_free_env(r->envp);
 	free(r->cwd);
+	free(r->netns);
+	if (r->netns_fd >= 0)
+		close(r->netns_fd);
 	free(r->input);
 	free(r->out.buf);
 	free(r->err.buf);
@@ -348,7 +364,7 @@ static char *xstrdup(lua_State *L, const char *s, size_t n)
 }
 
 /* core.exec{argv = {...}, env = {...}, cwd = DIR, stdin = STR, timeout = S,
- * max_output = BYTES} -> ticket */
+ * max_output = BYTES, netns = NAME} -> ticket */
 int core_exec(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -383,6 +399,7 @@ int core_exec(lua_State *L)
 		return luaL_error(L, "out of memory");
 	}
 	t->data = r;
+	r->netns_fd = -1;
 	r->argv = calloc((size_t)argc + 1, sizeof(char *));
 	if (!r->argv) {
 		exec_destroy(t);
@@ -405,6 +422,9 @@ int core_exec(lua_State *L)
 	}
 	if (lua_getfield(L, 1, "cwd") == LUA_TSTRING)
 		r->cwd = xstrdup(L, lua_tostring(L, -1), lua_rawlen(L, -1));
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "netns") == LUA_TSTRING)
+		r->netns = xstrdup(L, lua_tostring(L, -1), lua_rawlen(L, -1));
 	lua_pop(L, 1);
 	if (lua_getfield(L, 1, "stdin") == LUA_TSTRING) {
 		size_t n;

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "bytes.h"
 #include "luacore.h"
+#include "netns.h"
 #include "tasks.h"
 
 typedef struct buf {
@@ -21,7 +23,8 @@ typedef struct buf {
 } buf;
 
 typedef struct http_req {
-	char *method, *url, *body, *cacert;
+	char *method, *url, *body, *cacert, *netns;
+	int netns_fd;
 	size_t body_len;
 	struct curl_slist *headers;
 	double timeout;
@@ -69,6 +72,15 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 	return atomic_load(&r->task->cancel) ? 1 : 0;
 }
 
+/* Sockets of a request that names a network namespace are made inside it. */
+static curl_socket_t open_in_netns(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)purpose;
+	http_req *r = ud;
+	int s = rt_netns_socket(r->netns_fd, a->family, a->socktype, a->protocol);
+	return s < 0 ? CURL_SOCKET_BAD : s;
+}
+
 static void http_run(rt_task *t)
 {
 	http_req *r = t->data;
@@ -112,6 +124,15 @@ static void http_run(rt_task *t)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
 	if (r->connect_only)
 		curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+	if (r->netns) {
+		r->netns_fd = rt_netns_open(r->netns, r->error, sizeof(r->error));
+		if (r->netns_fd < 0) {
+			curl_easy_cleanup(c);
+			return;
+		}
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_in_netns);
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, r);
+	}
 	CURLcode rc = curl_easy_perform(c);
 	if (rc == CURLE_OK) {
 		r->error[0] = 0;
@@ -178,6 +199,9 @@ static void http_destroy(rt_task *t)
 	free(r->url);
 	free(r->body);
 	free(r->cacert);
+	free(r->netns);
+	if (r->netns_fd >= 0)
+		close(r->netns_fd);
 	curl_slist_free_all(r->headers);
 	free(r->resp.data);
 	free(r->resp_headers.data);
@@ -255,7 +279,8 @@ static int check_request_lines(lua_State *L)
 
 /* core.http{url, method = "GET", headers = {NAME = VALUE}, body = STR,
  * timeout = S, verify = true, cacert = FILE, max_body = BYTES,
- * connect_only = false (only open the TCP connection)} -> ticket */
+ * connect_only = false (only open the TCP connection), netns = NAME (the
+ * network namespace its connections are made in)} -> ticket */
 int core_http(lua_State *L)
 {
 	static int curl_ready;
@@ -292,6 +317,8 @@ int core_http(lua_State *L)
 		r->method = strdup("GET");
 	r->body = opt_string(L, "body", &r->body_len);
 	r->cacert = opt_string(L, "cacert", NULL);
+	r->netns = opt_string(L, "netns", NULL);
+	r->netns_fd = -1;
 	r->timeout = timeout;
 	r->resp.limit = (size_t)max_body;
 	r->resp_headers.limit = 1 << 20;

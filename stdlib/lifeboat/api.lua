@@ -41,6 +41,15 @@ end
 -- (seconds or "30s"), max_output (bytes per stream), check (default true:
 -- a non-zero exit raises), show (the command as logs show it). Returns
 -- {code, stdout, stderr, ok, seconds}.
+-- The network namespace a command or request runs in: the one named, none
+-- for false, else that of the running step's site (a drill's isolated
+-- network, a site's own network), if it has one.
+function M.netns(want)
+  if want == false then return nil end
+  if want ~= nil then return want end
+  return sched.current and sched.current.netns or nil
+end
+
 function M.exec(cmd, opts)
   opts = opts or {}
   local argv
@@ -52,7 +61,7 @@ function M.exec(cmd, opts)
   local timeout = opts.timeout
   if type(timeout) == "string" then timeout = util.parse_duration(timeout) end
   local r = sched.await(core.exec { argv = argv, env = child_env(opts.env), cwd = opts.cwd, stdin = opts.stdin,
-    timeout = timeout, max_output = opts.max_output })
+    timeout = timeout, max_output = opts.max_output, netns = M.netns(opts.netns) })
   local shown = opts.show or (type(cmd) == "string" and cmd or table.concat(argv, " "))
   if r.error then error("exec: " .. r.error, 2) end
   r.ok = r.code == 0 and not r.timed_out
@@ -83,7 +92,7 @@ local function request(req)
   if type(timeout) == "string" then timeout = util.parse_duration(timeout) end
   local r = sched.await(core.http { url = req.url, method = req.method or (body and "POST" or "GET"),
     headers = headers, body = body, timeout = timeout or 30, verify = req.verify, cacert = req.cacert,
-    max_body = req.max_body })
+    max_body = req.max_body, netns = M.netns(req.netns) })
   if r.error then error(string.format("%s %s: %s", req.method or "GET", secrets.redact(req.url), r.error), 2) end
   r.json = function() return json.decode(r.body) end
   return r

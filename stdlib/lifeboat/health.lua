@@ -11,7 +11,10 @@ local secrets = require("lifeboat.secrets")
 
 local M = {}
 
-local function await_http(req) return sched.await(core.http(req)) end
+local function await_http(req)
+  req.netns = api.netns()
+  return sched.await(core.http(req))
+end
 
 local probe = {}
 

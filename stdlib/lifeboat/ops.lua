@@ -32,9 +32,19 @@ function M.site(plan, name)
   end
   local offset = raw.port_offset or 0
   local s = { name = name, provider = raw.provider, root = abs(plan, raw.root), port_offset = offset,
-    options = raw.options or {} }
+    options = raw.options or {}, raw = raw }
   s.port = function(n) return math.tointeger(n + offset) end
   s.url = function(n, path) return "http://127.0.0.1:" .. s.port(n) .. (path or "/") end
+  -- a site with a network of its own: steps, health checks and actions of
+  -- the site run inside it, and machines have an address there
+  local net, addresses = raw.network, raw.addresses or {}
+  s.netns = net and net.name or nil
+  s.network = net and { name = net.name, subnet = net.subnet, isolated = net.isolated or false } or nil
+  s.addr = function(machine)
+    local a = addresses[machine]
+    if not a then error(string.format("site '%s' has no address for '%s'", name, tostring(machine)), 2) end
+    return a
+  end
   return s
 end
 
@@ -93,6 +103,7 @@ local function action_step(b, site, a, id, group, machine)
   local plan, rt = b.plan, b.rt
   return b.add {
     id = id, group = group, machine = machine, title = a.name and expr.text(a.name) or actions.describe(a), kind = "action",
+    netns = site.netns,
     action = a, timeout = a.kind ~= "manual" and a.timeout or nil, retries = a.retries, on_error = a.on_error,
     describe = actions.describe(a),
     run = function(step)
@@ -150,6 +161,7 @@ local function machine_step(b, site, what, mname, group, id, extra)
   local provider = M.provider(plan, site.provider)
   local s = {
     id = id, group = group, machine = mname, kind = what, title = what .. " " .. mname .. " (" .. site.name .. ")",
+    netns = what == "health" and site.netns or nil,
     describe = (provider.describe and provider.describe(what, site, mname, plan)) or
       (what .. " " .. mname .. " on " .. site.name .. " (" .. site.provider .. ")"),
     run = function(step)
@@ -162,6 +174,12 @@ local function machine_step(b, site, what, mname, group, id, extra)
       if what == "health" then
         if provider.noop then return provider.health(ctx) end
         local ok, ev = pcall(health.run, plan.raw.machines[mname].health, ctx.scope, plan)
+        if not ok and provider.diagnose then
+          -- what the machine said about itself (a VM's console) helps more than the timeout
+          local said = provider.diagnose(ctx)
+          if said then error(setmetatable({ evidence = type(ev) == "table" and ev.evidence or nil },
+            { __tostring = function() return tostring(ev) .. "\n" .. said end }), 0) end
+        end
         if not ok then error(ev, 0) end
         return { evidence = ev }
       end

@@ -182,8 +182,19 @@ local function check_sites(ctx, plan)
   for _, name in ipairs(ctx.order[sites] or {}) do
     local s = sites[name]
     if type(s.provider) == "string" and not M.find_module(plan.dir, "providers", s.provider) then
-      at(ctx, ctx.seen[s] and ctx.seen[s].provider or ctx.pos[s], "site '%s': unknown provider '%s' (known: local, noop)",
-        name, s.provider)
+      at(ctx, ctx.seen[s] and ctx.seen[s].provider or ctx.pos[s], "site '%s': unknown provider '%s' (known: %s)",
+        name, s.provider, table.concat(schema.stdlib_providers, ", "))
+    end
+    local fields = schema.plan.fields.sites.values.fields
+    for key, node in pairs(ctx.seen[s] or {}) do
+      local owner = fields[key] and fields[key].provider
+      if owner and owner ~= s.provider then
+        at(ctx, node, "site '%s': key '%s' is for sites of provider %s, not %s", name, key, owner, tostring(s.provider))
+      end
+    end
+    local ok, p = pcall(M.load_module, plan.dir, "providers", s.provider)
+    if ok and p.check_site then
+      p.check_site(name, s, plan, function(node, fmt, ...) at(ctx, node or ctx.pos[s], fmt, ...) end, ctx)
     end
   end
 end

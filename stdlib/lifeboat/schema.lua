@@ -70,6 +70,27 @@ local site = obj({
   options = dict(any),
 })
 
+-- Providers declare their own keys of sites and machines: keys(types)
+-- returns {site = {NAME = SPEC}, machine = {NAME = SPEC}}. A site key is
+-- for sites of that provider only (the plan checker says so); a machine
+-- key for any machine, as a machine may run on several providers.
+M.types = { str = str, int = int, dur = dur, size = size, bool = bool, any = any, obj = obj, list = list,
+  dict = dict, enum = enum, command = command }
+M.stdlib_providers = { "local", "noop", "qemu" }
+for _, pname in ipairs(M.stdlib_providers) do
+  local p = require("providers." .. pname)
+  local keys = p.keys and p.keys(M.types) or {}
+  for name, spec in pairs(keys.site or {}) do
+    assert(not site.fields[name], "site key declared twice: " .. name)
+    spec.provider = pname
+    site.fields[name] = spec
+  end
+  for name, spec in pairs(keys.machine or {}) do
+    assert(not machine.fields[name], "machine key declared twice: " .. name)
+    machine.fields[name] = spec
+  end
+end
+
 local group = obj({
   name = str { required = true, name = true }, machines = { type = "list", items = str(), required = true },
   before = list(M.action), after = list(M.action), max_parallel = int { min = 1 },

@@ -50,7 +50,8 @@ local function lifeboat(rt, args, opts)
   if not opts.no_store then argv[#argv + 1] = "--store"; argv[#argv + 1] = rt.store.url end
   if rt.store.key_file and not opts.no_key then argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file end
   argv[#argv + 1] = "--json"
-  local r = api.exec(argv, { check = false, timeout = opts.timeout, env = M.child_env(), max_output = math.maxinteger })
+  local r = api.exec(argv, { check = false, timeout = opts.timeout, env = M.child_env(), max_output = math.maxinteger,
+    netns = false })
   if r.code ~= 0 then error((((r.stderr ~= "" and r.stderr or r.stdout):gsub("%s+$", ""))), 0) end
   local what = "'lifeboat " .. args[1] .. " --store " .. rt.store.url .. "'"
   if r.stdout_dropped then
@@ -85,7 +86,7 @@ function M.ensure(rt)
   if rt.store.key_file then
     argv[#argv + 1] = "--encrypt"; argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file
   end
-  api.exec(argv, { env = M.child_env() })
+  api.exec(argv, { env = M.child_env(), netns = false })
   rt.store.info = nil
 end
 

@@ -130,7 +130,7 @@ end
 -- A process's identity: when it started (field 22 of /proc/PID/stat, clock
 -- ticks since boot) and which boot that was. A pid alone may name another
 -- process once the one lifeboat started is gone, or after a reboot.
-local function identity(pid)
+function P.identity(pid)
   local stat = core.fs.read("/proc/" .. math.tointeger(pid) .. "/stat")
   local boot = core.fs.read("/proc/sys/kernel/random/boot_id")
   -- the fields after the command, which is in parentheses and may hold anything
@@ -145,9 +145,9 @@ end
 
 -- True while the recorded process is alive and still the one lifeboat
 -- started (a record without an identity cannot be trusted).
-local function ours_alive(res)
+function P.ours_alive(res)
   if not core.alive(res.pid) then return false end
-  local now = identity(res.pid)
+  local now = P.identity(res.pid)
   return now ~= nil and now.start == res.start and now.boot == res.boot
 end
 
@@ -159,7 +159,7 @@ local function command_argv(cmd, scope) return (require("lifeboat.command").argv
 local function stop_pid(res, grace)
   local pid = res.pid
   if not core.alive(pid) then return "gone" end
-  if not ours_alive(res) then
+  if not P.ours_alive(res) then
     api.log("pid %d is not the process lifeboat started (its start time differs): not signalled", pid)
     return "not ours"
   end
@@ -186,7 +186,7 @@ local function writing_to(log)
       local pgrp = math.tointeger(tonumber((stat:match("^%d+ %(.*%) %S+ %S+ (%d+)"))))
       if pgrp and pgrp > 1 and not groups[pgrp] then
         groups[pgrp] = true
-        local id = identity(pgrp)
+        local id = P.identity(pgrp)
         if id then out[#out + 1] = { pid = pgrp, start = id.start, boot = id.boot } end
       end
     end
@@ -233,7 +233,7 @@ function P.start(ctx)
   record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, log = log })
   local pid, e = core.spawn { argv = argv, cwd = ctx.site.root, log = log }
   if not pid then error(e, 0) end
-  local id = identity(pid) or {}
+  local id = P.identity(pid) or {}
   record(ctx, { kind = "process", pid = pid, start = id.start, boot = id.boot, log = log })
   require("lifeboat.sched").sleep(0.3)
   if not core.alive(pid) then
@@ -263,7 +263,7 @@ end
 
 function P.running(ctx)
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
-    if res.kind == "process" and res.pid and ours_alive(res) then return true end
+    if res.kind == "process" and res.pid and P.ours_alive(res) then return true end
   end
   return false
 end

@@ -1,0 +1,173 @@
+/* lua_qmp.c — core.qmp: a client of QEMU's machine protocol (QMP) on a unix
+ * socket. It greets, enables commands (qmp_capabilities), sends each
+ * command and waits for its answer, keeping the events QEMU sends between.
+ * Calls are short (stop, cont, query-status, system_powerdown), so it
+ * blocks, with a deadline. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "luacore.h"
+#include "tasks.h"
+
+typedef struct qmp_conn {
+	int fd;
+	char buf[65536];
+	size_t len;
+	double deadline;
+} qmp_conn;
+
+/* The next line QEMU sends (without its newline), or NULL with err set. */
+static char *read_line(qmp_conn *c, char *err, size_t errlen)
+{
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (nl) {
+			size_t n = (size_t)(nl - c->buf);
+			char *line = malloc(n + 1);
+			if (!line) {
+				snprintf(err, errlen, "out of memory");
+				return NULL;
+			}
+			memcpy(line, c->buf, n);
+			line[n] = 0;
+			memmove(c->buf, nl + 1, c->len - n - 1);
+			c->len -= n + 1;
+			return line;
+		}
+		if (c->len == sizeof(c->buf)) {
+			snprintf(err, errlen, "a message longer than %zu bytes", sizeof(c->buf));
+			return NULL;
+		}
+		int ms = (int)((c->deadline - rt_mono()) * 1000);
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int r = ms > 0 ? poll(&p, 1, ms) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(err, errlen, "no answer in time");
+			return NULL;
+		}
+		ssize_t got = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (got <= 0) {
+			snprintf(err, errlen, "QEMU closed the connection");
+			return NULL;
+		}
+		c->len += (size_t)got;
+	}
+}
+
+static bool send_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		s += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* Sends one command line; pushes its answer (the JSON text of the message
+ * holding "return" or "error") and appends events to the table at ev. */
+static bool exchange(lua_State *L, qmp_conn *c, const char *cmd, int ev, char *err, size_t errlen)
+{
+	if (!send_all(c->fd, cmd, strlen(cmd)) || !send_all(c->fd, "\n", 1)) {
+		snprintf(err, errlen, "cannot send: %s", strerror(errno));
+		return false;
+	}
+	for (;;) {
+		char *line = read_line(c, err, errlen);
+		if (!line)
+			return false;
+		cJSON *m = cJSON_Parse(line);
+		bool answer = m && (cJSON_GetObjectItemCaseSensitive(m, "return") ||
+				    cJSON_GetObjectItemCaseSensitive(m, "error"));
+		bool event = m && cJSON_GetObjectItemCaseSensitive(m, "event");
+		cJSON_Delete(m);
+		if (!answer && !event) {
+			snprintf(err, errlen, "not a QMP message: %.80s", line);
+			free(line);
+			return false;
+		}
+		lua_pushstring(L, line);
+		free(line);
+		if (answer)
+			return true;
+		lua_rawseti(L, ev, (lua_Integer)lua_rawlen(L, ev) + 1);
+	}
+}
+
+/* core.qmp(SOCKET, {COMMAND_JSON, ...}, TIMEOUT_S) -> {ANSWER_JSON, ...},
+ * {EVENT_JSON, ...} | nil, err */
+int core_qmp(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	double timeout = luaL_optnumber(L, 3, 10);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "QMP socket path too long: %s", path);
+		return 2;
+	}
+	strcpy(a.sun_path, path);
+	qmp_conn *c = lua_newuserdatauv(L, sizeof(*c), 0);
+	c->len = 0;
+	c->deadline = rt_mono() + timeout;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char err[256] = "";
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		snprintf(err, sizeof(err), "cannot connect to %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	lua_newtable(L); /* answers */
+	int answers = lua_gettop(L);
+	lua_newtable(L); /* events */
+	int events = answers + 1;
+	char *greeting = read_line(c, err, sizeof(err));
+	if (!greeting)
+		goto fail;
+	bool is_qmp = strstr(greeting, "\"QMP\"") != NULL;
+	free(greeting);
+	if (!is_qmp) {
+		snprintf(err, sizeof(err), "%s does not speak QMP", path);
+		goto fail;
+	}
+	if (!exchange(L, c, "{\"execute\": \"qmp_capabilities\"}", events, err, sizeof(err)))
+		goto fail;
+	lua_pop(L, 1);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, 2, i);
+		const char *cmd = lua_tostring(L, -1);
+		if (!cmd || strchr(cmd, '\n')) {
+			snprintf(err, sizeof(err), "command %lld is not one line of JSON", (long long)i);
+			goto fail;
+		}
+		lua_pop(L, 1);
+		if (!exchange(L, c, cmd, events, err, sizeof(err)))
+			goto fail;
+		lua_rawseti(L, answers, i);
+	}
+	close(c->fd);
+	return 2;
+fail:
+	if (c->fd >= 0)
+		close(c->fd);
+	lua_pushnil(L);
+	lua_pushstring(L, err);
+	return 2;
+}

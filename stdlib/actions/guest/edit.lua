@@ -1,0 +1,68 @@
+-- guest.edit: applies a tweak to a file inside a VM's disk image before it
+-- boots, so connection strings and addresses are right from the first
+-- boot. The image holds an ext4 file system (no partition table); the file
+-- is read and written with e2fsprogs' debugfs, keeping its mode and owner.
+--   uses: guest.edit
+--   with: { image: IMAGE, file: /etc/app.conf, tweak: tweak.replace, match: ..., to: ... }
+-- Every key but image and tweak goes to the tweak, whose `file` is a copy
+-- of the guest's file in the job folder.
+local api = require("lifeboat.api")
+local plan_mod = require("lifeboat.plan")
+
+local A = {}
+
+local function guest_path_ok(p) return type(p) == "string" and p:match("^/[%w_./%-]+$") and not p:find("/%.%.?/") end
+
+function A.check(with)
+  if not with.image then return "'image' is required" end
+  if not with.file then return "'file' is required (a path inside the guest)" end
+  if not with.tweak then return "'tweak' is required (tweak.replace, tweak.ini, tweak.json, ...)" end
+  if type(with.file) == "string" and not with.file:find("${{", 1, true) and not guest_path_ok(with.file) then
+    return "'file' must be an absolute path inside the guest of letters, digits, '_', '.', '-' and '/'"
+  end
+  if type(with.tweak) == "string" and not with.tweak:match("^tweak%.[%w_]+$") then
+    return "'tweak' must name a tweak action (tweak.replace, tweak.ini, ...)"
+  end
+end
+
+local function debugfs(args, what)
+  local argv = { "debugfs" }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local r = api.exec(argv, { check = false, timeout = 60, netns = false })
+  -- debugfs exits 0 after most failures; what went wrong is on stderr
+  local said = r.stderr:gsub("^debugfs [^\n]*\n", ""):gsub("%s+$", "")
+  if r.code ~= 0 or said ~= "" then error(string.format("%s: %s", what, said ~= "" and said or ("exit " .. r.code)), 0) end
+  return r.stdout
+end
+
+function A.run(with, ctx)
+  local problem = A.check(with)
+  if problem then error(problem, 0) end
+  local image, file = with.image, with.file
+  if not core.fs.stat(image) then error("image " .. image .. " does not exist", 0) end
+  local stat = debugfs({ "-R", "stat " .. file, image }, image .. ": " .. file)
+  local mode = stat:match("Mode:%s+(%d+)")
+  local uid, gid = stat:match("User:%s+(%d+)%s+Group:%s+(%d+)")
+  if not stat:match("Type: regular") then error(string.format("%s: %s is not a regular file", image, file), 0) end
+  local text = debugfs({ "-R", "cat " .. file, image }, image .. ": " .. file)
+  local dir = ctx.job.dir .. "/guest/" .. (ctx.step and ctx.step.id or "lua"):gsub("/", "%%2F")
+  assert(core.fs.mkdir(dir))
+  local copy = dir .. "/" .. file:gsub("/", "%%2F")
+  local ok, e = core.fs.write(copy, text, 384)
+  if not ok then error(e, 0) end
+  local inner = {}
+  for k, v in pairs(with) do if k ~= "image" and k ~= "tweak" then inner[k] = v end end
+  inner.file = copy
+  local tweak = plan_mod.load_module(ctx.plan.dir, "actions", with.tweak)
+  local r = tweak.run(inner, ctx)
+  local cmds = dir .. "/debugfs.cmd"
+  ok, e = core.fs.write(cmds, table.concat({ "rm " .. file, "write " .. copy .. " " .. file,
+    "sif " .. file .. " mode 0" .. string.format("%o", 0x8000 | (tonumber(mode, 8) or 420)),
+    "sif " .. file .. " uid " .. (uid or 0), "sif " .. file .. " gid " .. (gid or 0) }, "\n") .. "\n", 384)
+  if not ok then error(e, 0) end
+  debugfs({ "-w", "-f", cmds, image }, image .. ": writing " .. file)
+  api.log("%s: %s inside %s", file, r.changes or "changed", image)
+  return { image = image, file = file, changes = r.changes }
+end
+
+return A
