@@ -12,10 +12,14 @@ DEMO_PACKAGES := postgresql-15 php8.2-fpm php8.2-pgsql nginx curl
 # Node.js runs the storage emulators (Azurite, s3rver), installed by the
 # tests with npm. A machine that has npm from elsewhere keeps it.
 NODE_PACKAGES := $(shell command -v npm >/dev/null 2>&1 || echo nodejs npm)
+# What plans/vm runs (make demo-vm, its test): QEMU, a kernel's modules and
+# busybox for the guests, ext4 images and debugfs, network namespaces,
+# BIND for the DNS failover.
+VM_PACKAGES := qemu-system-x86 busybox-static e2fsprogs iproute2 bind9 bind9-utils bind9-dnsutils curl
 # What the tests start or use: real servers on 127.0.0.1 (nginx, sshd for
 # SFTP stores, the emulators), a JSON Schema validator, the AWS signer.
 TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium openssh-server python3-botocore strace procps \
-	$(NODE_PACKAGES) $(DEMO_PACKAGES)
+	$(NODE_PACKAGES) $(DEMO_PACKAGES) $(VM_PACKAGES)
 BENCH_PACKAGES := restic borgbackup casync rsync time openssh-server $(NODE_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -39,7 +43,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test check demo bench torture asan fuzz valgrind install clean fresh
+.PHONY: all deps test check demo demo-vm bench torture asan fuzz valgrind install clean fresh
 
 all: lifeboat
 
@@ -97,6 +101,11 @@ demo:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(DEMO_PACKAGES)"
 	@$(MAKE) --no-print-directory lifeboat
 	@BUILD=$(BUILD) ./demo.sh
+
+demo-vm:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(VM_PACKAGES)"
+	@$(MAKE) --no-print-directory lifeboat
+	@BUILD=$(BUILD) ./demo-vm.sh
 
 bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) $(DEMO_PACKAGES)"

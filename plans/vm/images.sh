@@ -24,7 +24,9 @@ cd "$W"
 PKG=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
 [ -n "$PKG" ] || { echo "images.sh: apt does not know linux-image-amd64 (run apt-get update)" >&2; exit 2; }
 KV=${PKG#linux-image-}
-apt-get download -q "$PKG" >/dev/null 2>&1 || { echo "images.sh: cannot download $PKG" >&2; exit 2; }
+# (as root apt warns that its sandbox user cannot write here: harmless)
+apt-get download -q "$PKG" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1; apt-get download -q "$PKG" >/dev/null 2>&1; } ||
+	{ echo "images.sh: cannot download $PKG (apt-get download $PKG)" >&2; exit 2; }
 dpkg-deb -x "$PKG"_*.deb kpkg
 $BB depmod -b "$W/kpkg" "$KV"
 mkdir -p initrd/bin initrd/proc initrd/sys initrd/dev initrd/newroot
