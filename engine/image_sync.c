@@ -7,7 +7,9 @@
  * same place and is not already in the store is it sealed and packed. The
  * segment's list of ids is itself stored as a chunk, so an unchanged
  * segment costs nothing new. Holes of a sparse source are skipped with
- * SEEK_DATA without reading them. Memory: one read window per thread. */
+ * SEEK_DATA without reading them. With changed-block tracking only the
+ * listed ranges are read; every other block keeps the parent's id. Memory:
+ * one read window per thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -37,6 +39,7 @@ struct sync_job {
 	uint64_t size, nblocks;
 	uint32_t bs, window;
 	const eng_point *parent; /* same block size, or NULL */
+	uint8_t *changed;        /* changed-block tracking: a bit per block, or NULL */
 	uint8_t (*lists)[ENG_ID_LEN];
 	_Atomic uint64_t bytes_read, added, chunks_added, holes;
 	eng_par par;
@@ -111,6 +114,80 @@ static bool parent_list(struct sync_job *j, struct sync_tls *t, size_t k, size_t
 	return true;
 }
 
+struct seg_stats {
+	uint64_t holes, read_bytes, chunks, added;
+};
+
+/* Ids of the n blocks of buf (len bytes) that start at block b0 of the
+ * segment: zeros are holes, a block like the parent's costs nothing, the
+ * rest is stored. */
+static int store_blocks(struct sync_job *j, struct sync_tls *t, const uint8_t *buf, size_t b0, size_t n, uint64_t len,
+			bool have_parent, size_t n_parent, struct seg_stats *st, eng_err *err)
+{
+	int rc = ENG_OK;
+	for (size_t i = 0; i < n && rc == ENG_OK; i++) {
+		const uint8_t *blk = buf + i * j->bs;
+		size_t blen = len - i * j->bs < j->bs ? len - i * j->bs : j->bs;
+		uint8_t *id = t->list + (b0 + i) * ENG_ID_LEN;
+		if (eng_all_zero(blk, blen)) {
+			memset(id, 0, ENG_ID_LEN);
+			st->holes++;
+			continue;
+		}
+		eng_codec_id(t->codec, blk, blen, id);
+		if (have_parent && b0 + i < n_parent && memcmp(id, t->plist + (b0 + i) * ENG_ID_LEN, ENG_ID_LEN) == 0)
+			continue;
+		uint64_t added;
+		rc = eng_packer_store(t->writer, t->codec, id, ENG_CHUNK_DATA, blk, blen, t->seal, &added, err);
+		if (added) {
+			st->added += added;
+			st->chunks++;
+		}
+	}
+	return rc;
+}
+
+static int read_range(struct sync_job *j, uint8_t *buf, uint64_t off, uint64_t len, eng_err *err)
+{
+	ssize_t got = eng_pread_full(j->fd, buf, len, (off_t)off);
+	if (got < 0)
+		return eng_fail_errno(err, "cannot read %s at offset %llu", j->source, (unsigned long long)off);
+	if ((uint64_t)got != len)
+		return eng_fail(err, ENG_EIO, "%s shrank while it was read (short read at offset %llu)", j->source,
+				(unsigned long long)off);
+	return ENG_OK;
+}
+
+static bool block_changed(const struct sync_job *j, uint64_t b) { return j->changed[b >> 3] & (1u << (b & 7)); }
+
+/* Changed-block tracking: in the window of blocks [b0, b0+n) of the
+ * segment that starts at block first, reads only the runs of changed
+ * blocks; every other block keeps the parent's id. */
+static int sync_changed(struct sync_job *j, struct sync_tls *t, uint64_t first, size_t b0, size_t n, size_t n_parent,
+			struct seg_stats *st, eng_err *err)
+{
+	int rc = ENG_OK;
+	for (size_t i = 0; i < n && rc == ENG_OK;) {
+		if (!block_changed(j, first + b0 + i)) {
+			memcpy(t->list + (b0 + i) * ENG_ID_LEN, t->plist + (b0 + i) * ENG_ID_LEN, ENG_ID_LEN);
+			i++;
+			continue;
+		}
+		size_t run = 1;
+		while (i + run < n && block_changed(j, first + b0 + i + run))
+			run++;
+		uint64_t off = (first + b0 + i) * j->bs;
+		uint64_t len = off + run * j->bs <= j->size ? run * j->bs : j->size - off;
+		rc = read_range(j, t->buf, off, len, err);
+		if (rc == ENG_OK) {
+			st->read_bytes += len;
+			rc = store_blocks(j, t, t->buf, b0 + i, run, len, true, n_parent, st, err);
+		}
+		i += run;
+	}
+	return rc;
+}
+
 static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 {
 	struct sync_job *j = ctx;
@@ -121,7 +198,11 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 	uint64_t end = start + nb * j->bs < j->size ? start + nb * j->bs : j->size;
 	size_t n_parent = 0;
 	bool have_parent = parent_list(j, t, k, &n_parent);
-	uint64_t added, holes = 0, read_bytes = 0, chunks = 0, added_total = 0;
+	if (j->changed && (!have_parent || n_parent != nb))
+		return eng_fail(err, ENG_EINPUT, "the parent point's block list of segment %zu cannot be read: "
+				"changed-block tracking needs it", k);
+	struct seg_stats st = { 0 };
+	uint64_t added;
 	int rc = ENG_OK;
 	for (uint64_t off = start; off < end && rc == ENG_OK; off += j->window) {
 		if (eng_par_stopping(&j->par))
@@ -129,35 +210,16 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 		uint64_t len = end - off < j->window ? end - off : j->window;
 		size_t b0 = (size_t)((off - start) / j->bs);
 		size_t nwin = (size_t)((len + j->bs - 1) / j->bs);
-		if (window_is_hole(j, off, len)) {
+		if (j->changed) {
+			rc = sync_changed(j, t, first, b0, nwin, n_parent, &st, err);
+		} else if (window_is_hole(j, off, len)) {
 			memset(t->list + b0 * ENG_ID_LEN, 0, nwin * ENG_ID_LEN);
-			holes += nwin;
-			atomic_fetch_add(&j->par.done_bytes, len);
-			continue;
-		}
-		ssize_t got = eng_pread_full(j->fd, t->buf, len, (off_t)off);
-		if (got < 0)
-			return eng_fail_errno(err, "cannot read %s at offset %llu", j->source, (unsigned long long)off);
-		if ((uint64_t)got != len)
-			return eng_fail(err, ENG_EIO, "%s shrank while it was read (short read at offset %llu)",
-					j->source, (unsigned long long)off);
-		read_bytes += len;
-		for (size_t i = 0; i < nwin && rc == ENG_OK; i++) {
-			const uint8_t *blk = t->buf + i * j->bs;
-			size_t blen = len - i * j->bs < j->bs ? len - i * j->bs : j->bs;
-			uint8_t *id = t->list + (b0 + i) * ENG_ID_LEN;
-			if (eng_all_zero(blk, blen)) {
-				memset(id, 0, ENG_ID_LEN);
-				holes++;
-				continue;
-			}
-			eng_codec_id(t->codec, blk, blen, id);
-			if (have_parent && b0 + i < n_parent && memcmp(id, t->plist + (b0 + i) * ENG_ID_LEN, ENG_ID_LEN) == 0)
-				continue;
-			rc = eng_packer_store(t->writer, t->codec, id, ENG_CHUNK_DATA, blk, blen, t->seal, &added, err);
-			if (added) {
-				added_total += added;
-				chunks++;
+			st.holes += nwin;
+		} else {
+			rc = read_range(j, t->buf, off, len, err);
+			if (rc == ENG_OK) {
+				st.read_bytes += len;
+				rc = store_blocks(j, t, t->buf, b0, nwin, len, have_parent, n_parent, &st, err);
 			}
 		}
 		atomic_fetch_add(&j->par.done_bytes, len);
@@ -167,14 +229,46 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 		eng_codec_id(t->codec, t->list, list_len, j->lists[k]);
 		rc = eng_packer_store(t->writer, t->codec, j->lists[k], ENG_CHUNK_META, t->list, list_len, t->seal, &added, err);
 		if (added) {
-			added_total += added;
-			chunks++;
+			st.added += added;
+			st.chunks++;
 		}
 	}
-	atomic_fetch_add(&j->bytes_read, read_bytes);
-	atomic_fetch_add(&j->holes, holes);
-	atomic_fetch_add(&j->added, added_total);
-	atomic_fetch_add(&j->chunks_added, chunks);
+	atomic_fetch_add(&j->bytes_read, st.read_bytes);
+	atomic_fetch_add(&j->holes, st.holes);
+	atomic_fetch_add(&j->added, st.added);
+	atomic_fetch_add(&j->chunks_added, st.chunks);
+	return rc;
+}
+
+/* Reads the changed ranges ("OFFSET LENGTH" per line, bytes) into a bit per
+ * block. */
+static int load_changed(struct sync_job *j, const char *path, eng_err *err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return eng_fail(err, ENG_EINPUT, "cannot read the changed ranges %s: %s", path, strerror(errno));
+	j->changed = calloc((size_t)(j->nblocks / 8 + 1), 1);
+	if (!j->changed) {
+		fclose(f);
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	}
+	char line[128];
+	int rc = ENG_OK;
+	for (unsigned n = 1; rc == ENG_OK && fgets(line, sizeof(line), f); n++) {
+		unsigned long long off, len;
+		char extra;
+		if (sscanf(line, "%llu %llu %c", &off, &len, &extra) != 2 || !strchr(line, '\n'))
+			rc = eng_fail(err, ENG_EINPUT, "%s:%u: not a line OFFSET LENGTH", path, n);
+		else if (len == 0 || off > j->size || len > j->size - off)
+			rc = eng_fail(err, ENG_EINPUT, "%s:%u: the range %llu+%llu is not inside the image's %llu bytes",
+				      path, n, off, len, (unsigned long long)j->size);
+		else
+			for (uint64_t b = off / j->bs; b <= (off + len - 1) / j->bs; b++)
+				j->changed[b >> 3] |= (uint8_t)(1u << (b & 7));
+	}
+	if (rc == ENG_OK && ferror(f))
+		rc = eng_fail(err, ENG_EIO, "cannot read %s", path);
+	fclose(f);
 	return rc;
 }
 
@@ -228,6 +322,16 @@ int eng_image_sync(eng_store *s, const char *source, const eng_sync_opts *opts, 
 		j.parent = parent;
 	j.window = j.bs > WINDOW ? j.bs : WINDOW;
 	j.nblocks = (j.size + j.bs - 1) / j.bs;
+	if (opts->changed) {
+		if (!j.parent || j.parent->info.size != j.size) {
+			rc = eng_fail(err, ENG_EINPUT, "changed-block tracking needs a parent point of the same size "
+				      "and block size (the image was resized or --block-size changed)");
+			goto out;
+		}
+		rc = load_changed(&j, opts->changed, err);
+		if (rc)
+			goto out;
+	}
 	size_t nseg = (size_t)((j.nblocks + ENG_SEGMENT_BLOCKS - 1) / ENG_SEGMENT_BLOCKS);
 	j.lists = nseg ? calloc(nseg, ENG_ID_LEN) : NULL;
 	j.pk = eng_packer_new(s);
@@ -259,6 +363,7 @@ int eng_image_sync(eng_store *s, const char *source, const eng_sync_opts *opts, 
 out:
 	eng_packer_free(j.pk);
 	free(j.lists);
+	free(j.changed);
 	close(j.fd);
 	return rc;
 }

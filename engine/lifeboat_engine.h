@@ -70,6 +70,12 @@ typedef struct eng_sync_opts {
 	const char *site;        /* the site the data comes from; needed when the machine belongs to a plan */
 	const char *consistency; /* crash (default), app, planned */
 	uint32_t block_size;     /* 0: the parent's, else 16 KiB */
+	/* Changed-block tracking (images): a file of "OFFSET LENGTH" lines, the
+	 * byte ranges written since the point `since`, which must be the
+	 * dataset's newest. Only those ranges are read; every other block is
+	 * the parent's. NULL: the whole image is read and compared. */
+	const char *changed;
+	const char *since;
 	eng_run_opts run;
 } eng_sync_opts;
 

@@ -41,6 +41,12 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 		rc = eng_point_load(s, opts->machine, opts->dataset, newest.id, &parent, err);
 		have_parent = rc == ENG_OK;
 	}
+	if (!rc && opts->changed && (tree || !opts->since))
+		rc = eng_fail(err, ENG_EINPUT, "--changed is for images and needs --since POINT");
+	else if (!rc && opts->changed && (!have_parent || strcmp(parent.info.id, opts->since) != 0))
+		rc = eng_fail(err, ENG_EINPUT,
+			      "the changed blocks are relative to point %s, but the newest point of %s/%s is %s",
+			      opts->since, opts->machine, opts->dataset, have_parent ? parent.info.id : "none");
 	if (!rc && tree)
 		rc = eng_tree_sync(s, source, have_parent && !strcmp(parent.info.kind, "tree") ? &parent : NULL,
 				   &opts->run, &pt, err);

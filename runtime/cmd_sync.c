@@ -26,6 +26,11 @@ static const char help[] =
 	"                         (default: the previous point's, else 16KiB)\n"
 	"  --key-file FILE        key of an encrypted store (default: LIFEBOAT_KEY_FILE,\n"
 	"                         or the passphrase in LIFEBOAT_PASSPHRASE)\n"
+	"  --changed FILE         image: read only these byte ranges (\"OFFSET LENGTH\" lines,\n"
+	"                         e.g. from a VM's dirty bitmap); every other block is\n"
+	"                         taken from the point given by --since\n"
+	"  --since POINT          the point the changed ranges are relative to: it must\n"
+	"                         be the dataset's newest\n"
 	"  --threads N            worker threads, 1 to 64 (default: one per core)\n"
 	"  --json                 print a JSON summary instead of the id\n";
 
@@ -39,6 +44,8 @@ int cmd_sync(int argc, char **argv)
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "changed", required_argument, NULL, 'C' },
+		{ "since", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -65,6 +72,8 @@ int cmd_sync(int argc, char **argv)
 			if (!rt_parse_threads("sync", optarg, &o.run.threads))
 				return EXIT_BAD_INPUT;
 			break;
+		case 'C': o.changed = optarg; break;
+		case 'P': o.since = optarg; break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("sync", "%s needs a value", argv[optind - 1]);
@@ -83,6 +92,8 @@ int cmd_sync(int argc, char **argv)
 	if (o.consistency && strcmp(o.consistency, "crash") && strcmp(o.consistency, "app") &&
 	    strcmp(o.consistency, "planned"))
 		return rt_usage("sync", "--consistency '%s' is not one of crash, app, planned", o.consistency);
+	if (!o.changed != !o.since)
+		return rt_usage("sync", "--changed and --since go together");
 	if (bs && (bs < 4096 || bs > (4u << 20) || (bs & (bs - 1))))
 		return rt_usage("sync", "--block-size must be a power of two from 4KiB to 4MiB");
 

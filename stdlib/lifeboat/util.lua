@@ -61,6 +61,13 @@ function M.parse_size(s)
   return math.tointeger(tonumber(n) * size_units[unit])
 end
 
+function M.fmt_size(bytes)
+  if bytes < 1024 then return string.format("%d B", bytes) end
+  local units, v, i = { "KiB", "MiB", "GiB", "TiB" }, bytes / 1024, 1
+  while v >= 1024 and i < #units do v, i = v / 1024, i + 1 end
+  return string.format("%.1f %s", v, units[i])
+end
+
 function M.fmt_duration(secs)
   if secs == nil then return "-" end
   if secs < 1 then return string.format("%dms", math.floor(secs * 1000 + 0.5)) end

@@ -85,18 +85,21 @@ local function record(ctx, e)
   ctx.job:flush()
 end
 
-function P.sync(ctx)
+-- Syncs every dataset of the machine; more_args(dataset) may add
+-- arguments of its own to one dataset's sync (a VM's changed blocks).
+function P.sync(ctx, more_args)
   local rt, m = ctx.rt, ctx.machine_view
   local out = {}
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
     local args = { "sync", path, "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash",
       "--site", ctx.site.name }
+    for _, a in ipairs(more_args and more_args(d) or {}) do args[#args + 1] = a end
     local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     if not core.fs.stat(path) then error(string.format("dataset %s of %s: %s does not exist", d.name, m.name, path), 0) end
     local r = store.run(rt, args)
-    out[d.name] = { point = r.point, bytes_added = r.bytes_added, seconds = r.seconds }
+    out[d.name] = { point = r.point, bytes_added = r.bytes_added, bytes_read = r.bytes_read, seconds = r.seconds }
   end
   return { datasets = out, consistency = ctx.consistency or "crash" }
 end

@@ -411,19 +411,170 @@ function P.running(ctx)
   return running_qmp(ctx) ~= nil
 end
 
+-- Changed-block tracking. While a VM runs, QEMU keeps a dirty bitmap per
+-- disk (block-dirty-bitmap-add) of what the guest wrote since the disk's
+-- last point; ROOT/MACHINE/.cbt-DATASET.json names the bitmap and that
+-- point. A sync of a paused VM then freezes the bitmap and starts the next
+-- one (one transaction), reads the frozen bitmap's ranges through an NBD
+-- export (qemu-img map), and syncs only those (sync --changed --since).
+-- The bitmap lives in QEMU's memory: a restarted VM has none, and a point
+-- that is no longer the newest cannot be built on; then the whole disk is
+-- read and compared, and the sync says why.
+
+local function cbt_file(ctx, d) return ctx.site.root .. "/" .. ctx.machine_view.name .. "/.cbt-" .. d.name .. ".json" end
+
+local function have_qemu_img() return have("qemu-img") end
+
+-- disk path -> {node, bitmaps = {name = true}} from query-block
+local function disk_nodes(sock)
+  local r, e = qmp(sock, { { execute = "query-block" } })
+  if not r then error("query-block: " .. e, 0) end
+  local out = {}
+  for _, dev in ipairs(r[1]) do
+    local ins = dev.inserted
+    if ins and ins.file then
+      local names = {}
+      for _, b in ipairs(ins["dirty-bitmaps"] or dev["dirty-bitmaps"] or {}) do names[b.name] = true end
+      out[core.fs.realpath(ins.file) or ins.file] = { node = ins["node-name"], bitmaps = names }
+    end
+  end
+  return out
+end
+
+local function newest_point(ctx, d)
+  local points = store.points(ctx.rt, ctx.machine_view.name .. "/" .. d.name)
+  return points[#points] and points[#points].id
+end
+
+-- The byte ranges the frozen bitmap marks, written to FILE ("OFFSET LENGTH"
+-- lines); the number of bytes they cover.
+local function dirty_ranges(ctx, sock, node, bitmap, file)
+  local nbd = ctx.site.root .. "/" .. ctx.machine_view.name .. "/.nbd"
+  core.fs.remove(nbd)
+  local _, e = qmp(sock, {
+    { execute = "nbd-server-start", arguments = { addr = { type = "unix", data = { path = nbd } } } },
+    { execute = "block-export-add", arguments = { type = "nbd", id = "lifeboat-cbt", ["node-name"] = node,
+      name = "lifeboat-cbt", writable = false, bitmaps = { bitmap } } } })
+  local r
+  if not e then
+    r = api.exec({ "qemu-img", "map", "--output=json", "--image-opts", "driver=nbd,export=lifeboat-cbt,server.type=unix," ..
+      "server.path=" .. nbd .. ",x-dirty-bitmap=qemu:dirty-bitmap:" .. bitmap }, { check = false, timeout = 120,
+      netns = false, max_output = math.maxinteger })
+  end
+  qmp(sock, { { execute = "block-export-del", arguments = { id = "lifeboat-cbt", mode = "hard" } } })
+  qmp(sock, { { execute = "nbd-server-stop" } })
+  core.fs.remove(nbd)
+  if e then error(e, 0) end
+  if r.code ~= 0 then error("qemu-img map: " .. r.stderr:gsub("%s+$", ""), 0) end
+  local lines, total = {}, 0
+  -- with x-dirty-bitmap, qemu-img reports the marked (dirty) ranges as "data": false
+  for _, ext in ipairs(json.decode(r.stdout)) do
+    if ext.data == false then
+      lines[#lines + 1] = string.format("%d %d", math.tointeger(ext.start), math.tointeger(ext.length))
+      total = total + ext.length
+    end
+  end
+  local ok, we = core.fs.write(file, table.concat(lines, "\n") .. (#lines > 0 and "\n" or ""), 384)
+  if not ok then error(we, 0) end
+  return total, #lines
+end
+
+-- Per disk, while the VM is paused: how this sync reads it ({args, ...}),
+-- starting a new bitmap for the next one.
+local function cbt_prepare(ctx, sock, nodes, d, newest)
+  local path = core.fs.realpath(ctx.machine_view.datasets[d.name]) or ctx.machine_view.datasets[d.name]
+  local disk = nodes[path]
+  local plan = { new = "lifeboat-" .. core.random_hex(4) }
+  if not disk or not disk.node then plan.why = "QEMU does not show " .. path .. " as a disk" return plan end
+  plan.node = disk.node
+  local saved = json.decode(core.fs.read(cbt_file(ctx, d)) or "null")
+  if not have_qemu_img() then plan.why = "qemu-img is not installed (Debian package qemu-utils)"
+  elseif type(saved) ~= "table" then plan.why = "no dirty bitmap yet (the disk's first sync here)"
+  elseif not disk.bitmaps[saved.bitmap] then plan.why = "QEMU has no dirty bitmap " .. saved.bitmap .. " (the VM restarted)"
+  elseif saved.point ~= newest then
+    plan.why = string.format("the bitmap counts from point %s, the newest is %s", tostring(saved.point), tostring(newest))
+  end
+  for name in pairs(disk.bitmaps) do
+    if name:match("^lifeboat%-") and (plan.why or name ~= saved.bitmap) then
+      qmp(sock, { { execute = "block-dirty-bitmap-remove", arguments = { node = disk.node, name = name } } })
+    end
+  end
+  local add = { type = "block-dirty-bitmap-add", data = { node = disk.node, name = plan.new, granularity = 65536 } }
+  if plan.why then
+    local _, e = qmp(sock, { { execute = "transaction", arguments = { actions = { add } } } })
+    if e then plan.why = plan.why .. "; " .. e; plan.new = nil end
+    return plan
+  end
+  local _, e = qmp(sock, { { execute = "transaction", arguments = { actions = {
+    { type = "block-dirty-bitmap-disable", data = { node = disk.node, name = saved.bitmap } }, add } } } })
+  if e then plan.why = e; plan.new = nil return plan end
+  plan.old, plan.since = saved.bitmap, saved.point
+  local file = ctx.job.dir .. "/logs/" .. ctx.machine_view.name .. "." .. d.name .. ".changed"
+  local ok, bytes, n = pcall(dirty_ranges, ctx, sock, disk.node, saved.bitmap, file)
+  if not ok then
+    plan.why = "cannot read the dirty bitmap: " .. tostring(bytes)
+    return plan
+  end
+  plan.args = { "--changed", file, "--since", saved.point }
+  plan.dirty_bytes, plan.ranges = bytes, n
+  return plan
+end
+
+-- After the sync: the next bitmap counts from the new point, or, when the
+-- sync failed, the frozen one is merged back so no write is forgotten.
+local function cbt_finish(ctx, sock, d, plan, point)
+  local file = cbt_file(ctx, d)
+  if not plan.node or not plan.new then core.fs.remove(file) return end
+  if plan.old then
+    if not point then
+      qmp(sock, { { execute = "block-dirty-bitmap-merge", arguments = { node = plan.node, target = plan.new,
+        bitmaps = { plan.old } } } })
+    end
+    qmp(sock, { { execute = "block-dirty-bitmap-remove", arguments = { node = plan.node, name = plan.old } } })
+  end
+  local since = point or plan.since
+  if since then core.fs.write(file, json.encode({ bitmap = plan.new, point = since, node = plan.node }), 384)
+  else core.fs.remove(file) end
+end
+
 -- Syncs the VM's disks; a running VM is paused for the sync (its disks
 -- are then a crash-consistent point) and resumed whatever happens.
 function P.sync(ctx)
   local sock, status = running_qmp(ctx)
   if not sock or status ~= "running" then return base.sync(ctx) end
+  local newest = {} -- asked before the pause, which is kept short
+  for _, d in ipairs(ctx.machine.datasets or {}) do newest[d.name] = newest_point(ctx, d) end
   local t0 = core.mono()
   local _, e = qmp(sock, { { execute = "stop" } })
   if e then error("cannot pause VM " .. ctx.machine_view.name .. ": " .. e, 0) end
-  local ok, r = pcall(base.sync, ctx)
+  local plans = {}
+  local ok, r = pcall(function()
+    local nodes = disk_nodes(sock)
+    for _, d in ipairs(ctx.machine.datasets or {}) do
+      plans[d.name] = cbt_prepare(ctx, sock, nodes, d, newest[d.name])
+    end
+    return base.sync(ctx, function(d) return plans[d.name].args end)
+  end)
+  for _, d in ipairs(ctx.machine.datasets or {}) do
+    if plans[d.name] then
+      pcall(cbt_finish, ctx, sock, d, plans[d.name], ok and r.datasets[d.name] and r.datasets[d.name].point)
+    end
+  end
   local _, ce = qmp(sock, { { execute = "cont" } })
   local paused = core.mono() - t0
   if ce then api.log("VM %s could not be resumed: %s", ctx.machine_view.name, ce) end
   if not ok then error(r, 0) end
+  for name, p in pairs(plans) do
+    local ds = r.datasets[name]
+    if p.args then
+      ds.changed_blocks = { bytes = p.dirty_bytes, ranges = p.ranges }
+      api.log("%s/%s: changed-block tracking: %s in %d range(s) read", ctx.machine_view.name, name,
+        util.fmt_size(p.dirty_bytes), p.ranges)
+    else
+      ds.full_scan = p.why
+      api.log("%s/%s: whole disk read and compared: %s", ctx.machine_view.name, name, p.why)
+    end
+  end
   api.log("VM %s paused %s for its sync", ctx.machine_view.name, util.fmt_duration(paused))
   r.paused_seconds = paused
   return r
