@@ -34,6 +34,18 @@ out=$(lb replicate plan.yaml 2>&1)
 paused=$(cat .lifeboat/jobs/*-replicate-*/journal.jsonl | grep -o '"paused_seconds":[0-9.e-]*' | wc -l)
 if [ "$paused" = 2 ]; then pass "replicate pauses each running VM for its sync and says for how long"
 else fail "replicate pauses each running VM for its sync and says for how long" "$out"; fi
+if [[ $out == *"db/root: whole disk read and compared: no dirty bitmap yet"* ]]; then
+	pass "the first replicate reads the whole disks and says why"
+else fail "the first replicate reads the whole disks and says why" "$out"; fi
+check "record 2b is written" page lbvm-prod "http://10.231.1.10:5000/cgi-bin/add?record+2b:+tracked"
+out=$(lb replicate plan.yaml 2>&1)
+if [[ $out == *"db/root: changed-block tracking: "*" read"* ]] && [[ $out != *"whole disk"* ]]; then
+	pass "the next replicate of the running VMs reads only the blocks their dirty bitmaps mark"
+else fail "the next replicate of the running VMs reads only the blocks their dirty bitmaps mark" "$out"; fi
+journal=$(ls -d .lifeboat/jobs/*-replicate-* | tail -1)/journal.jsonl
+read_db=$(grep '"step":"sync/db/sync"' "$journal" | grep -o '"bytes_read":[0-9]*' | head -1 | cut -d: -f2)
+if [ -n "$read_db" ] && [ "$read_db" -lt $((4 << 20)) ]; then pass "it read $read_db bytes of the 64 MiB disk"
+else fail "it read less than 4 MiB of the 64 MiB disk" "$read_db"; fi
 check "record 3 is written after the point" page lbvm-prod "http://10.231.1.10:5000/cgi-bin/add?record+3:+after+the+point"
 
 # a drill kept running: the copies answer at production's addresses in the bubble
@@ -43,7 +55,7 @@ expect_page() { # DESC NS URL WANT [NOT]
 	if [[ $p == *"$4"* ]] && { [ -z "${5:-}" ] || [[ $p != *"$5"* ]]; }; then pass "$1"; else fail "$1" "$p" "$out"; fi
 }
 expect_page "the drill's web VM serves the point's records at 10.231.1.11 inside the bubble" \
-	lbvm-drill http://10.231.1.11/cgi-bin/index "record 2: before the point" "record 3"
+	lbvm-drill http://10.231.1.11/cgi-bin/index "record 2b: tracked" "record 3"
 expect_page "production still serves every record at the same address meanwhile" \
 	lbvm-prod http://10.231.1.11/cgi-bin/index "record 3: after the point"
 links=$(ip -n lbvm-drill -br link | awk '{print $1}' | sort | tr '\n' ' ')
@@ -90,6 +102,11 @@ if [ "$dns" = 10.231.1.11 ]; then pass "www.vm.lab answers the primary's address
 else fail "www.vm.lab answers the primary's address again" "$dns" "$out"; fi
 if [ "$(pgrep -f "lifeboat:vm:recovery" | wc -l)" = 0 ]; then pass "the recovery VMs were shut down by the failback"
 else fail "the recovery VMs were shut down by the failback"; fi
+out=$(lb replicate plan.yaml 2>&1)
+if [[ $out == *"db/root: whole disk read and compared: QEMU has no dirty bitmap"*"(the VM restarted)"* ]] ||
+	[[ $out == *"db/root: whole disk read and compared: the bitmap counts from point"* ]]; then
+	pass "a replicate after the VMs restarted falls back to the full comparison and says so"
+else fail "a replicate after the VMs restarted falls back to the full comparison and says so" "$out"; fi
 sh lab.sh down >/dev/null 2>&1
 
 # a VM that does not boot: its disk is no file system
