@@ -15,7 +15,7 @@ NODE_PACKAGES := $(shell command -v npm >/dev/null 2>&1 || echo nodejs npm)
 # What plans/vm runs (make demo-vm, its test): QEMU, a kernel's modules and
 # busybox for the guests, ext4 images and debugfs, network namespaces,
 # BIND for the DNS failover.
-VM_PACKAGES := qemu-system-x86 qemu-utils busybox-static e2fsprogs iproute2 bind9 bind9-utils bind9-dnsutils curl
+VM_PACKAGES := qemu-system-x86 qemu-utils qemu-guest-agent busybox-static e2fsprogs iproute2 bind9 bind9-utils bind9-dnsutils curl
 # What the tests start or use: real servers on 127.0.0.1 (nginx, sshd for
 # SFTP stores, the emulators), a JSON Schema validator, the AWS signer.
 TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium openssh-server python3-botocore strace procps \

@@ -1,5 +1,5 @@
-/* lua_qmp.c — core.qmp: a client of QEMU's machine protocol (QMP) on a unix
- * socket. It greets, enables commands (qmp_capabilities), sends each
+/* lua_qmp.c — core.qmp: a client of QEMU's machine protocol (QMP), and of
+ * its guest agent's, on a unix socket. It greets, enables commands (qmp_capabilities), sends each
  * command and waits for its answer, keeping the events QEMU sends between.
  * Calls are short (stop, cont, query-status, system_powerdown), so it
  * blocks, with a deadline. */
@@ -110,13 +110,40 @@ static bool exchange(lua_State *L, qmp_conn *c, const char *cmd, int ev, char *e
 	}
 }
 
-/* core.qmp(SOCKET, {COMMAND_JSON, ...}, TIMEOUT_S) -> {ANSWER_JSON, ...},
- * {EVENT_JSON, ...} | nil, err */
+/* QEMU's guest agent speaks the same JSON without a greeting; a client
+ * that went away may have left an answer unread, so the conversation opens
+ * with guest-sync and skips everything before its own id's answer. */
+static bool agent_sync(qmp_conn *c, char *err, size_t errlen)
+{
+	char cmd[96];
+	unsigned id = (unsigned)(rt_mono() * 1000) & 0x3fffffff;
+	snprintf(cmd, sizeof(cmd), "{\"execute\": \"guest-sync\", \"arguments\": {\"id\": %u}}\n", id);
+	if (!send_all(c->fd, "\xff", 1) || !send_all(c->fd, cmd, strlen(cmd))) {
+		snprintf(err, errlen, "cannot send: %s", strerror(errno));
+		return false;
+	}
+	for (;;) {
+		char *line = read_line(c, err, errlen);
+		if (!line)
+			return false;
+		cJSON *m = cJSON_Parse(line);
+		free(line);
+		cJSON *r = m ? cJSON_GetObjectItemCaseSensitive(m, "return") : NULL;
+		bool mine = cJSON_IsNumber(r) && (unsigned)r->valuedouble == id;
+		cJSON_Delete(m);
+		if (mine)
+			return true;
+	}
+}
+
+/* core.qmp(SOCKET, {COMMAND_JSON, ...}, TIMEOUT_S, AGENT) -> {ANSWER_JSON,
+ * ...}, {EVENT_JSON, ...} | nil, err. AGENT: the socket is a guest agent's. */
 int core_qmp(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	double timeout = luaL_optnumber(L, 3, 10);
+	bool agent = lua_toboolean(L, 4);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(a.sun_path)) {
 		lua_pushnil(L);
@@ -137,18 +164,23 @@ int core_qmp(lua_State *L)
 	int answers = lua_gettop(L);
 	lua_newtable(L); /* events */
 	int events = answers + 1;
-	char *greeting = read_line(c, err, sizeof(err));
-	if (!greeting)
-		goto fail;
-	bool is_qmp = strstr(greeting, "\"QMP\"") != NULL;
-	free(greeting);
-	if (!is_qmp) {
-		snprintf(err, sizeof(err), "%s does not speak QMP", path);
-		goto fail;
+	if (agent) {
+		if (!agent_sync(c, err, sizeof(err)))
+			goto fail;
+	} else {
+		char *greeting = read_line(c, err, sizeof(err));
+		if (!greeting)
+			goto fail;
+		bool is_qmp = strstr(greeting, "\"QMP\"") != NULL;
+		free(greeting);
+		if (!is_qmp) {
+			snprintf(err, sizeof(err), "%s does not speak QMP", path);
+			goto fail;
+		}
+		if (!exchange(L, c, "{\"execute\": \"qmp_capabilities\"}", events, err, sizeof(err)))
+			goto fail;
+		lua_pop(L, 1);
 	}
-	if (!exchange(L, c, "{\"execute\": \"qmp_capabilities\"}", events, err, sizeof(err)))
-		goto fail;
-	lua_pop(L, 1);
 	lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
 	for (lua_Integer i = 1; i <= n; i++) {
 		lua_rawgeti(L, 2, i);

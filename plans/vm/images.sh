@@ -7,6 +7,8 @@
 #                served on port 5000 (GET /records, GET /cgi-bin/add?TEXT)
 #   web.img      ext4 root of the web VM: port 80 shows the records it
 #                reads from the database named in /etc/web.conf
+# Both run QEMU's guest agent (this host's qemu-ga and its libraries) on
+# the virtio port org.qemu.guest_agent.0 when the VM has one.
 # Each guest takes its address from the kernel command line
 # (lb.ip=ADDR/BITS, lb.gw=ADDR) and powers off on ACPI shutdown.
 set -eu
@@ -14,7 +16,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/.images}
 BB=/bin/busybox
 [ -x $BB ] || { echo "images.sh: $BB is missing (Debian package busybox-static)" >&2; exit 2; }
-[ -f "$OUT/db.img" ] && [ -f "$OUT/web.img" ] && [ -f "$OUT/initrd.gz" ] && [ -f "$OUT/vmlinuz" ] && exit 0
+[ -x /usr/sbin/qemu-ga ] || { echo "images.sh: /usr/sbin/qemu-ga is missing (Debian package qemu-guest-agent)" >&2; exit 2; }
+# built once per version of this script
+STAMP=$(sha256sum "$HERE/$(basename "$0")" | cut -c1-16)
+[ "$(cat "$OUT/stamp" 2>/dev/null)" = "$STAMP" ] && [ -f "$OUT/db.img" ] && [ -f "$OUT/web.img" ] &&
+	[ -f "$OUT/initrd.gz" ] && [ -f "$OUT/vmlinuz" ] && exit 0
 mkdir -p "$OUT"
 W=$(mktemp -d "$OUT/.build.XXXXXX")
 trap 'rm -rf "$W"' EXIT
@@ -31,7 +37,7 @@ dpkg-deb -x "$PKG"_*.deb kpkg
 $BB depmod -b "$W/kpkg" "$KV"
 mkdir -p initrd/bin initrd/proc initrd/sys initrd/dev initrd/newroot
 cp $BB initrd/bin/busybox
-MODS="virtio_pci virtio_blk virtio_net crc32c_generic ext4 button evdev"
+MODS="virtio_pci virtio_blk virtio_net virtio_console crc32c_generic ext4 button evdev"
 for m in $MODS; do
 	line=$(grep -E "/$m\.ko(\.xz)?:" "kpkg/lib/modules/$KV/modules.dep")
 	for f in ${line%%:*} ${line#*:}; do install -D -m644 "kpkg/lib/modules/$KV/$f" "initrd/lib/modules/$KV/$f"; done
@@ -57,6 +63,10 @@ common() {
 	for a in sh mount ip httpd acpid sleep cat echo sync poweroff nc sed grep date tr head; do ln -s busybox $r/bin/$a; done
 	printf '#!/bin/sh\necho "lifeboat-vm: powering off"\nsync\npoweroff -f\n' > $r/etc/acpi/PWRF/00000080
 	chmod 755 $r/etc/acpi/PWRF/00000080
+	for f in /usr/sbin/qemu-ga $(ldd /usr/sbin/qemu-ga | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/lib64\/[^ ]*\) .*/\1/p'); do
+		install -D "$f" "$r$f"
+	done
+	mkdir -p $r/var/run $r/run
 	cat > $r/sbin/init <<'INIT'
 #!/bin/sh
 export PATH=/bin
@@ -66,6 +76,9 @@ ip link set lo up; ip link set eth0 up
 [ -n "${IP:-}" ] && ip addr add "$IP" dev eth0
 [ -n "${GW:-}" ] && ip route add default via "$GW"
 acpid -c /etc/acpi
+for p in /sys/class/virtio-ports/*; do
+	[ "$(cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && /usr/sbin/qemu-ga -m virtio-serial -p /dev/${p##*/} -t /var/run &
+done
 [ -x /etc/rc.app ] && /etc/rc.app
 echo "lifeboat-vm: up at ${IP:-no address}"
 while :; do sleep 3600; done
@@ -87,7 +100,7 @@ sync
 printf 'Content-Type: text/plain\r\n\r\nadded\n'
 CGI
 chmod 755 db/etc/rc.app db/www/cgi-bin/add
-mkfs.ext4 -q -F -L db -d db db.img 64M >/dev/null
+mkfs.ext4 -q -F -L db -d db db.img 96M >/dev/null
 
 common web
 printf "db = 10.231.1.10:5000\n" > web/etc/web.conf
@@ -106,8 +119,9 @@ case $out in "HTTP/1."?" 200"*) printf '%s\n' "$out" | sed '1,/^\r*$/d' ;; *) ec
 CGI
 printf '<meta http-equiv="refresh" content="0; url=/cgi-bin/index">\n' > web/www/index.html
 chmod 755 web/etc/rc.app web/www/cgi-bin/index
-mkfs.ext4 -q -F -L web -d web web.img 64M >/dev/null
+mkfs.ext4 -q -F -L web -d web web.img 96M >/dev/null
 
 cp "kpkg/boot/vmlinuz-$KV" "$OUT/vmlinuz.new" && mv "$OUT/vmlinuz.new" "$OUT/vmlinuz"
 for f in initrd.gz db.img web.img; do mv $f "$OUT/$f"; done
+echo "$STAMP" > "$OUT/stamp"
 echo "images.sh: kernel $KV, images in $OUT"

@@ -2,8 +2,8 @@
 # lab.sh up|down: the primary site of plan.yaml. `up` builds the images
 # (once, into .images), makes production's network (network namespace
 # lbvm-prod: bridge br0 at 10.231.1.1/24) and boots the two VMs there from
-# copies of the images, each answering QMP on sites/primary/NAME/.qmp so
-# lifeboat finds them. `down` stops every VM of every site and removes the
+# copies of the images, each answering QMP on sites/primary/NAME/.qmp and
+# its guest agent on sites/primary/NAME/.qga, so lifeboat finds them. `down` stops every VM of every site and removes the
 # networks and the sites' folders. With BIND installed, `up` also starts an
 # authoritative server for the zone vm.lab on 127.0.0.1:5353 that takes
 # TSIG-signed updates (key sites/dns/ddns.key): www.vm.lab names the web VM.
@@ -53,6 +53,8 @@ for vm in db web; do
 		-kernel .images/vmlinuz -initrd .images/initrd.gz \
 		-append "console=ttyS0 quiet panic=-1 lb.ip=$ip/24" \
 		-drive "file=$HERE/$d/root.img,if=virtio,format=raw,discard=unmap" \
+		-chardev "socket,id=qga0,path=$HERE/$d/.qga,server=on,wait=off" -device virtio-serial-pci \
+		-device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0 \
 		-netdev "tap,id=n0,ifname=tap-$vm,script=no,downscript=no" \
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:00:01:0$n"
 	n=$((n + 1))

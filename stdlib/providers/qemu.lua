@@ -33,7 +33,7 @@ function P.keys(t)
     },
     machine = {
       vm = t.obj({ memory = t.size, cpus = t.int { min = 1, max = 64 }, kernel = t.str(), initrd = t.str(),
-        append = t.str(), nics = t.int { min = 0, max = 8 }, shutdown_timeout = t.dur }),
+        append = t.str(), nics = t.int { min = 0, max = 8 }, shutdown_timeout = t.dur, guest_agent = t.bool }),
     },
   }
 end
@@ -239,6 +239,27 @@ local function qmp(sock, cmds, timeout)
   return out
 end
 
+-- The guest agent's socket (vm.guest_agent: a virtio port named
+-- org.qemu.guest_agent.0, on which the guest runs qemu-ga).
+function P.agent_path(site, machine_name) return site.root .. "/" .. machine_name .. "/.qga" end
+
+-- Calls the guest agent of a machine at a site; the answers decoded.
+function P.agent(site, machine_name, cmds, timeout)
+  local lines = {}
+  for i, c in ipairs(cmds) do lines[i] = json.encode(c) end
+  local sock = P.agent_path(site, machine_name)
+  if not core.fs.stat(sock) then return nil, "VM " .. machine_name .. " has no guest agent socket (" .. sock .. ")" end
+  local answers, e = core.qmp(sock, lines, timeout or 10, true)
+  if not answers then return nil, "guest agent of " .. machine_name .. ": " .. e end
+  local out = {}
+  for i, a in ipairs(answers) do
+    local v = json.decode(a)
+    if v.error then return nil, string.format("guest agent of %s: %s: %s", machine_name, cmds[i].execute, v.error.desc or a) end
+    out[i] = v["return"]
+  end
+  return out
+end
+
 local function vms(ctx)
   local out = {}
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, ctx.machine_view.name, ctx.job.id)) do
@@ -352,6 +373,14 @@ function P.start(ctx)
   for _, d in ipairs(m.datasets or {}) do
     argv[#argv + 1] = "-drive"
     argv[#argv + 1] = "file=" .. mv.datasets[d.name]:gsub(",", ",,") .. ",if=virtio,format=raw,discard=unmap"
+  end
+  if vm.guest_agent then
+    local qga = P.agent_path(site, mv.name)
+    core.fs.remove(qga)
+    for _, a in ipairs({ "-chardev", "socket,id=qga0,path=" .. qga:gsub(",", ",,") .. ",server=on,wait=off",
+      "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0" }) do
+      argv[#argv + 1] = a
+    end
   end
   local nics = net and (vm.nics or 1) or 0
   if nics == 0 then argv[#argv + 1] = "-nic"; argv[#argv + 1] = "none" end
@@ -542,11 +571,26 @@ end
 function P.sync(ctx)
   local sock, status = running_qmp(ctx)
   if not sock or status ~= "running" then return base.sync(ctx) end
-  local newest = {} -- asked before the pause, which is kept short
+  local newest = {} -- asked before the freeze and the pause, which are kept short
   for _, d in ipairs(ctx.machine.datasets or {}) do newest[d.name] = newest_point(ctx, d) end
+  -- app-consistent: the guest's file systems frozen through its agent
+  local name, frozen_at = ctx.machine_view.name, nil
+  if (ctx.machine.vm or {}).guest_agent and ctx.consistency ~= "planned" then
+    local st = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-status" } }, 5)
+    if st and st[1] == "frozen" then
+      api.log("VM %s was left frozen (a sync was killed): thawing it first", name)
+      P.agent(ctx.site, name, { { execute = "guest-fsfreeze-thaw" } }, 10)
+    end
+    local r, fe = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-freeze" } }, 30)
+    if r then frozen_at = core.mono(); ctx.consistency = "app"
+    else api.log("VM %s: file systems not frozen (%s): the point is crash-consistent", name, fe) end
+  end
   local t0 = core.mono()
   local _, e = qmp(sock, { { execute = "stop" } })
-  if e then error("cannot pause VM " .. ctx.machine_view.name .. ": " .. e, 0) end
+  if e then
+    if frozen_at then P.agent(ctx.site, name, { { execute = "guest-fsfreeze-thaw" } }, 30) end
+    error("cannot pause VM " .. name .. ": " .. e, 0)
+  end
   local plans = {}
   local ok, r = pcall(function()
     local nodes = disk_nodes(sock)
@@ -562,8 +606,18 @@ function P.sync(ctx)
   end
   local _, ce = qmp(sock, { { execute = "cont" } })
   local paused = core.mono() - t0
-  if ce then api.log("VM %s could not be resumed: %s", ctx.machine_view.name, ce) end
+  if ce then api.log("VM %s could not be resumed: %s", name, ce) end
+  local frozen
+  if frozen_at then
+    local _, te = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-thaw" } }, 30)
+    frozen = core.mono() - frozen_at
+    if te then api.log("VM %s could not be thawed: %s", name, te) end
+  end
   if not ok then error(r, 0) end
+  if frozen then
+    r.frozen_seconds = frozen
+    api.log("VM %s: file systems frozen %s (app-consistent)", name, util.fmt_duration(frozen))
+  end
   for name, p in pairs(plans) do
     local ds = r.datasets[name]
     if p.args then

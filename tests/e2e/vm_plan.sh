@@ -5,7 +5,8 @@
 # addresses inside an isolated network while production keeps serving;
 # kill -9 during a drill leaves nothing after `cleanup`; a planned
 # failover re-IPs (guest.edit) and moves the DNS name (BIND, TSIG); a
-# failback moves everything back. Bad input: a VM that does not boot
+# failback moves everything back. The guest agent freezes file systems
+# (app-consistent points) and runs a command inside a VM. Bad input: a VM that does not boot
 # fails its health check with its console, QEMU missing, a disk that is
 # not one, plan keys checked at FILE:LINE:COL.
 . "$(dirname "$0")/lib.sh"
@@ -37,15 +38,18 @@ else fail "replicate pauses each running VM for its sync and says for how long" 
 if [[ $out == *"db/root: whole disk read and compared: no dirty bitmap yet"* ]]; then
 	pass "the first replicate reads the whole disks and says why"
 else fail "the first replicate reads the whole disks and says why" "$out"; fi
-check "record 2b is written" page lbvm-prod "http://10.231.1.10:5000/cgi-bin/add?record+2b:+tracked"
+if [[ $out == *"VM db: file systems frozen"*"(app-consistent)"* ]] && lb points --store replica db/root | grep -q " app "; then
+	pass "the guest agent freezes each VM's file systems for its sync: the points are app-consistent"
+else fail "the guest agent freezes each VM's file systems for its sync: the points are app-consistent" "$out"; fi
+check "record 2b is written (the file systems were thawed)" page lbvm-prod "http://10.231.1.10:5000/cgi-bin/add?record+2b:+tracked"
 out=$(lb replicate plan.yaml 2>&1)
 if [[ $out == *"db/root: changed-block tracking: "*" read"* ]] && [[ $out != *"whole disk"* ]]; then
 	pass "the next replicate of the running VMs reads only the blocks their dirty bitmaps mark"
 else fail "the next replicate of the running VMs reads only the blocks their dirty bitmaps mark" "$out"; fi
 journal=$(ls -d .lifeboat/jobs/*-replicate-* | tail -1)/journal.jsonl
 read_db=$(grep '"step":"sync/db/sync"' "$journal" | grep -o '"bytes_read":[0-9]*' | head -1 | cut -d: -f2)
-if [ -n "$read_db" ] && [ "$read_db" -lt $((4 << 20)) ]; then pass "it read $read_db bytes of the 64 MiB disk"
-else fail "it read less than 4 MiB of the 64 MiB disk" "$read_db"; fi
+if [ -n "$read_db" ] && [ "$read_db" -lt $((4 << 20)) ]; then pass "it read $read_db bytes of the 96 MiB disk"
+else fail "it read less than 4 MiB of the 96 MiB disk" "$read_db"; fi
 check "record 3 is written after the point" page lbvm-prod "http://10.231.1.10:5000/cgi-bin/add?record+3:+after+the+point"
 
 # a drill kept running: the copies answer at production's addresses in the bubble
@@ -83,6 +87,10 @@ else fail "after kill -9 during a drill, cleanup leaves no VM, network or tap" "
 out=$(lb failover plan.yaml --planned 2>&1)
 expect_page "after failover the recovery web VM uses the recovery database (re-IP in its disk) and has every record" \
 	lbvm-rec http://10.231.2.11/cgi-bin/index "database at 10.231.2.10:5000"
+if [[ $out == *"start  web/after/1  inside the web VM, its configuration names this site's database"* ]] &&
+	[[ $out == *"done   web/after/1"* ]]; then
+	pass "a guest.exec step ran a command inside the recovered web VM"
+else fail "a guest.exec step ran a command inside the recovered web VM" "$out"; fi
 expect_page "the recovered database has the write made after the point (the final sync)" \
 	lbvm-rec http://10.231.2.10:5000/records "record 3: after the point"
 dns=$(dig +short @127.0.0.1 -p 5353 www.vm.lab A)
