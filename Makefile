@@ -108,13 +108,14 @@ demo-vm:
 	@BUILD=$(BUILD) ./demo-vm.sh
 
 bench:
-	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) $(DEMO_PACKAGES)"
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) $(DEMO_PACKAGES) $(VM_PACKAGES)"
 	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
 	@BUILD=$(BUILD) tests/bench/run.sh
 	@BUILD=$(BUILD) tests/bench/tree.sh
 	@BUILD=$(BUILD) tests/bench/remote.sh
 	@BUILD=$(BUILD) tests/bench/plan.sh
 	@BUILD=$(BUILD) tests/bench/lifecycle.sh
+	@BUILD=$(BUILD) tests/bench/vm.sh
 
 # kill -9 at random moments in sync, prune, restore and failover jobs, then
 # the checks (TRIALS=N per kind, default 50; TORTURE_SEED=N replays). Not

@@ -76,8 +76,11 @@ ip link set lo up; ip link set eth0 up
 [ -n "${IP:-}" ] && ip addr add "$IP" dev eth0
 [ -n "${GW:-}" ] && ip route add default via "$GW"
 acpid -c /etc/acpi
+# the agent's state (frozen or not) on tmpfs: a point taken while the file
+# systems were frozen must not boot an agent that believes they still are
+mount -t tmpfs -o mode=755 run /run
 for p in /sys/class/virtio-ports/*; do
-	[ "$(cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && /usr/sbin/qemu-ga -m virtio-serial -p /dev/${p##*/} -t /var/run &
+	[ "$(cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && /usr/sbin/qemu-ga -m virtio-serial -p /dev/${p##*/} -t /run &
 done
 [ -x /etc/rc.app ] && /etc/rc.app
 echo "lifeboat-vm: up at ${IP:-no address}"

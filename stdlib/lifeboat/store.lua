@@ -46,6 +46,7 @@ end
 -- answer is captured whole (a long history lists thousands of points).
 local function lifeboat(rt, args, opts)
   opts = opts or {}
+  if not rt.store then error("the plan names no replica store: add 'store: URL' (a folder, s3://, az:// or sftp://)", 0) end
   local argv = { core.self_exe(), table.unpack(args) }
   if not opts.no_store then argv[#argv + 1] = "--store"; argv[#argv + 1] = rt.store.url end
   if rt.store.key_file and not opts.no_key then argv[#argv + 1] = "--key-file"; argv[#argv + 1] = rt.store.key_file end

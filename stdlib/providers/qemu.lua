@@ -100,6 +100,13 @@ function P.check_site(name, s, plan, at, ctx)
     end
   end
   if s.addresses and not net then at(ctx.pos[s.addresses], "site '%s': addresses need a network", name) end
+  -- an isolated network shares production's addresses, never its namespace
+  for other, o in pairs(plan.raw.sites or {}) do
+    if other < name and net and net.name and o.network and o.network.name == net.name then
+      at(ctx.pos[net], "site '%s': network '%s' is also site '%s''s: each site needs a network of its own",
+        name, net.name, other)
+    end
+  end
 end
 
 function P.describe(what, site, mname, plan)
@@ -189,7 +196,20 @@ local function ensure_network(ctx)
   local net = ctx.site.network
   if not net then return nil end
   while busy[net.name] do sched.sleep(0.05) end
-  if core.fs.stat("/run/netns/" .. net.name) then return net end
+  if core.fs.stat("/run/netns/" .. net.name) then
+    if net.isolated then
+      -- only one this site's jobs made (and cleanup has not removed yet)
+      local ours = false
+      for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, nil, ctx.job.id)) do
+        if res.kind == "network" and res.ref == net.name then ours = true end
+      end
+      if not ours then
+        error(string.format("network namespace %s exists but was not made for this site's drills: an isolated " ..
+          "network is never shared (remove it with 'ip netns del %s' if it is left over)", net.name, net.name), 0)
+      end
+    end
+    return net
+  end
   busy[net.name] = true
   local ok, e = pcall(function()
     local sub = subnet_of(net.subnet)
@@ -202,7 +222,11 @@ local function ensure_network(ctx)
     api.log("network %s: %s, gateway %s%s", net.name, net.subnet, sub.gateway, net.isolated and " (isolated)" or "")
   end)
   busy[net.name] = nil
-  if not ok then error(e, 0) end
+  if not ok then
+    -- half made is not made: the next start makes it again
+    ip({ "netns", "del", net.name }, false)
+    error(e, 0)
+  end
   return net
 end
 
@@ -313,9 +337,15 @@ local function running_qmp(ctx)
   return nil
 end
 
+local resume_left
+
 local function stop_all(ctx, grace)
   local done = {}
-  if ctx.site.root and running_qmp(ctx) then
+  local sock, status = nil, nil
+  if ctx.site.root then sock, status = running_qmp(ctx) end
+  -- a paused guest cannot hear the power button
+  if sock then pcall(resume_left, ctx, sock, status) end
+  if sock then
     local sock = qmp_path(ctx)
     local mine = false
     for _, res in ipairs(vms(ctx)) do if res.qmp == sock and alive(res) then mine = true end end
@@ -363,8 +393,8 @@ function P.start(ctx)
   local memory = math.max(64, (vm.memory or 256 * 1048576) // 1048576)
   for _, a in ipairs({ QEMU, "-name", "lifeboat:" .. ctx.plan.name .. ":" .. site.name .. ":" .. mv.name,
     "-accel", accel(site), "-m", tostring(memory), "-smp", tostring(vm.cpus or 1),
-    "-display", "none", "-monitor", "none", "-no-reboot", "-serial", "file:" .. log,
-    "-qmp", "unix:" .. sock .. ",server=on,wait=off" }) do argv[#argv + 1] = a end
+    "-display", "none", "-monitor", "none", "-no-reboot", "-serial", "file:" .. log:gsub(",", ",,"),
+    "-qmp", "unix:" .. sock:gsub(",", ",,") .. ",server=on,wait=off" }) do argv[#argv + 1] = a end
   if vm.kernel then
     argv[#argv + 1] = "-kernel"; argv[#argv + 1] = util.join(ctx.plan.dir, expr.render(vm.kernel, scope))
     if vm.initrd then argv[#argv + 1] = "-initrd"; argv[#argv + 1] = util.join(ctx.plan.dir, expr.render(vm.initrd, scope)) end
@@ -463,7 +493,8 @@ local function disk_nodes(sock)
     local ins = dev.inserted
     if ins and ins.file then
       local names = {}
-      for _, b in ipairs(ins["dirty-bitmaps"] or dev["dirty-bitmaps"] or {}) do names[b.name] = true end
+      -- name -> recording (a disabled bitmap no longer counts writes)
+      for _, b in ipairs(ins["dirty-bitmaps"] or dev["dirty-bitmaps"] or {}) do names[b.name] = b.recording ~= false end
       out[core.fs.realpath(ins.file) or ins.file] = { node = ins["node-name"], bitmaps = names }
     end
   end
@@ -517,9 +548,19 @@ local function cbt_prepare(ctx, sock, nodes, d, newest)
   if not disk or not disk.node then plan.why = "QEMU does not show " .. path .. " as a disk" return plan end
   plan.node = disk.node
   local saved = json.decode(core.fs.read(cbt_file(ctx, d)) or "null")
+  -- from here until cbt_finish the saved state is gone: a sync killed in
+  -- between leaves none, so the next one reads the whole disk
+  core.fs.remove(cbt_file(ctx, d))
+  local others = false -- bitmaps of an earlier sync that did not finish
+  for name in pairs(disk.bitmaps) do
+    if name:match("^lifeboat%-") and (type(saved) ~= "table" or name ~= saved.bitmap) then others = true end
+  end
   if not have_qemu_img() then plan.why = "qemu-img is not installed (Debian package qemu-utils)"
-  elseif type(saved) ~= "table" then plan.why = "no dirty bitmap yet (the disk's first sync here)"
-  elseif not disk.bitmaps[saved.bitmap] then plan.why = "QEMU has no dirty bitmap " .. saved.bitmap .. " (the VM restarted)"
+  elseif type(saved) ~= "table" then
+    plan.why = others and "an earlier sync of this VM did not finish" or "no dirty bitmap yet (the disk's first sync here)"
+  elseif disk.bitmaps[saved.bitmap] == nil then plan.why = "QEMU has no dirty bitmap " .. saved.bitmap .. " (the VM restarted)"
+  elseif disk.bitmaps[saved.bitmap] == false then plan.why = "the dirty bitmap " .. saved.bitmap .. " stopped recording"
+  elseif others then plan.why = "an earlier sync of this VM did not finish"
   elseif saved.point ~= newest then
     plan.why = string.format("the bitmap counts from point %s, the newest is %s", tostring(saved.point), tostring(newest))
   end
@@ -550,88 +591,119 @@ local function cbt_prepare(ctx, sock, nodes, d, newest)
 end
 
 -- After the sync: the next bitmap counts from the new point, or, when the
--- sync failed, the frozen one is merged back so no write is forgotten.
+-- sync failed, the frozen one is merged back so no write is forgotten;
+-- when that cannot be done, no state is kept and the next sync reads the
+-- whole disk.
 local function cbt_finish(ctx, sock, d, plan, point)
   local file = cbt_file(ctx, d)
-  if not plan.node or not plan.new then core.fs.remove(file) return end
-  if plan.old then
-    if not point then
-      qmp(sock, { { execute = "block-dirty-bitmap-merge", arguments = { node = plan.node, target = plan.new,
-        bitmaps = { plan.old } } } })
-    end
-    qmp(sock, { { execute = "block-dirty-bitmap-remove", arguments = { node = plan.node, name = plan.old } } })
+  if not plan.node or not plan.new then return end
+  if plan.old and not point then
+    local _, e = qmp(sock, { { execute = "block-dirty-bitmap-merge", arguments = { node = plan.node, target = plan.new,
+      bitmaps = { plan.old } } } })
+    if e then api.log("%s: the dirty bitmap could not be merged back (%s): the next sync reads the whole disk", d.name, e)
+      return end
   end
+  if plan.old then qmp(sock, { { execute = "block-dirty-bitmap-remove", arguments = { node = plan.node, name = plan.old } } }) end
   local since = point or plan.since
-  if since then core.fs.write(file, json.encode({ bitmap = plan.new, point = since, node = plan.node }), 384)
-  else core.fs.remove(file) end
+  if since then core.fs.write(file, json.encode({ bitmap = plan.new, point = since, node = plan.node }), 384) end
+end
+
+-- ROOT/MACHINE/.paused exists while a sync has the VM paused and, with
+-- its guest agent, frozen: a sync killed meanwhile (kill -9) leaves it, and
+-- the next sync or stop resumes and thaws the VM first.
+local function paused_marker(ctx) return ctx.site.root .. "/" .. ctx.machine_view.name .. "/.paused" end
+
+function resume_left(ctx, sock, status)
+  local name = ctx.machine_view.name
+  if not core.fs.stat(paused_marker(ctx)) then return status end
+  if (ctx.machine.vm or {}).guest_agent then
+    local st = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-status" } }, 5)
+    if st and st[1] == "frozen" then
+      api.log("VM %s was left frozen by a sync that did not finish: thawing it", name)
+      P.agent(ctx.site, name, { { execute = "guest-fsfreeze-thaw" } }, 30)
+    end
+  end
+  if status == "paused" then
+    api.log("VM %s was left paused by a sync that did not finish: resuming it", name)
+    local _, e = qmp(sock, { { execute = "cont" } })
+    if e then error("cannot resume VM " .. name .. ": " .. e, 0) end
+    status = "running"
+  end
+  core.fs.remove(paused_marker(ctx))
+  return status
 end
 
 -- Syncs the VM's disks; a running VM is paused for the sync (its disks
--- are then a crash-consistent point) and resumed whatever happens.
+-- are then a crash-consistent point) and, with a guest agent, its file
+-- systems frozen (app-consistent). It is resumed and thawed however the
+-- sync ends: failed, timed out or cancelled (a to-be-closed guard, run
+-- also when the step's coroutine is closed), killed (the marker).
 function P.sync(ctx)
   local sock, status = running_qmp(ctx)
+  if sock then status = resume_left(ctx, sock, status) end
   if not sock or status ~= "running" then return base.sync(ctx) end
+  local name = ctx.machine_view.name
   local newest = {} -- asked before the freeze and the pause, which are kept short
   for _, d in ipairs(ctx.machine.datasets or {}) do newest[d.name] = newest_point(ctx, d) end
-  -- app-consistent: the guest's file systems frozen through its agent
-  local name, frozen_at = ctx.machine_view.name, nil
-  if (ctx.machine.vm or {}).guest_agent and ctx.consistency ~= "planned" then
-    local st = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-status" } }, 5)
-    if st and st[1] == "frozen" then
-      api.log("VM %s was left frozen (a sync was killed): thawing it first", name)
-      P.agent(ctx.site, name, { { execute = "guest-fsfreeze-thaw" } }, 10)
+  local marker = paused_marker(ctx)
+  local ok, we = core.fs.write(marker, "", 384)
+  if not ok then error(we, 0) end
+  local agent = (ctx.machine.vm or {}).guest_agent and ctx.consistency ~= "planned"
+  local t0, paused, frozen_at, frozen, plans, result = nil, nil, nil, nil, {}, nil
+  local problems = {}
+  do
+    local guard <close> = setmetatable({}, { __close = function()
+      for _, d in ipairs(ctx.machine.datasets or {}) do
+        if plans[d.name] then
+          local point = result and result.datasets[d.name] and result.datasets[d.name].point
+          local fok, fe = pcall(cbt_finish, ctx, sock, d, plans[d.name], point)
+          if not fok then api.log("%s: %s", d.name, tostring(fe)) end
+        end
+      end
+      if t0 then
+        local _, ce = qmp(sock, { { execute = "cont" } })
+        if ce then _, ce = qmp(sock, { { execute = "cont" } }) end
+        paused = core.mono() - t0
+        if ce then problems[#problems + 1] = "VM " .. name .. " could not be resumed: " .. ce end
+      end
+      if agent then
+        -- also after a freeze that failed or timed out: the guest may finish freezing later
+        local _, te = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-thaw" } }, 30)
+        if frozen_at then frozen = core.mono() - frozen_at end
+        if te and frozen_at then problems[#problems + 1] = "VM " .. name .. " could not be thawed: " .. te end
+      end
+      if #problems == 0 then core.fs.remove(marker) end
+    end })
+    if agent then
+      local r, fe = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-freeze" } }, 30)
+      if r then frozen_at = core.mono(); ctx.consistency = "app"
+      else api.log("VM %s: file systems not frozen (%s): the point is crash-consistent", name, fe) end
     end
-    local r, fe = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-freeze" } }, 30)
-    if r then frozen_at = core.mono(); ctx.consistency = "app"
-    else api.log("VM %s: file systems not frozen (%s): the point is crash-consistent", name, fe) end
-  end
-  local t0 = core.mono()
-  local _, e = qmp(sock, { { execute = "stop" } })
-  if e then
-    if frozen_at then P.agent(ctx.site, name, { { execute = "guest-fsfreeze-thaw" } }, 30) end
-    error("cannot pause VM " .. name .. ": " .. e, 0)
-  end
-  local plans = {}
-  local ok, r = pcall(function()
+    t0 = core.mono() -- before: a lost answer may still have paused it
+    local _, e = qmp(sock, { { execute = "stop" } })
+    if e then error("cannot pause VM " .. name .. ": " .. e, 0) end
     local nodes = disk_nodes(sock)
-    for _, d in ipairs(ctx.machine.datasets or {}) do
-      plans[d.name] = cbt_prepare(ctx, sock, nodes, d, newest[d.name])
-    end
-    return base.sync(ctx, function(d) return plans[d.name].args end)
-  end)
-  for _, d in ipairs(ctx.machine.datasets or {}) do
-    if plans[d.name] then
-      pcall(cbt_finish, ctx, sock, d, plans[d.name], ok and r.datasets[d.name] and r.datasets[d.name].point)
-    end
-  end
-  local _, ce = qmp(sock, { { execute = "cont" } })
-  local paused = core.mono() - t0
-  if ce then api.log("VM %s could not be resumed: %s", name, ce) end
-  local frozen
-  if frozen_at then
-    local _, te = P.agent(ctx.site, name, { { execute = "guest-fsfreeze-thaw" } }, 30)
-    frozen = core.mono() - frozen_at
-    if te then api.log("VM %s could not be thawed: %s", name, te) end
-  end
-  if not ok then error(r, 0) end
-  if frozen then
-    r.frozen_seconds = frozen
-    api.log("VM %s: file systems frozen %s (app-consistent)", name, util.fmt_duration(frozen))
-  end
-  for name, p in pairs(plans) do
-    local ds = r.datasets[name]
+    for _, d in ipairs(ctx.machine.datasets or {}) do plans[d.name] = cbt_prepare(ctx, sock, nodes, d, newest[d.name]) end
+    result = base.sync(ctx, function(d) return plans[d.name].args end)
+  end -- the guard resumes and thaws here
+  if #problems > 0 then error(table.concat(problems, "; "), 0) end
+  for dname, p in pairs(plans) do
+    local ds = result.datasets[dname]
     if p.args then
       ds.changed_blocks = { bytes = p.dirty_bytes, ranges = p.ranges }
-      api.log("%s/%s: changed-block tracking: %s in %d range(s) read", ctx.machine_view.name, name,
-        util.fmt_size(p.dirty_bytes), p.ranges)
+      api.log("%s/%s: changed-block tracking: %s in %d range(s) read", name, dname, util.fmt_size(p.dirty_bytes), p.ranges)
     else
       ds.full_scan = p.why
-      api.log("%s/%s: whole disk read and compared: %s", ctx.machine_view.name, name, p.why)
+      api.log("%s/%s: whole disk read and compared: %s", name, dname, p.why)
     end
   end
-  api.log("VM %s paused %s for its sync", ctx.machine_view.name, util.fmt_duration(paused))
-  r.paused_seconds = paused
-  return r
+  if frozen then
+    result.frozen_seconds = frozen
+    api.log("VM %s: file systems frozen %s (app-consistent)", name, util.fmt_duration(frozen))
+  end
+  api.log("VM %s paused %s for its sync", name, util.fmt_duration(paused))
+  result.paused_seconds = paused
+  return result
 end
 
 function P.remove(ctx)

@@ -13,7 +13,10 @@ local util = require("lifeboat.util")
 
 local A = {}
 
-local function ipv4(v) return type(v) == "string" and v:match("^%d+%.%d+%.%d+%.%d+$") ~= nil end
+local function ipv4(v)
+  local a, b, c, d = tostring(v):match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  return type(v) == "string" and a ~= nil and tonumber(a) < 256 and tonumber(b) < 256 and tonumber(c) < 256 and tonumber(d) < 256
+end
 local function dns_name(v) return type(v) == "string" and v:match("^[%w][%w%-%.]*%.?$") ~= nil and #v <= 253 end
 -- a ${{ }} value is known only when the step runs
 local function templated(v) return type(v) == "table" or (type(v) == "string" and v:find("${{", 1, true) ~= nil) end
@@ -47,8 +50,23 @@ local function answers(with)
   return out, r
 end
 
+-- The values as the step runs them, checked without exemption: each goes
+-- into nsupdate's script, one command per line.
+local function check_rendered(with)
+  for _, k in ipairs({ "server", "zone", "name", "address", "key_file" }) do
+    if type(with[k]) ~= "string" or with[k]:find("[%c]") then return "'" .. k .. "' must be one line of text" end
+  end
+  if not dns_name(with.zone) then return "'zone' is not a DNS name: " .. with.zone end
+  if not dns_name(with.name) then return "'name' is not a DNS name: " .. with.name end
+  if not ipv4(with.address) then return "'address' is not an IPv4 address: " .. with.address end
+  if not ipv4(with.server) then return "'server' must be the server's IPv4 address: " .. with.server end
+  local port = with.port
+  if port ~= nil and not (math.tointeger(port) and port >= 1 and port <= 65535) then return "'port' must be a port number" end
+  return A.check(with)
+end
+
 function A.run(with, ctx)
-  local problem = A.check(with)
+  local problem = check_rendered(with)
   if problem then error(problem, 0) end
   local key = util.join(ctx.plan.dir, with.key_file)
   if not core.fs.stat(key) then error("key_file " .. key .. " does not exist", 0) end

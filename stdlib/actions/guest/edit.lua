@@ -28,7 +28,8 @@ end
 local function debugfs(args, what)
   local argv = { "debugfs" }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
-  local r = api.exec(argv, { check = false, timeout = 60, netns = false })
+  local r = api.exec(argv, { check = false, timeout = 60, netns = false, max_output = math.maxinteger })
+  if r.stdout_dropped then error(what .. ": its output was cut (out of memory)", 0) end
   -- debugfs exits 0 after most failures; what went wrong is on stderr
   local said = r.stderr:gsub("^debugfs [^\n]*\n", ""):gsub("%s+$", "")
   if r.code ~= 0 or said ~= "" then error(string.format("%s: %s", what, said ~= "" and said or ("exit " .. r.code)), 0) end
@@ -39,8 +40,17 @@ function A.run(with, ctx)
   local problem = A.check(with)
   if problem then error(problem, 0) end
   local image, file = with.image, with.file
+  if not guest_path_ok(file) then error("'file' is not a plain absolute path inside the guest: " .. tostring(file), 0) end
   if not core.fs.stat(image) then error("image " .. image .. " does not exist", 0) end
-  local stat = debugfs({ "-R", "stat " .. file, image }, image .. ": " .. file)
+  local tmp = file .. ".lifeboat-new"
+  local found, stat = pcall(debugfs, { "-R", "stat " .. file, image }, image .. ": " .. file)
+  if not found then
+    -- an earlier attempt stopped between removing the file and naming the new one
+    if not pcall(debugfs, { "-R", "stat " .. tmp, image }, "") then error(stat, 0) end
+    debugfs({ "-w", "-R", "ln " .. tmp .. " " .. file, image }, image .. ": restoring " .. file)
+    debugfs({ "-w", "-R", "unlink " .. tmp, image }, image .. ": restoring " .. file)
+    stat = debugfs({ "-R", "stat " .. file, image }, image .. ": " .. file)
+  end
   local mode = stat:match("Mode:%s+(%d+)")
   local uid, gid = stat:match("User:%s+(%d+)%s+Group:%s+(%d+)")
   if not stat:match("Type: regular") then error(string.format("%s: %s is not a regular file", image, file), 0) end
@@ -55,12 +65,19 @@ function A.run(with, ctx)
   inner.file = copy
   local tweak = plan_mod.load_module(ctx.plan.dir, "actions", with.tweak)
   local r = tweak.run(inner, ctx)
+  if copy:find('[%c"]') then error("the job folder's path cannot be given to debugfs: " .. copy, 0) end
+  -- the new text under a temporary name first: the old file goes only once
+  -- the new one is whole, and then the new name takes its place
   local cmds = dir .. "/debugfs.cmd"
-  ok, e = core.fs.write(cmds, table.concat({ "rm " .. file, "write " .. copy .. " " .. file,
-    "sif " .. file .. " mode 0" .. string.format("%o", 0x8000 | (tonumber(mode, 8) or 420)),
-    "sif " .. file .. " uid " .. (uid or 0), "sif " .. file .. " gid " .. (gid or 0) }, "\n") .. "\n", 384)
+  ok, e = core.fs.write(cmds, table.concat({ 'write "' .. copy .. '" ' .. tmp,
+    "sif " .. tmp .. " mode 0" .. string.format("%o", 0x8000 | (tonumber(mode, 8) or 420)),
+    "sif " .. tmp .. " uid " .. (uid or 0), "sif " .. tmp .. " gid " .. (gid or 0) }, "\n") .. "\n", 384)
   if not ok then error(e, 0) end
-  debugfs({ "-w", "-f", cmds, image }, image .. ": writing " .. file)
+  pcall(debugfs, { "-w", "-R", "rm " .. tmp, image }, "") -- a leftover of an earlier attempt
+  debugfs({ "-w", "-f", cmds, image }, image .. ": writing " .. tmp)
+  ok, e = core.fs.write(cmds, "rm " .. file .. "\nln " .. tmp .. " " .. file .. "\nunlink " .. tmp .. "\n", 384)
+  if not ok then error(e, 0) end
+  debugfs({ "-w", "-f", cmds, image }, image .. ": replacing " .. file)
   api.log("%s: %s inside %s", file, r.changes or "changed", image)
   return { image = image, file = file, changes = r.changes }
 end

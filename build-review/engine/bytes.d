@@ -1,0 +1,2 @@
+build-review/engine/bytes.o: engine/bytes.c engine/bytes.h
+engine/bytes.h:

@@ -1,0 +1,2 @@
+build-review/engine/cdc.o: engine/cdc.c engine/cdc.h
+engine/cdc.h:

@@ -1,0 +1,16 @@
+build-review/engine/packer.o: engine/packer.c engine/packer.h \
+ engine/store.h engine/backend.h engine/lifeboat_engine.h \
+ engine/chunkindex.h engine/crypto.h engine/codec.h engine/tree.h \
+ engine/bytes.h engine/envelope.h engine/err.h engine/fsutil.h
+engine/packer.h:
+engine/store.h:
+engine/backend.h:
+engine/lifeboat_engine.h:
+engine/chunkindex.h:
+engine/crypto.h:
+engine/codec.h:
+engine/tree.h:
+engine/bytes.h:
+engine/envelope.h:
+engine/err.h:
+engine/fsutil.h:

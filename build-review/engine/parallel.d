@@ -1,0 +1,5 @@
+build-review/engine/parallel.o: engine/parallel.c engine/parallel.h \
+ engine/lifeboat_engine.h engine/err.h
+engine/parallel.h:
+engine/lifeboat_engine.h:
+engine/err.h:

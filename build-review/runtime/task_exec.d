@@ -1,0 +1,13 @@
+build-review/runtime/task_exec.o: runtime/task_exec.c \
+ /usr/include/lua5.4/lauxlib.h /usr/include/lua5.4/luaconf.h \
+ /usr/include/lua5.4/lua.h /usr/include/lua5.4/lua.h engine/bytes.h \
+ runtime/child_env.h runtime/luacore.h runtime/netns.h runtime/tasks.h
+/usr/include/lua5.4/lauxlib.h:
+/usr/include/lua5.4/luaconf.h:
+/usr/include/lua5.4/lua.h:
+/usr/include/lua5.4/lua.h:
+engine/bytes.h:
+runtime/child_env.h:
+runtime/luacore.h:
+runtime/netns.h:
+runtime/tasks.h:

@@ -1,0 +1,10 @@
+build-review/runtime/task_prompt.o: runtime/task_prompt.c \
+ /usr/include/lua5.4/lauxlib.h /usr/include/lua5.4/luaconf.h \
+ /usr/include/lua5.4/lua.h /usr/include/lua5.4/lua.h runtime/luacore.h \
+ runtime/tasks.h
+/usr/include/lua5.4/lauxlib.h:
+/usr/include/lua5.4/luaconf.h:
+/usr/include/lua5.4/lua.h:
+/usr/include/lua5.4/lua.h:
+runtime/luacore.h:
+runtime/tasks.h:

@@ -1,0 +1,2 @@
+build-review/runtime/tasks.o: runtime/tasks.c runtime/tasks.h
+runtime/tasks.h:
