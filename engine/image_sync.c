@@ -240,6 +240,20 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 	return rc;
 }
 
+/* Sets the bits of blocks first..last, whole bytes at a time in between. */
+static void mark_blocks(uint8_t *bits, uint64_t first, uint64_t last)
+{
+	for (; first <= last && (first & 7); first++)
+		bits[first >> 3] |= (uint8_t)(1u << (first & 7));
+	if (first + 8 <= last + 1) {
+		uint64_t whole = (last + 1 - first) >> 3;
+		memset(bits + (first >> 3), 0xff, (size_t)whole);
+		first += whole << 3;
+	}
+	for (; first <= last; first++)
+		bits[first >> 3] |= (uint8_t)(1u << (first & 7));
+}
+
 /* Reads the changed ranges ("OFFSET LENGTH" per line, bytes) into a bit per
  * block. */
 static int load_changed(struct sync_job *j, const char *path, eng_err *err)
@@ -263,8 +277,7 @@ static int load_changed(struct sync_job *j, const char *path, eng_err *err)
 			rc = eng_fail(err, ENG_EINPUT, "%s:%u: the range %llu+%llu is not inside the image's %llu bytes",
 				      path, n, off, len, (unsigned long long)j->size);
 		else
-			for (uint64_t b = off / j->bs; b <= (off + len - 1) / j->bs; b++)
-				j->changed[b >> 3] |= (uint8_t)(1u << (b & 7));
+			mark_blocks(j->changed, off / j->bs, (off + len - 1) / j->bs);
 	}
 	if (rc == ENG_OK && ferror(f))
 		rc = eng_fail(err, ENG_EIO, "cannot read %s", path);

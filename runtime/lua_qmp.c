@@ -16,13 +16,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "luacore.h"
 #include "tasks.h"
 
+/* A guest agent's answer carries a command's whole output in base64 */
+#define QMP_MAX_LINE (64u << 20)
+
 typedef struct qmp_conn {
 	int fd;
-	char buf[65536];
-	size_t len;
+	char *buf;
+	size_t len, cap;
 	double deadline;
 } qmp_conn;
 
@@ -44,9 +48,15 @@ static char *read_line(qmp_conn *c, char *err, size_t errlen)
 			c->len -= n + 1;
 			return line;
 		}
-		if (c->len == sizeof(c->buf)) {
-			snprintf(err, errlen, "a message longer than %zu bytes", sizeof(c->buf));
-			return NULL;
+		if (c->len == c->cap) {
+			if (c->cap >= QMP_MAX_LINE) {
+				snprintf(err, errlen, "a message longer than %u bytes", QMP_MAX_LINE);
+				return NULL;
+			}
+			if (!eng_reserve(&c->buf, &c->cap, c->cap ? c->cap * 2 : 65536, 65536)) {
+				snprintf(err, errlen, "out of memory");
+				return NULL;
+			}
 		}
 		int ms = (int)((c->deadline - rt_mono()) * 1000);
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
@@ -57,7 +67,7 @@ static char *read_line(qmp_conn *c, char *err, size_t errlen)
 			snprintf(err, errlen, "no answer in time");
 			return NULL;
 		}
-		ssize_t got = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		ssize_t got = read(c->fd, c->buf + c->len, c->cap - c->len);
 		if (got <= 0) {
 			snprintf(err, errlen, "QEMU closed the connection");
 			return NULL;
@@ -143,6 +153,8 @@ int core_qmp(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	double timeout = luaL_optnumber(L, 3, 10);
+	if (!(timeout > 0 && timeout < 86400))
+		timeout = 10;
 	bool agent = lua_toboolean(L, 4);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(a.sun_path)) {
@@ -152,7 +164,8 @@ int core_qmp(lua_State *L)
 	}
 	strcpy(a.sun_path, path);
 	qmp_conn *c = lua_newuserdatauv(L, sizeof(*c), 0);
-	c->len = 0;
+	c->len = c->cap = 0;
+	c->buf = NULL;
 	c->deadline = rt_mono() + timeout;
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	char err[256] = "";
@@ -189,16 +202,18 @@ int core_qmp(lua_State *L)
 			snprintf(err, sizeof(err), "command %lld is not one line of JSON", (long long)i);
 			goto fail;
 		}
-		lua_pop(L, 1);
 		if (!exchange(L, c, cmd, events, err, sizeof(err)))
 			goto fail;
 		lua_rawseti(L, answers, i);
+		lua_pop(L, 1); /* cmd, kept referenced until sent */
 	}
 	close(c->fd);
+	free(c->buf);
 	return 2;
 fail:
 	if (c->fd >= 0)
 		close(c->fd);
+	free(c->buf);
 	lua_pushnil(L);
 	lua_pushstring(L, err);
 	return 2;
