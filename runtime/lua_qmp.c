@@ -34,7 +34,7 @@ typedef struct qmp_conn {
 static char *read_line(qmp_conn *c, char *err, size_t errlen)
 {
 	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
 		if (nl) {
 			size_t n = (size_t)(nl - c->buf);
 			char *line = malloc(n + 1);

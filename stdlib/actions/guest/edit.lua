@@ -1,7 +1,8 @@
 -- guest.edit: applies a tweak to a file inside a VM's disk image before it
 -- boots, so connection strings and addresses are right from the first
--- boot. The image holds an ext4 file system (no partition table); the file
--- is read and written with e2fsprogs' debugfs, keeping its mode and owner.
+-- boot. The image holds an ext4 file system (no partition table): its
+-- journal is replayed first (e2fsck -p), then the file is read and written
+-- with e2fsprogs' debugfs, keeping its mode and owner.
 --   uses: guest.edit
 --   with: { image: IMAGE, file: /etc/app.conf, tweak: tweak.replace, match: ..., to: ... }
 -- Every key but image and tweak goes to the tweak, whose `file` is a copy
@@ -42,6 +43,14 @@ function A.run(with, ctx)
   local image, file = with.image, with.file
   if not guest_path_ok(file) then error("'file' is not a plain absolute path inside the guest: " .. tostring(file), 0) end
   if not core.fs.stat(image) then error("image " .. image .. " does not exist", 0) end
+  -- a disk taken from a VM that was not shut down cleanly has a journal to
+  -- replay; debugfs does not replay it, and the kernel would replay it over
+  -- this edit at boot: e2fsck replays it first (and refuses a damaged one)
+  local fsck = api.exec({ "e2fsck", "-fp", image }, { check = false, timeout = 600, netns = false })
+  if fsck.code >= 4 then
+    error(string.format("%s: e2fsck found errors it cannot fix without you (exit %d): %s", image, fsck.code,
+      ((fsck.stderr .. fsck.stdout):gsub("%s+$", ""):sub(-300))), 0)
+  end
   local tmp = file .. ".lifeboat-new"
   local found, stat = pcall(debugfs, { "-R", "stat " .. file, image }, image .. ": " .. file)
   if not found then
