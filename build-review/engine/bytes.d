@@ -1,2 +1,0 @@
-build-review/engine/bytes.o: engine/bytes.c engine/bytes.h
-engine/bytes.h:

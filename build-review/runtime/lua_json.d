@@ -1,8 +1,0 @@
-build-review/runtime/lua_json.o: runtime/lua_json.c \
- /usr/include/lua5.4/lauxlib.h /usr/include/lua5.4/luaconf.h \
- /usr/include/lua5.4/lua.h /usr/include/lua5.4/lua.h runtime/luacore.h
-/usr/include/lua5.4/lauxlib.h:
-/usr/include/lua5.4/luaconf.h:
-/usr/include/lua5.4/lua.h:
-/usr/include/lua5.4/lua.h:
-runtime/luacore.h:

@@ -1,3 +1,0 @@
-build-review/stdlib_embed.o: build-review/stdlib_embed.c \
- runtime/luacore.h
-runtime/luacore.h:
