@@ -131,7 +131,6 @@ local function have(prog)
   return false
 end
 
-local function vm_of(plan, mname) return plan.raw.machines[mname].vm or {} end
 
 function P.preflight(site, plan, op)
   local problems = {}
@@ -482,7 +481,6 @@ end
 
 local function cbt_file(ctx, d) return ctx.site.root .. "/" .. ctx.machine_view.name .. "/.cbt-" .. d.name .. ".json" end
 
-local function have_qemu_img() return have("qemu-img") end
 
 -- disk path -> {node, bitmaps = {name = true}} from query-block
 local function disk_nodes(sock)
@@ -555,7 +553,7 @@ local function cbt_prepare(ctx, sock, nodes, d, newest)
   for name in pairs(disk.bitmaps) do
     if name:match("^lifeboat%-") and (type(saved) ~= "table" or name ~= saved.bitmap) then others = true end
   end
-  if not have_qemu_img() then plan.why = "qemu-img is not installed (Debian package qemu-utils)"
+  if not have("qemu-img") then plan.why = "qemu-img is not installed (Debian package qemu-utils)"
   elseif type(saved) ~= "table" then
     plan.why = others and "an earlier sync of this VM did not finish" or "no dirty bitmap yet (the disk's first sync here)"
   elseif disk.bitmaps[saved.bitmap] == nil then plan.why = "QEMU has no dirty bitmap " .. saved.bitmap .. " (the VM restarted)"
@@ -709,22 +707,21 @@ end
 function P.remove(ctx)
   stop_all(ctx, 5)
   local out = base.remove(ctx)
+  local net = ctx.site.network
+  if not (net and net.isolated) then return out end
+  local left, made = false, nil
   for _, res in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, nil, ctx.job.id)) do
-    if res.kind == "network" and ctx.site.network and ctx.site.network.isolated then
-      -- the last machine's removal takes the isolated network with it
-      local others = false
-      for _, r2 in ipairs(state.resources(ctx.rt.state_dir, ctx.site.name, nil, ctx.job.id)) do
-        if r2.kind == "vm" or r2.kind == "tap" then others = true end
-      end
-      if not others then
-        if core.fs.stat("/run/netns/" .. res.ref) then ip({ "netns", "del", res.ref }) end
-        local e = { ev = "removed", kind = "network", ref = res.ref, site = ctx.site.name, machine = res.machine,
-          step = ctx.step.id }
-        ctx.job:event(e)
-        ctx.job:flush()
-        out.network = res.ref
-      end
-    end
+    if res.kind == "vm" or res.kind == "tap" then left = true end
+    if res.kind == "network" then made = res end
+  end
+  -- the last machine's removal takes the isolated network with it
+  if made and not left then
+    if core.fs.stat("/run/netns/" .. made.ref) then ip({ "netns", "del", made.ref }) end
+    -- recorded under the machine whose start made it
+    ctx.job:event { ev = "removed", kind = "network", ref = made.ref, site = ctx.site.name, machine = made.machine,
+      step = ctx.step.id }
+    ctx.job:flush()
+    out.network = made.ref
   end
   return out
 end
