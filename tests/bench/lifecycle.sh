@@ -22,7 +22,10 @@ sh book.sh 15432 "Bench Guest" >/dev/null
 "$LB" replicate plan.yaml >/dev/null
 declare -A R
 for run in $(seq "$RUNS"); do
+	# back to before the failover: the plan's state here and in the store
 	rm -f .lifeboat/plan.json
+	"$LB" store state smarthotel --store replica --key-file store.key --phase protected --active primary \
+		--source primary --machines db,web >/dev/null
 	sh site-b/web/www/stop.sh 2>/dev/null || true
 	[ -f site-b/db/pgdata/postmaster.pid ] && sh pg.sh stop 0 site-b/db/pgdata >/dev/null 2>&1 || true
 	rm -rf site-b

@@ -83,7 +83,9 @@ done
 mkdir -p floor
 for m in db web; do "$LB" restore --store replica "$m/root@latest" "floor/$m.src.img" >/dev/null; done
 for run in $(seq "$RUNS"); do
+	# back to before the failover: the plan's state here and in the store
 	rm -f .lifeboat/plan.json
+	"$LB" store state vm --store replica --phase protected --active primary --source primary --machines db,web >/dev/null
 	pkill -f "lifeboat:vm:recovery" 2>/dev/null || true
 	ip netns del lbvm-rec 2>/dev/null || true
 	rm -rf sites/recovery
