@@ -51,7 +51,9 @@ inside() { # label command: runs the command in the chroot, prints its last line
 	local label=$1 cmd=$2 t0 rc
 	t0=$(date +%s)
 	set +e
+	# the root a mount of its own, as on a machine (ip netns exec remounts /)
 	unshare --mount --propagation private sh -c "
+		mount --bind '$root' '$root' &&
 		mount -t proc proc '$root/proc' && mount -t sysfs sys '$root/sys' &&
 		mount --rbind /dev '$root/dev' && mount -t tmpfs tmp '$root/tmp' &&
 		exec chroot '$root' /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
