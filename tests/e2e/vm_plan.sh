@@ -48,8 +48,9 @@ if [[ $out == *"db/root: changed-block tracking: "*" read"* ]] && [[ $out != *"w
 else fail "the next replicate of the running VMs reads only the blocks their dirty bitmaps mark" "$out"; fi
 journal=$(ls -d .lifeboat/jobs/*-replicate-* | tail -1)/journal.jsonl
 read_db=$(grep '"step":"sync/db/sync"' "$journal" | grep -o '"bytes_read":[0-9]*' | head -1 | cut -d: -f2)
-if [ -n "$read_db" ] && [ "$read_db" -lt $((4 << 20)) ]; then pass "it read $read_db bytes of the 96 MiB disk"
-else fail "it read less than 4 MiB of the 96 MiB disk" "$read_db"; fi
+# what the guest wrote meanwhile: the record, its journal, access times (a few MiB)
+if [ -n "$read_db" ] && [ "$read_db" -lt $((16 << 20)) ]; then pass "it read $read_db bytes of the 96 MiB disk"
+else fail "it read less than 16 MiB of the 96 MiB disk" "$read_db"; fi
 check "record 3 is written after the point" page lbvm-prod "http://10.231.1.10:5000/cgi-bin/add?record+3:+after+the+point"
 
 # a drill kept running: the copies answer at production's addresses in the bubble
