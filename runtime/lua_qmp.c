@@ -90,19 +90,32 @@ static bool send_all(int fd, const char *s, size_t n)
 	return true;
 }
 
+static bool send_command(qmp_conn *c, const char *cmd, char *err, size_t errlen)
+{
+	if (send_all(c->fd, cmd, strlen(cmd)) && send_all(c->fd, "\n", 1))
+		return true;
+	snprintf(err, errlen, "cannot send: %s", strerror(errno));
+	return false;
+}
+
+/* The next message, parsed (NULL when it is not JSON); its text in *line. */
+static cJSON *read_message(qmp_conn *c, char **line, char *err, size_t errlen)
+{
+	*line = read_line(c, err, errlen);
+	return *line ? cJSON_Parse(*line) : NULL;
+}
+
 /* Sends one command line; pushes its answer (the JSON text of the message
  * holding "return" or "error") and appends events to the table at ev. */
 static bool exchange(lua_State *L, qmp_conn *c, const char *cmd, int ev, char *err, size_t errlen)
 {
-	if (!send_all(c->fd, cmd, strlen(cmd)) || !send_all(c->fd, "\n", 1)) {
-		snprintf(err, errlen, "cannot send: %s", strerror(errno));
+	if (!send_command(c, cmd, err, errlen))
 		return false;
-	}
 	for (;;) {
-		char *line = read_line(c, err, errlen);
+		char *line;
+		cJSON *m = read_message(c, &line, err, errlen);
 		if (!line)
 			return false;
-		cJSON *m = cJSON_Parse(line);
 		bool answer = m && (cJSON_GetObjectItemCaseSensitive(m, "return") ||
 				    cJSON_GetObjectItemCaseSensitive(m, "error"));
 		bool event = m && cJSON_GetObjectItemCaseSensitive(m, "event");
@@ -127,16 +140,14 @@ static bool agent_sync(qmp_conn *c, char *err, size_t errlen)
 {
 	char cmd[96];
 	unsigned id = (unsigned)(rt_mono() * 1000) & 0x3fffffff;
-	snprintf(cmd, sizeof(cmd), "{\"execute\": \"guest-sync\", \"arguments\": {\"id\": %u}}\n", id);
-	if (!send_all(c->fd, "\xff", 1) || !send_all(c->fd, cmd, strlen(cmd))) {
-		snprintf(err, errlen, "cannot send: %s", strerror(errno));
+	snprintf(cmd, sizeof(cmd), "\xff{\"execute\": \"guest-sync\", \"arguments\": {\"id\": %u}}", id);
+	if (!send_command(c, cmd, err, errlen))
 		return false;
-	}
 	for (;;) {
-		char *line = read_line(c, err, errlen);
+		char *line;
+		cJSON *m = read_message(c, &line, err, errlen);
 		if (!line)
 			return false;
-		cJSON *m = cJSON_Parse(line);
 		free(line);
 		cJSON *r = m ? cJSON_GetObjectItemCaseSensitive(m, "return") : NULL;
 		bool mine = cJSON_IsNumber(r) && (unsigned)r->valuedouble == id;

@@ -57,6 +57,14 @@ local function program_of(text)
   if first and not SHELL_WORDS[first] then return first end
 end
 
+-- True when a program of that name is on PATH.
+function P.on_path(prog)
+  for dir in (core.getenv("PATH") or ""):gmatch("[^:]+") do
+    if core.fs.stat(dir .. "/" .. prog) then return true end
+  end
+  return false
+end
+
 function P.preflight(site, plan, op)
   local problems = {}
   if not site.root then problems[#problems + 1] = "site '" .. site.name .. "' has no root folder" end
@@ -67,11 +75,7 @@ function P.preflight(site, plan, op)
       local first = type(cmd) == "table" and not expr.is_template(cmd) and expr.text(cmd[1]) or
         (cmd and program_of(expr.text(cmd)))
       if first and not first:find("${{", 1, true) and not first:find("/", 1, true) then
-        local found = false
-        for dir in (core.getenv("PATH") or ""):gmatch("[^:]+") do
-          if core.fs.stat(dir .. "/" .. first) then found = true break end
-        end
-        if not found then problems[#problems + 1] = string.format("machine '%s': %s command '%s' is not on PATH", name, key, first) end
+        if not P.on_path(first) then problems[#problems + 1] = string.format("machine '%s': %s command '%s' is not on PATH", name, key, first) end
       end
     end
   end

@@ -124,12 +124,7 @@ function P.describe(what, site, mname, plan)
   return base.describe(what, site, mname, plan)
 end
 
-local function have(prog)
-  for dir in (core.getenv("PATH") or ""):gmatch("[^:]+") do
-    if core.fs.stat(dir .. "/" .. prog) then return true end
-  end
-  return false
-end
+local have = base.on_path
 
 
 function P.preflight(site, plan, op)
@@ -499,9 +494,12 @@ local function disk_nodes(sock)
   return out
 end
 
-local function newest_point(ctx, d)
-  local points = store.points(ctx.rt, ctx.machine_view.name .. "/" .. d.name)
-  return points[#points] and points[#points].id
+-- dataset name -> the id of its newest point (one listing for the machine;
+-- points come oldest first)
+local function newest_points(ctx)
+  local out = {}
+  for _, p in ipairs(store.points(ctx.rt, ctx.machine_view.name)) do out[p.dataset] = p.id end
+  return out
 end
 
 -- The byte ranges the frozen bitmap marks, written to FILE ("OFFSET LENGTH"
@@ -641,8 +639,7 @@ function P.sync(ctx)
   if sock then status = resume_left(ctx, sock, status) end
   if not sock or status ~= "running" then return base.sync(ctx) end
   local name = ctx.machine_view.name
-  local newest = {} -- asked before the freeze and the pause, which are kept short
-  for _, d in ipairs(ctx.machine.datasets or {}) do newest[d.name] = newest_point(ctx, d) end
+  local newest = newest_points(ctx) -- asked before the freeze and the pause, which are kept short
   local marker = paused_marker(ctx)
   local ok, we = core.fs.write(marker, "", 384)
   if not ok then error(we, 0) end

@@ -26,3 +26,20 @@ speedup_row() {
 	local x; x=$(ratio "$3" "$2")
 	echo "| $1 | ${x}× ($2 s vs $3 s)${5:+, $5} | $(awk "BEGIN{print ($x >= $4) ? \"yes\" : \"no\"}") |"
 }
+# rto_split REPORT: "RTO restore prepare start health other overhead" of a
+# failover's report.json: the steps' own work up to the RTO, by kind, and
+# the engine's overhead (the RTO minus that work)
+rto_split() {
+	/usr/bin/python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+end = r["started"] + r["rto"]
+work = {"restore": 0, "prepare": 0, "start": 0, "health": 0, "other": 0}
+for s in r["steps"]:
+    if not s.get("started") or s["started"] > end: continue
+    k = s.get("kind")
+    k = k if k in work else ("prepare" if "/prepare/" in s["id"] else "other")
+    work[k] += s.get("secs", 0)
+print(r["rto"], work["restore"], work["prepare"], work["start"], work["health"], work["other"], r["rto"] - sum(work.values()))
+PY
+}

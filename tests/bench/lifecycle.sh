@@ -16,11 +16,11 @@ OUT=$ROOT/docs/benchmarks.md
 rm -rf "$W"; mkdir -p "$W"; chmod 755 "$W"
 cp -r plans/smarthotel "$W/"
 cd "$W/smarthotel"
+. "$ROOT/tests/bench/lib.sh"
 trap 'sh setup.sh down' EXIT
 sh setup.sh >/dev/null
 sh book.sh 15432 "Bench Guest" >/dev/null
 "$LB" replicate plan.yaml >/dev/null
-declare -A R
 for run in $(seq "$RUNS"); do
 	# back to before the failover: the plan's state here and in the store
 	rm -f .lifeboat/plan.json
@@ -31,26 +31,12 @@ for run in $(seq "$RUNS"); do
 	rm -rf site-b
 	SMARTHOTEL_EXPECT="Bench Guest" "$LB" failover plan.yaml --yes >/dev/null
 	job=$("$LB" jobs | tail -1 | cut -d' ' -f1)
-	line=$(/usr/bin/python3 - ".lifeboat/jobs/$job/report.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-end = r["started"] + r["rto"]
-work = {"restore": 0, "prepare": 0, "start": 0, "health": 0, "other": 0}
-for s in r["steps"]:
-    if not s.get("started") or s["started"] > end: continue
-    k = s.get("kind")
-    k = k if k in work else ("prepare" if "/prepare/" in s["id"] else "other")
-    work[k] += s.get("secs", 0)
-total = sum(work.values())
-print(r["rto"], work["restore"], work["prepare"], work["start"], work["health"], work["other"], r["rto"] - total)
-PY
-)
+	line=$(rto_split ".lifeboat/jobs/$job/report.json")
 	read -r rto restore prepare start health other overhead <<< "$line"
 	for k in rto restore prepare start health other overhead; do R[$k]+=" ${!k}"; done
 	printf '  run %d: RTO %.2fs (restore %.2f, prepare %.3f, start %.2f, health %.2f, other %.3f, engine %.4f)\n' \
 		"$run" "$rto" "$restore" "$prepare" "$start" "$health" "$other" "$overhead"
 done
-median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
 pct=$(awk "BEGIN{printf \"%.2f\", 100 * ${R[overhead]} / ${R[rto]}}")
 {

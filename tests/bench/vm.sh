@@ -31,8 +31,8 @@ rm -rf "$W"; mkdir -p "$W"
 cp -r plans/vm "$W/"
 rm -rf "$W/vm/.images" "$W/vm/sites" "$W/vm/replica" "$W/vm/.lifeboat"
 cd "$W/vm"
+. "$ROOT/tests/bench/lib.sh"
 [ -n "${BENCH_KEEP:-}" ] || trap 'sh lab.sh down >/dev/null 2>&1' EXIT
-median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
 # a VM's disk is not in this host's page cache: each measure of part 3 starts cold
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
@@ -68,7 +68,6 @@ journal_sum() { # JOURNAL KEY: per VM sync step, the KEY's values
 	grep -o "\"$2\":[0-9.e-]*" "$1" | cut -d: -f2 | tr '\n' ' '
 }
 
-declare -A R
 if [ "${BENCH_VM_ONLY:-}" != cbt ]; then
 sh lab.sh up >/dev/null
 # 2. pause and freeze per replicate (the first replicate reads the disks whole)
@@ -93,19 +92,7 @@ for run in $(seq "$RUNS"); do
 	rm -rf sites/recovery
 	"$LB" failover plan.yaml --yes >failover.log 2>&1 || { cat failover.log >&2; exit 1; }
 	job=$("$LB" jobs | tail -1 | cut -d' ' -f1)
-	line=$(/usr/bin/python3 - ".lifeboat/jobs/$job/report.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-end = r["started"] + r["rto"]
-work = {"restore": 0, "prepare": 0, "start": 0, "health": 0, "other": 0}
-for s in r["steps"]:
-    if not s.get("started") or s["started"] > end: continue
-    k = s.get("kind")
-    k = k if k in work else ("prepare" if "/prepare/" in s["id"] else "other")
-    work[k] += s.get("secs", 0)
-print(r["rto"], work["restore"], work["prepare"], work["start"], work["health"], work["other"], r["rto"] - sum(work.values()))
-PY
-)
+	line=$(rto_split ".lifeboat/jobs/$job/report.json")
 	read -r rto restore prepare start health other overhead <<< "$line"
 	for k in rto restore prepare start health other overhead; do R[$k]+=" ${!k}"; done
 	pkill -f "lifeboat:vm:recovery" 2>/dev/null || true

@@ -29,6 +29,28 @@ left_over() { # what a drill may leave: its VMs, its network, its taps
 sh lab.sh down >/dev/null 2>&1 # a run that was killed
 if ! out=$(sh lab.sh up 2>&1); then fail "the primary VMs boot" "$out"; exit 1; fi
 pass "the primary VMs boot and serve in network lbvm-prod"
+# the actions' refusals, against the real guest agent and BIND
+cat > actions.lua <<'LUA'
+local dir, what = arg[1], arg[2]
+local ctx = { plan = { dir = dir }, job = { dir = dir }, scope = { site = { root = dir .. "/sites/primary" } } }
+local ok, e
+if what == "exec" then
+  ok, e = pcall(require("actions.guest.exec").run, { machine = "db", command = "echo said; exit 3" }, ctx)
+else
+  ok, e = pcall(require("actions.dns.update").run, { server = "127.0.0.1", port = 5353, zone = "vm.lab",
+    name = "www.vm.lab", address = "10.231.1.99", key_file = "wrong.key" }, ctx)
+end
+print(ok and "succeeded" or tostring(e))
+LUA
+out=$(lb run actions.lua "$WORK" exec 2>&1)
+if [[ $out == *"'echo said; exit 3' in db exited 3: said"* ]]; then pass "guest.exec fails a command that exits non-zero, with its output"
+else fail "guest.exec fails a command that exits non-zero, with its output" "$out"; fi
+tsig-keygen -a hmac-sha256 ddns-key > wrong.key
+out=$(lb run actions.lua "$WORK" dns 2>&1)
+if [[ $out == *"the update of www.vm.lab at 127.0.0.1 was refused"*"NOTAUTH"* ]] &&
+	[ "$(dig +short @127.0.0.1 -p 5353 www.vm.lab A)" = 10.231.1.11 ]; then
+	pass "dns.update with a wrong TSIG key fails with the server's answer and changes nothing"
+else fail "dns.update with a wrong TSIG key fails with the server's answer and changes nothing" "$out"; fi
 check "record 2 is written before the point" page lbvm-prod "http://10.231.1.10:5000/cgi-bin/add?record+2:+before+the+point"
 
 out=$(lb replicate plan.yaml 2>&1)

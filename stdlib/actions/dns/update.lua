@@ -79,7 +79,7 @@ function A.run(with, ctx)
     "send", "" }, "\n")
   local r = api.exec({ "nsupdate", "-k", key, "-t", "10" }, { stdin = script, check = false, timeout = 30, netns = false })
   if r.code ~= 0 then
-    local said = (r.stderr ~= "" and r.stderr or r.stdout):gsub("%s+$", ""):gsub("\n", "; ")
+    local said = (r.stderr ~= "" and r.stderr or r.stdout):gsub("^%s+", ""):gsub("%s+$", ""):gsub("\n", "; ")
     error(string.format("the update of %s at %s was refused: %s", with.name, with.server, said), 0)
   end
   local now
