@@ -40,7 +40,10 @@ end
 -- process's value of a name on, false leaves it out), cwd, stdin, timeout
 -- (seconds or "30s"), max_output (bytes per stream), check (default true:
 -- a non-zero exit raises), show (the command as logs show it). Returns
--- {code, stdout, stderr, ok, seconds}.
+-- {code, stdout, stderr, ok, seconds}. A step of a machine on a host
+-- (the ssh provider) runs its commands there: opts.remote or the step's
+-- remote wraps argv, env, cwd and stdin into the local command that does
+-- it; netns = false runs the command here whatever the step.
 -- The network namespace a command or request runs in: the one named, none
 -- for false, else that of the running step's site (a drill's isolated
 -- network, a site's own network), if it has one.
@@ -60,7 +63,13 @@ function M.exec(cmd, opts)
   else error("exec: a command string or an argv list is needed", 2) end
   local timeout = opts.timeout
   if type(timeout) == "string" then timeout = util.parse_duration(timeout) end
-  local r = sched.await(core.exec { argv = argv, env = child_env(opts.env), cwd = opts.cwd, stdin = opts.stdin,
+  local env, cwd, stdin = child_env(opts.env), opts.cwd, opts.stdin
+  local wrap = opts.netns ~= false and (opts.remote or (sched.current and sched.current.remote))
+  if wrap then
+    argv, stdin = wrap(argv, env, cwd, stdin)
+    env, cwd = nil, nil
+  end
+  local r = sched.await(core.exec { argv = argv, env = env, cwd = cwd, stdin = stdin,
     timeout = timeout, max_output = opts.max_output, netns = M.netns(opts.netns) })
   local shown = opts.show or (type(cmd) == "string" and cmd or table.concat(argv, " "))
   if r.error then error("exec: " .. r.error, 2) end

@@ -32,7 +32,7 @@ function M.site(plan, name)
   end
   local offset = raw.port_offset or 0
   local s = { name = name, provider = raw.provider, root = abs(plan, raw.root), port_offset = offset,
-    options = raw.options or {}, raw = raw }
+    options = raw.options or {}, raw = raw, plan = { dir = plan.dir } }
   s.port = function(n) return math.tointeger(n + offset) end
   s.url = function(n, path) return "http://127.0.0.1:" .. s.port(n) .. (path or "/") end
   -- a site with a network of its own: steps, health checks and actions of
@@ -42,10 +42,20 @@ function M.site(plan, name)
   s.network = net and { name = net.name, subnet = net.subnet, isolated = net.isolated or false } or nil
   s.addr = function(machine)
     local a = addresses[machine]
+    if not a and raw.hosts then a = M.provider(plan, raw.provider).address(s, machine) end
     if not a then error(string.format("site '%s' has no address for '%s'", name, tostring(machine)), 2) end
     return a
   end
   return s
+end
+
+-- How the plan's commands for a machine at this site run (api.exec's
+-- `remote`): on the machine's host, for providers that have hosts; nil
+-- runs them here.
+function M.remote(plan, rt, site, machine)
+  if not machine then return nil end
+  local p = M.provider(plan, site.provider)
+  return p.remote and p.remote(site, machine, plan, rt) or nil
 end
 
 local function views(plan, site, provider)
@@ -103,7 +113,7 @@ local function action_step(b, site, a, id, group, machine)
   local plan, rt = b.plan, b.rt
   return b.add {
     id = id, group = group, machine = machine, title = a.name and expr.text(a.name) or actions.describe(a), kind = "action",
-    netns = site.netns,
+    netns = site.netns, remote = M.remote(plan, rt, site, machine),
     action = a, timeout = a.kind ~= "manual" and a.timeout or nil, retries = a.retries, on_error = a.on_error,
     describe = actions.describe(a),
     run = function(step)
@@ -162,6 +172,7 @@ local function machine_step(b, site, what, mname, group, id, extra)
   local s = {
     id = id, group = group, machine = mname, kind = what, title = what .. " " .. mname .. " (" .. site.name .. ")",
     netns = what == "health" and site.netns or nil,
+    remote = what == "health" and M.remote(plan, rt, site, mname) or nil,
     describe = (provider.describe and provider.describe(what, site, mname, plan)) or
       (what .. " " .. mname .. " on " .. site.name .. " (" .. site.provider .. ")"),
     run = function(step)
@@ -259,7 +270,8 @@ local function run_hooks(b, site, g, which)
       if q and q[which] then
         local scope = M.scope(b.plan, b.rt, site, mname)
         local argv, shown = require("lifeboat.command").argv(q[which], scope)
-        require("lifeboat.api").exec(argv, { timeout = q.timeout or 300, show = shown })
+        require("lifeboat.api").exec(argv, { timeout = q.timeout or 300, show = shown,
+          remote = M.remote(b.plan, b.rt, site, mname) })
         done[#done + 1] = mname
       end
     end

@@ -76,7 +76,7 @@ local site = obj({
 -- key for any machine, as a machine may run on several providers.
 M.types = { str = str, int = int, dur = dur, size = size, bool = bool, any = any, obj = obj, list = list,
   dict = dict, enum = enum, command = command }
-M.stdlib_providers = { "local", "noop", "qemu" }
+M.stdlib_providers = { "local", "noop", "qemu", "ssh" }
 for _, pname in ipairs(M.stdlib_providers) do
   local p = require("providers." .. pname)
   local keys = p.keys and p.keys(M.types) or {}
