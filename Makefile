@@ -16,10 +16,13 @@ NODE_PACKAGES := $(shell command -v npm >/dev/null 2>&1 || echo nodejs npm)
 # busybox for the guests, ext4 images and debugfs, network namespaces,
 # BIND for the DNS failover.
 VM_PACKAGES := qemu-system-x86 qemu-utils qemu-guest-agent busybox-static e2fsprogs iproute2 bind9 bind9-utils bind9-dnsutils curl
+# What plans/fleet runs (make demo-fleet, its test): hosts with their own
+# sshd, PostgreSQL and nginx on them, s3rver (npm) for the store.
+FLEET_PACKAGES := openssh-server openssh-client postgresql-15 nginx curl iproute2 $(NODE_PACKAGES)
 # What the tests start or use: real servers on 127.0.0.1 (nginx, sshd for
 # SFTP stores, the emulators), a JSON Schema validator, the AWS signer.
 TEST_PACKAGES := nginx python3-jsonschema python3-yaml openssl curl chromium openssh-server python3-botocore strace procps \
-	$(NODE_PACKAGES) $(DEMO_PACKAGES) $(VM_PACKAGES)
+	faketime $(NODE_PACKAGES) $(DEMO_PACKAGES) $(VM_PACKAGES) $(FLEET_PACKAGES)
 BENCH_PACKAGES := restic borgbackup casync rsync time openssh-server $(NODE_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -43,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test check demo demo-vm bench torture asan fuzz valgrind install clean fresh
+.PHONY: all deps test check demo demo-vm demo-fleet bench torture asan fuzz valgrind install clean fresh
 
 all: lifeboat
 
@@ -107,8 +110,13 @@ demo-vm:
 	@$(MAKE) --no-print-directory lifeboat
 	@BUILD=$(BUILD) ./demo-vm.sh
 
+demo-fleet:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(FLEET_PACKAGES)"
+	@$(MAKE) --no-print-directory lifeboat
+	@BUILD=$(BUILD) ./demo-fleet.sh
+
 bench:
-	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) $(DEMO_PACKAGES) $(VM_PACKAGES)"
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) $(DEMO_PACKAGES) $(VM_PACKAGES) $(FLEET_PACKAGES)"
 	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
 	@BUILD=$(BUILD) tests/bench/run.sh
 	@BUILD=$(BUILD) tests/bench/tree.sh
@@ -116,6 +124,7 @@ bench:
 	@BUILD=$(BUILD) tests/bench/plan.sh
 	@BUILD=$(BUILD) tests/bench/lifecycle.sh
 	@BUILD=$(BUILD) tests/bench/vm.sh
+	@BUILD=$(BUILD) tests/bench/fleet.sh
 
 # kill -9 at random moments in sync, prune, restore and failover jobs, then
 # the checks (TRIALS=N per kind, default 50; TORTURE_SEED=N replays). Not

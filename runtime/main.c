@@ -42,6 +42,7 @@ static const struct {
 	{ "jobs", "list recent jobs" },
 	{ "job", "show one job's steps with state, timing and error" },
 	{ "report", "print where a job's reports are" },
+	{ "agent", "the lifeboat on each host of a plan's ssh sites: status, install" },
 	{ "run", "run a Lua script with the lifeboat API" },
 };
 #define N_PLAN_COMMANDS (sizeof(plan_commands) / sizeof(plan_commands[0]))

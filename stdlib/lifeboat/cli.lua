@@ -48,6 +48,12 @@ local help = {
   jobs = "usage: lifeboat jobs [--json] [--state DIR]\n\nLists recent jobs: id, plan, operation, state, duration.\n",
   job = "usage: lifeboat job ID [--json] [--state DIR]\n\nShows a job's steps with state, timing and error.\n",
   report = "usage: lifeboat report ID [--state DIR]\n\nPrints where a job's reports are.\n",
+  agent = "usage: lifeboat agent status|install PLAN [--site NAME] [--json] [--state DIR]\n\n" ..
+    "The lifeboat on each host of the plan's ssh sites (all of them, or --site NAME).\n" ..
+    "status: its version, whether it is this very binary, the host's machine type and\n" ..
+    "how far its clock is from this host's. install: copies this binary there (jobs\n" ..
+    "do it too, the first time they need a host, unless the site says agent_install:\n" ..
+    "false). Exit 0 when every host answered (and took it), 1 when one did not.\n",
 }
 
 -- parse(cmd, args, flags, values) -> opts, positional | nil (usage printed)
@@ -629,6 +635,53 @@ function M.status(args)
   return EXIT.done
 end
 
+function M.agent(args)
+  local opts, pos, code = parse("agent", args, { "json" }, { "site", "state" })
+  if not opts then return code end
+  local what = pos[1]
+  if what ~= "status" and what ~= "install" then
+    errln("agent", "status or install is needed (see 'lifeboat agent --help')"); return EXIT.bad
+  end
+  if #pos ~= 2 then errln("agent", "one plan file is needed"); return EXIT.bad end
+  local plan = load_plan("agent", pos[2])
+  if not plan then return EXIT.bad end
+  local rt = { args = {}, opts = {} }
+  prepare(plan, "agent", rt, job_mod.state_dir(plan.file, opts.state))
+  local steps, rows = {}, {}
+  for _, site_name in ipairs(util.sorted_keys(plan.raw.sites or {})) do
+    local site = ops.site(plan, site_name)
+    if site.provider == "ssh" and (not opts.site or opts.site == site_name) then
+      local p = ops.provider(plan, "ssh")
+      for _, mname in ipairs(plan.machine_order) do
+        local row = { site = site_name, machine = mname }
+        rows[#rows + 1] = row
+        steps[#steps + 1] = { id = site_name .. "/" .. mname, deps = {}, run = function()
+          local ok, r = pcall(p["agent_" .. what], { rt = rt, site = site, plan = plan }, mname)
+          if ok then for k, v in pairs(r) do row[k] = v end else row.state, row.error = "failed", tostring(r) end
+        end }
+      end
+    end
+  end
+  if #steps == 0 then
+    errln("agent", opts.site and "site '%s' is not an ssh site of the plan" or "the plan has no ssh site", opts.site)
+    return EXIT.bad
+  end
+  sched.run(NO_JOURNAL, steps, {})
+  local failed = 0
+  for _, r in ipairs(rows) do if r.state == "failed" then failed = failed + 1 end end
+  if opts.json then
+    say(json.encode(rows))
+  else
+    say(string.format("%-10s %-10s %-24s %-10s %-9s %-8s %s", "SITE", "MACHINE", "HOST", "STATE", "VERSION", "ARCH", "CLOCK"))
+    for _, r in ipairs(rows) do
+      say(string.format("%-10s %-10s %-24s %-10s %-9s %-8s %s", r.site, r.machine, r.host or "-", r.state or "-",
+        r.version or "-", r.arch or "-", r.clock_skew and string.format("%+.1fs", r.clock_skew) or "-"))
+      if r.error then say("  " .. r.error) end
+    end
+  end
+  return failed == 0 and EXIT.done or EXIT.failed
+end
+
 function M.run(args)
   if args[1] == "--help" or args[1] == "-h" then core.write(1, help.run); return EXIT.done end
   local path = args[1]
@@ -666,6 +719,7 @@ function M.main(command, args)
     if command == "job" then return M.job(args) end
     if command == "report" then return M.report(args) end
     if command == "status" then return M.status(args) end
+    if command == "agent" then return M.agent(args) end
     if util.contains(schema.ops, command) then return M.operation(command, args) end
     errln(command, "unknown command")
     return EXIT.bad

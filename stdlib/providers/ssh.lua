@@ -192,8 +192,8 @@ end
 local function release(key) busy[key] = busy[key] - 1 end
 
 local function unreachable(c, r)
-  return string.format("host %s of %s is unreachable: %s", c.dest, c.machine,
-    tail(secrets.redact(r.stderr ~= "" and r.stderr or "ssh exited 255"), 300))
+  local said = (r.stderr ~= "" and r.stderr or "ssh exited 255"):gsub("\r", ""):gsub("\n+", " ")
+  return string.format("ssh to host %s of %s failed: %s", c.dest, c.machine, tail(secrets.redact(said), 300))
 end
 
 -- One control master per host and job: started in the background (its
@@ -278,7 +278,7 @@ local function self()
 end
 
 -- What a host says about itself: machine type, clock, the agent's sha256 and version.
-local PROBE = [[uname -m; date +%s; if [ -x "$1" ]; then sha256sum "$1" | cut -d' ' -f1; "$1" version --json 2>&1 | head -c 300; echo; else echo none; fi]]
+local PROBE = [[uname -m; date +%s.%N; if [ -x "$1" ]; then sha256sum "$1" | cut -d' ' -f1; "$1" version --json 2>&1 | head -c 300; echo; else echo none; fi]]
 
 -- Copies this binary to the host, tries it there, then moves it into place.
 local INSTALL = [[set -e; t="$1.new.$$"; trap 'rm -f "$t"' EXIT; mkdir -p "$(dirname "$1")"; cat > "$t"; chmod 755 "$t"
@@ -297,10 +297,10 @@ end
 -- Makes sure the host can run this lifeboat: same machine type, a clock
 -- that agrees with ours, and this very binary (copied when it differs,
 -- unless agent_install is false). Once per host and job. Returns what it did.
-function P.ensure_agent(ctx, c, force)
+function P.ensure_agent(ctx, c, install_anyway)
   ctx.rt.ssh_agents = ctx.rt.ssh_agents or {}
   local known = ctx.rt.ssh_agents[c.dest]
-  if known and not force then return known end
+  if known and not install_anyway then return known end
   local me, site = self(), ctx.site
   local t0 = core.now()
   local h = probe(ctx, c)
@@ -316,8 +316,9 @@ function P.ensure_agent(ctx, c, force)
   end
   local did = { dest = c.dest, version = me.version, skew = skew }
   if h.sha ~= me.sha then
-    local had = h.sha == "none" and nil or ("lifeboat " .. (h.version or "that does not run: " .. tail(h.said, 120)))
-    if site.raw.agent_install == false and not force then
+    local had
+    if h.sha ~= "none" then had = "lifeboat " .. (h.version or ("that does not run: " .. tail(h.said, 120))) end
+    if site.raw.agent_install == false and not install_anyway then
       error(string.format("host %s of %s has %s at %s, not this one (%s): run 'lifeboat agent install PLAN'",
         c.dest, c.machine, had or "no lifeboat", agent_path(site), me.version), 0)
     end
@@ -335,6 +336,24 @@ function P.ensure_agent(ctx, c, force)
   end
   ctx.rt.ssh_agents[c.dest] = did
   return did
+end
+
+-- `lifeboat agent status`: what the machine's host has, without changing it.
+function P.agent_status(ctx, mname)
+  local c = conn_of(ctx.site, mname)
+  local me = self()
+  local t0 = core.now()
+  local h = probe(ctx, c)
+  return { host = c.dest, arch = h.arch, clock_skew = (h.time or t0) - (t0 + core.now()) / 2,
+    agent = agent_path(ctx.site), version = h.version, current = h.sha == me.sha,
+    state = h.sha == "none" and "missing" or h.sha == me.sha and "current" or "differs" }
+end
+
+-- `lifeboat agent install`: this binary on the machine's host, whatever it has.
+function P.agent_install(ctx, mname)
+  local did = P.ensure_agent(ctx, conn_of(ctx.site, mname), true)
+  return { host = did.dest, agent = agent_path(ctx.site), version = did.version, clock_skew = did.skew,
+    state = did.installed and "installed" or "current", had = did.had }
 end
 
 -- The environment a lifeboat on a host needs for the store: the
