@@ -350,6 +350,12 @@ static int core_pid(lua_State *L)
 	return 1;
 }
 
+static int core_uid(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)getuid());
+	return 1;
+}
+
 static int core_write(lua_State *L)
 {
 	int fd = (int)luaL_checkinteger(L, 1);
@@ -440,7 +446,7 @@ int rt_open_core(lua_State *L)
 		{ "set_deadline", core_set_deadline }, { "expired", core_expired }, { "sha256", core_sha256 },
 		{ "random_hex", core_random_hex }, { "isatty", core_isatty },
 		{ "term_width", core_term_width }, { "getenv", core_getenv },
-		{ "environ", core_environ }, { "pid", core_pid }, { "write", core_write },
+		{ "environ", core_environ }, { "pid", core_pid }, { "uid", core_uid }, { "write", core_write },
 		{ "stdlib", core_stdlib }, { "stdlib_names", core_stdlib_names },
 		{ "yaml_load", core_yaml_load }, { "xml_set", core_xml_set },
 		{ "self_exe", core_self_exe }, { "qmp", core_qmp },

@@ -5,11 +5,11 @@
 # folder (lab/hosts/NAME/srv): what one host writes to /srv no other sees.
 #   primary   10.233.1.0/24   db 10.233.1.10 (PostgreSQL), web 10.233.1.11 (nginx)
 #   recovery  10.233.2.0/24   db2 10.233.2.10, web2 10.233.2.11 (the same software, no data)
-#   store     10.233.3.10     an S3 server (s3rver), the replica store
+#   store     10.233.3.10     an S3 server (s3rver, https), the replica store
 # A router namespace (lbfl-rt) joins the three networks and this machine
 # (10.233.0.1, route 10.233.0.0/16). Every host accepts the lab's key
 # (lab/keys/id_ed25519; host keys in lab/keys/known_hosts). The store's
-# credentials are in lab/env: `. lab/env` before running lifeboat.
+# credentials and certificate are in lab/env: `. lab/env` before running lifeboat.
 # `down` stops every process of the lab and removes it.
 set -eu
 cd "$(dirname "$0")"
@@ -128,14 +128,17 @@ for h in db web db2 web2; do
 	on $h 'cat > /srv/bin/web.sh && chmod 755 /srv/bin/web.sh' < host/web.sh
 done
 
-# the store
+# the store: S3 over https, with a certificate of the lab's own
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=10.233.3.10 \
+	-addext "subjectAltName=IP:10.233.3.10" -keyout "$LAB/keys/s3-key.pem" -out "$LAB/keys/s3-ca.pem" 2>/dev/null
 ip netns exec lbfl-store setsid "$NPM_DIR/node_modules/.bin/s3rver" -d "$LAB/hosts/store/srv" \
-	-a 10.233.3.10 -p 9000 --silent </dev/null >"$LAB/hosts/store/s3rver.log" 2>&1 &
+	-a 10.233.3.10 -p 9000 --key "$LAB/keys/s3-key.pem" --cert "$LAB/keys/s3-ca.pem" --silent \
+	</dev/null >"$LAB/hosts/store/s3rver.log" 2>&1 &
 cat > "$LAB/env" <<ENV
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
-export AWS_ENDPOINT_URL=http://10.233.3.10:9000
+export AWS_ENDPOINT_URL=https://10.233.3.10:9000 AWS_CA_BUNDLE=$LAB/keys/s3-ca.pem
 ENV
-for i in $(seq 200); do curl -s -o /dev/null --max-time 1 http://10.233.3.10:9000/ && break; sleep 0.1; done
+for i in $(seq 200); do curl -s -o /dev/null --max-time 1 --cacert "$LAB/keys/s3-ca.pem" https://10.233.3.10:9000/ && break; sleep 0.1; done
 
 # the primary: the shop's database and its web server
 on db 'sh /srv/bin/pg.sh init /srv/pgdata || exit 1

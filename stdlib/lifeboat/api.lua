@@ -64,6 +64,7 @@ function M.exec(cmd, opts)
   local timeout = opts.timeout
   if type(timeout) == "string" then timeout = util.parse_duration(timeout) end
   local env, cwd, stdin = child_env(opts.env), opts.cwd, opts.stdin
+  local shown = opts.show or (type(cmd) == "string" and cmd or table.concat(argv, " "))
   local wrap = opts.netns ~= false and (opts.remote or (sched.current and sched.current.remote))
   if wrap then
     argv, stdin = wrap(argv, env, cwd, stdin)
@@ -71,7 +72,6 @@ function M.exec(cmd, opts)
   end
   local r = sched.await(core.exec { argv = argv, env = env, cwd = cwd, stdin = stdin,
     timeout = timeout, max_output = opts.max_output, netns = M.netns(opts.netns) })
-  local shown = opts.show or (type(cmd) == "string" and cmd or table.concat(argv, " "))
   if r.error then error("exec: " .. r.error, 2) end
   r.ok = r.code == 0 and not r.timed_out
   if sched.current and M.step_log then

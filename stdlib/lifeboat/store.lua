@@ -130,12 +130,26 @@ function M.choose_point(points, want)
 end
 
 -- Forgets the points of these machines older than `within` seconds (the
--- newest of each dataset always stays); returns how many went.
+-- newest of each dataset always stays); returns how many went. A machine
+-- with no point to forget is not pruned at all: a prune marks everything
+-- the store's points reach, which over a remote store takes seconds, and
+-- garbage (packs of interrupted syncs) waits for the next prune that
+-- forgets something.
 function M.retention(rt, machines, within)
+  local points, newest = M.points(rt), {}
+  for _, p in ipairs(points) do newest[p.machine .. "/" .. p.dataset] = p end -- oldest first
+  local cutoff, due = core.now() - within, {}
+  for _, p in ipairs(points) do
+    if newest[p.machine .. "/" .. p.dataset] ~= p and (util.parse_time(p.time) or cutoff) < cutoff then
+      due[p.machine] = true
+    end
+  end
   local forgotten = 0
   for _, name in ipairs(machines) do
-    local r = lifeboat(rt, { "prune", name, "--keep-within", math.floor(within) .. "s" })
-    forgotten = forgotten + (r.points_forgotten or 0)
+    if due[name] then
+      local r = lifeboat(rt, { "prune", name, "--keep-within", math.floor(within) .. "s" })
+      forgotten = forgotten + (r.points_forgotten or 0)
+    end
   end
   return forgotten
 end

@@ -85,25 +85,30 @@ end
 local function plan_file(plan, path) return util.join(core.fs.realpath(plan.dir) or plan.dir, path) end
 
 function P.dataset_path(site, machine, ds)
-  return util.join(site.raw.root or "/", ds.path)
+  return util.join(site.raw.root or "/", ds.path) -- plans without root do not validate
 end
 
 local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
 
--- Shell functions every remote script starts with. lb_st PID: the start
--- time of a process (field 22 of /proc/PID/stat), empty when it is gone.
--- lb_stop PIDFILE GRACE [group]: stops the process a pid file names while
--- it is still that process (TERM, KILL after GRACE s), then drops the file.
+-- Shell functions every remote script starts with. lb_st PID: who a
+-- process is: its start time (field 22 of /proc/PID/stat) and the boot,
+-- empty when it is gone. lb_stop PIDFILE GRACE [group]: stops the process
+-- (group) a pid file names while it is still that process (TERM, KILL
+-- after GRACE s), then drops the file; fails when it does not stop.
 local LIB = [[
-lb_st() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+lb_st() { lb_s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20) && [ -n "$lb_s" ] &&
+  echo "$lb_s $(cat /proc/sys/kernel/random/boot_id)"; }
 lb_stop() {
   [ -f "$1" ] || return 0
-  read -r lb_p lb_s < "$1" || true
-  if [ -n "$lb_p" ] && [ -n "$lb_s" ] && [ "$(lb_st "$lb_p")" = "$lb_s" ]; then
+  read -r lb_p lb_id < "$1" || true
+  if [ -n "$lb_p" ] && [ -n "$lb_id" ] && [ "$(lb_st "$lb_p")" = "$lb_id" ]; then
     lb_t=$lb_p; [ "${3:-}" = group ] && lb_t=-$lb_p
-    kill -TERM -- "$lb_t" 2>/dev/null; lb_i=0
-    while [ "$(lb_st "$lb_p")" = "$lb_s" ] && [ $lb_i -lt $(($2 * 10)) ]; do sleep 0.1; lb_i=$((lb_i + 1)); done
-    [ "$(lb_st "$lb_p")" = "$lb_s" ] && kill -KILL -- "$lb_t" 2>/dev/null
+    kill -TERM "$lb_t" 2>/dev/null; lb_i=0
+    while [ "$(lb_st "$lb_p")" = "$lb_id" ] && [ $lb_i -lt $(($2 * 10)) ]; do sleep 0.1; lb_i=$((lb_i + 1)); done
+    if [ "$(lb_st "$lb_p")" = "$lb_id" ]; then
+      kill -KILL "$lb_t" 2>/dev/null; sleep 0.2
+      [ "$(lb_st "$lb_p")" = "$lb_id" ] && { echo "pid $lb_p ($1) does not stop" >&2; return 1; }
+    fi
     echo "stopped $lb_p"
   fi
   rm -f "$1"
@@ -113,7 +118,8 @@ lb_stop() {
 -- The environment reaches the remote command on stdin, one NAME VALUE
 -- line each (the value as printf octal escapes, so any byte but NUL
 -- travels), ended by an empty line; what follows is the command's stdin.
-local PRELUDE = 'while IFS= read -r lb_kv && [ -n "$lb_kv" ]; do export "${lb_kv%% *}=$(printf "${lb_kv#* }")" || exit 125; done; '
+local PRELUDE = 'while IFS= read -r lb_kv && [ -n "$lb_kv" ]; do lb_v=$(printf "${lb_kv#* }"; printf x); ' ..
+  'export "${lb_kv%% *}=${lb_v%x}" || exit 125; done; '
 
 local function env_lines(env)
   local out = {}
@@ -123,6 +129,7 @@ local function env_lines(env)
     if v and v ~= false then
       if not tostring(k):match("^[%a_][%w_]*$") then error("exec: env name '" .. tostring(k) .. "' is not a variable name", 0) end
       v = tostring(v)
+      if secrets.is_secret_name(k) then secrets.remember(v) end
       if v:find("\0", 1, true) then error("exec: the value of " .. k .. " holds a NUL byte", 0) end
       out[#out + 1] = k .. " " .. v:gsub(".", function(c) return string.format("\\%03o", c:byte()) end)
     end
@@ -140,16 +147,32 @@ local function remote_line(argv, cwd, script_first)
   return table.concat(words, " ")
 end
 
--- Where a host's control socket lives: short enough for a unix socket
--- (%C is a 40-digit hash of the connection), or nil (no master).
-local function control_path(rt)
+-- Where a host's control sockets live: STATE/ssh, or a folder in /tmp
+-- named after it when that path is too long for a socket (ssh binds
+-- PATH.<16 characters> first; sun_path holds 107). It must be this user's
+-- own folder, mode 0700, not a link: whoever can put a socket there gets
+-- the sessions, and their stdin carries the store's secrets.
+local function control_dir(rt)
+  if rt.ssh_dir ~= nil then return rt.ssh_dir end
   local dir = rt.state_dir and (core.fs.realpath(rt.state_dir) or rt.state_dir) .. "/ssh"
-  if not dir or #dir + 42 > 100 then return nil end
-  if not rt.ssh_dir_made then
-    assert(core.fs.mkdir(dir, 448)) -- 0700: the sockets open sessions on the hosts
-    rt.ssh_dir_made = true
+  if not dir then rt.ssh_dir = false; return false end
+  if #dir + 1 + 24 + 17 > 107 then dir = "/tmp/lifeboat-ssh-" .. core.uid() .. "-" .. core.sha256(dir):sub(1, 12) end
+  core.fs.mkdir(dir, 448) -- 0700
+  local st = core.fs.stat(dir)
+  if not st or st.type ~= "dir" or st.uid ~= core.uid() or st.mode & 63 ~= 0 then
+    error(string.format("%s (the ssh control sockets) must be a folder of this user with mode 0700", dir), 0)
   end
-  return dir .. "/%C"
+  rt.ssh_dir = dir
+  return dir
+end
+
+-- A control socket per host, key and known hosts (two plans sharing a
+-- state folder never share a session checked against other host keys).
+local function control_path(rt, site, c)
+  local dir = control_dir(rt)
+  if not dir then return nil end
+  local id = table.concat({ c.dest, tostring(site.raw.identity), tostring(site.raw.known_hosts), site.plan.dir }, "\n")
+  return dir .. "/" .. core.sha256(id):sub(1, 24)
 end
 
 local function ssh_base(rt, site, c)
@@ -165,7 +188,7 @@ local function ssh_base(rt, site, c)
     argv[#argv + 1] = "-o"; argv[#argv + 1] = "UserKnownHostsFile=" .. plan_file(plan, site.raw.known_hosts)
   end
   if c.user then argv[#argv + 1] = "-l"; argv[#argv + 1] = c.user end
-  local cp = control_path(rt)
+  local cp = control_path(rt, site, c)
   if cp then argv[#argv + 1] = "-o"; argv[#argv + 1] = "ControlPath=" .. cp end
   return argv
 end
@@ -201,29 +224,31 @@ end
 -- 60 s after its last session.
 local function ensure_master(rt, site, c)
   rt.ssh_masters = rt.ssh_masters or {}
-  if rt.ssh_masters[c.dest] then return end
-  local cp = control_path(rt)
-  if not cp then rt.ssh_masters[c.dest] = true; return end
-  local check = ssh_base(rt, site, c)
-  for _, a in ipairs({ "-O", "check", c.host }) do check[#check + 1] = a end
-  if api.exec(check, { check = false, timeout = 10, netns = false, show = "ssh -O check " .. c.dest }).code == 0 then
-    rt.ssh_masters[c.dest] = true
-    return
-  end
-  local argv = ssh_base(rt, site, c)
-  for _, a in ipairs({ "-o", "ControlMaster=yes", "-o", "ControlPersist=60", "-N", "-f", c.host }) do argv[#argv + 1] = a end
-  local log = util.dirname(util.dirname(cp)) .. "/ssh/master." .. c.dest:gsub("[^%w.@-]", "_") .. ".log"
-  core.fs.remove(log)
-  local pid, e = core.spawn { argv = argv, log = log }
-  if not pid then error(e, 0) end
-  -- with -f, ssh goes to the background once the host let it in
-  local deadline = core.mono() + opt(site, "connect_timeout") + 5
-  while core.alive(pid) and core.mono() < deadline do sched.sleep(0.05) end
-  if core.alive(pid) then core.kill(pid, "KILL") end
-  if api.exec(check, { check = false, timeout = 10, netns = false, show = "ssh -O check " .. c.dest }).code ~= 0 then
-    error(unreachable(c, { stderr = core.fs.read(log) or "" }), 0)
-  end
-  rt.ssh_masters[c.dest] = true
+  local key = control_path(rt, site, c)
+  while rt.ssh_masters[key] == "starting" do sched.sleep(0.05) end -- another step is making it
+  if rt.ssh_masters[key] or not key then return end
+  rt.ssh_masters[key] = "starting"
+  local ok, e = pcall(function()
+    local check = ssh_base(rt, site, c)
+    for _, a in ipairs({ "-O", "check", c.host }) do check[#check + 1] = a end
+    local shown = "ssh -O check " .. c.dest
+    if api.exec(check, { check = false, timeout = 10, netns = false, show = shown }).code == 0 then return end
+    local argv = ssh_base(rt, site, c)
+    for _, a in ipairs({ "-o", "ControlMaster=yes", "-o", "ControlPersist=60", "-N", "-f", c.host }) do argv[#argv + 1] = a end
+    local log = key .. ".log"
+    core.fs.remove(log)
+    local pid, err = core.spawn { argv = argv, log = log }
+    if not pid then error(err, 0) end
+    -- with -f, ssh goes to the background once the host let it in
+    local deadline = core.mono() + opt(site, "connect_timeout") + 5
+    while core.alive(pid) and core.mono() < deadline do sched.sleep(0.05) end
+    if core.alive(pid) then core.kill(pid, "KILL") end
+    if api.exec(check, { check = false, timeout = 10, netns = false, show = shown }).code ~= 0 then
+      error(unreachable(c, { stderr = core.fs.read(log) or "" }), 0)
+    end
+  end)
+  rt.ssh_masters[key] = ok or nil
+  if not ok then error(e, 0) end
 end
 
 -- Runs argv on the machine's host; returns {code, stdout, stderr}.
@@ -233,14 +258,17 @@ local function remote(ctx, c, argv, opts)
   opts = opts or {}
   local rt, site = ctx.rt, ctx.site
   ensure_master(rt, site, c)
-  local hk, sk = "host:" .. c.dest, "site:" .. site.name
-  acquire(sk, opt(site, "max_hosts"))
-  acquire(hk, opt(site, "max_sessions"))
-  local ok, r = pcall(api.exec, ssh_argv(rt, site, c, remote_line(argv, opts.cwd, opts.script)),
+  -- the slots go back however this ends: also when the step is timed out
+  -- or interrupted while it waits (its coroutine is closed)
+  local held = {}
+  local _ <close> = setmetatable({}, { __close = function() for _, k in ipairs(held) do release(k) end end })
+  for _, slot in ipairs({ { "site:" .. site.name, opt(site, "max_hosts") }, { "host:" .. c.dest, opt(site, "max_sessions") } }) do
+    acquire(slot[1], slot[2])
+    held[#held + 1] = slot[1]
+  end
+  local r = api.exec(ssh_argv(rt, site, c, remote_line(argv, opts.cwd, opts.script)),
     { check = false, netns = false, stdin = env_lines(opts.env) .. (opts.stdin or ""), timeout = opts.timeout,
       max_output = opts.max_output, show = (opts.show or table.concat(argv, " ")) .. "  [on " .. c.dest .. "]" })
-  release(hk); release(sk)
-  if not ok then error(r, 0) end
   if r.code == 255 then error(unreachable(c, r), 0) end
   if opts.check and r.code ~= 0 then
     error(string.format("%s on %s exited %d: %s", opts.show or argv[1], c.dest, r.code,
@@ -290,7 +318,7 @@ local function probe(ctx, c)
   local lines = {}
   for l in (r.stdout .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
   local v = lines[4] and json.decode(lines[4])
-  return { arch = lines[1], time = tonumber(lines[2]), sha = lines[3], version = type(v) == "table" and v.lifeboat or nil,
+  return { arch = lines[1], time = tonumber(lines[2]) or tonumber((lines[2] or ""):match("^(%d+)")), sha = lines[3], version = type(v) == "table" and v.lifeboat or nil,
     said = lines[4] }
 end
 
@@ -299,12 +327,14 @@ end
 -- unless agent_install is false). Once per host and job. Returns what it did.
 function P.ensure_agent(ctx, c, install_anyway)
   ctx.rt.ssh_agents = ctx.rt.ssh_agents or {}
-  local known = ctx.rt.ssh_agents[c.dest]
+  local cache_key = c.dest .. " " .. agent_path(ctx.site)
+  local known = ctx.rt.ssh_agents[cache_key]
   if known and not install_anyway then return known end
   local me, site = self(), ctx.site
   local t0 = core.now()
   local h = probe(ctx, c)
-  local skew = (h.time or t0) - (t0 + core.now()) / 2
+  if not h.time then error(string.format("host %s of %s: its clock cannot be read (date +%%s said %q)", c.dest, c.machine, tostring(h.said)), 0) end
+  local skew = h.time - (t0 + core.now()) / 2
   if h.arch ~= me.arch then
     error(string.format("host %s of %s is %s, this lifeboat is built for %s: install lifeboat there by hand",
       c.dest, c.machine, tostring(h.arch), me.arch), 0)
@@ -334,7 +364,7 @@ function P.ensure_agent(ctx, c, install_anyway)
     else api.log("%s: lifeboat %s installed at %s", c.dest, me.version, agent_path(site)) end
     did.installed, did.had = true, had
   end
-  ctx.rt.ssh_agents[c.dest] = did
+  ctx.rt.ssh_agents[cache_key] = did
   return did
 end
 
@@ -423,7 +453,9 @@ end
 local function file_problem(plan, site, key)
   local v = site.raw[key]
   if not v then return nil end
-  local st = core.fs.stat(plan_file(plan, v))
+  local path = plan_file(plan, v)
+  if path:find("[%s%%]") then return string.format("site '%s': %s %s: ssh cannot take a path with spaces or %%", site.name, key, path) end
+  local st = core.fs.stat(path)
   if not st then return string.format("site '%s': %s %s does not exist", site.name, key, v) end
   if st.type ~= "file" then return string.format("site '%s': %s %s is not a file", site.name, key, v) end
 end
@@ -454,7 +486,9 @@ function P.check_site(name, site, plan, at, ctx)
     if not ok then at(ctx.pos[site.hosts] and ctx.pos[site.hosts][m] or nil, "site '%s': host of '%s' (%s) %s", name, m, tostring(text), why) end
     if plan.machines and not plan.machines[m] then at(nil, "site '%s': hosts names '%s', which is not a machine", name, m) end
   end
-  if site.root and site.root:sub(1, 1) ~= "/" then
+  if not site.root then
+    at(ctx.pos[site] and ctx.pos[site].provider or nil, "site '%s': an ssh site needs root, the folder of its datasets on each host", name)
+  elseif site.root:sub(1, 1) ~= "/" or site.root:match("^/+$") then
     at(ctx.pos[site] and ctx.pos[site].root or nil, "site '%s': root is a folder on each host and must be absolute (%s)", name, site.root)
   end
 end
@@ -499,14 +533,16 @@ end
 -- (output to AGENT_DIR/log/MACHINE.SITE.out there), after stopping what an
 -- earlier start left running; fails when it exits within 0.3 s.
 local START = [[
-mkdir -p "$(dirname "$1")" "$(dirname "$2")" || exit 125
-lb_stop "$1" 15 group >&2
-pf=$1 log=$2; shift 2
+pf=$1 log=$2 root=$3; shift 3
+case $pf in /*) ;; *) pf=$HOME/$pf ;; esac
+case $log in /*) ;; *) log=$HOME/$log ;; esac
+mkdir -p "$(dirname "$pf")" "$(dirname "$log")" "$root" && cd "$root" || exit 125
+lb_stop "$pf" 15 group >&2 || exit 125
 setsid "$@" </dev/null >"$log" 2>&1 &
-p=$!; s=$(lb_st $p); echo "$p $s" > "$pf"
+p=$!; id=$(lb_st $p); echo "$p $id" > "$pf"
 sleep 0.3
-if [ "$(lb_st $p)" != "$s" ]; then tail -c 400 "$log" >&2; rm -f "$pf"; exit 4; fi
-echo "$p $s"
+if [ "$(lb_st $p)" != "$id" ]; then tail -c 400 "$log" >&2; rm -f "$pf"; exit 4; fi
+echo "$p $id"
 ]]
 
 function P.start(ctx)
@@ -517,11 +553,9 @@ function P.start(ctx)
   local pf = pid_file(site, "start", c.machine)
   local log = agent_dir(site) .. "/log/" .. c.machine .. "." .. site.name .. ".out"
   record(ctx, { kind = "process", ref = ctx.step.id .. "#" .. ctx.step.attempt, host = c.dest, pidfile = pf })
-  local root = site.raw.root
-  if root then remote(ctx, c, { "mkdir", "-p", root }, { check = true }) end
-  local full = { "sh", "-c", LIB .. START, "start", pf, log }
+  local full = { "sh", "-c", LIB .. START, "start", pf, log, site.raw.root }
   for _, a in ipairs(argv) do full[#full + 1] = a end
-  local r = remote(ctx, c, full, { cwd = root, show = "start " .. c.machine })
+  local r = remote(ctx, c, full, { show = "start " .. c.machine })
   if r.code == 4 then
     local said = tail(r.stderr, 400)
     error(string.format("the start command exited at once on %s%s", c.dest, said ~= "" and (": " .. said) or ""), 0)
@@ -575,11 +609,15 @@ end
 function P.remove(ctx)
   local site = ctx.site
   local c = conn_of(site, ctx.machine_view.name)
-  local root = (site.raw.root or "/"):gsub("/+$", "")
+  local root = site.raw.root:gsub("/+$", "")
   local removed = {}
   stop_started(ctx, c, 5)
   for _, res in ipairs(state.resources(ctx.rt.state_dir, site.name, c.machine, ctx.job.id)) do
     if res.kind == "path" then
+      if res.host and res.host ~= c.dest then
+        error(string.format("%s was restored on %s, which the plan no longer names for %s: remove it there by hand",
+          res.path, res.host, c.machine), 0)
+      end
       if res.path:sub(1, #root + 1) ~= root .. "/" or res.path:find("/%.%./") or res.path:find("/%.%.$") then
         error("refusing to remove " .. res.path .. " on " .. c.dest .. ": outside the site's root " .. root, 0)
       end

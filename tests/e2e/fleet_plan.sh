@@ -66,6 +66,33 @@ if [ $? = 0 ] && [ -z "$(ls -A lab/hosts/db2/srv/drill 2>/dev/null)" ] && ! host
 	pass "cleanup stops the drill's processes and removes its copies on the hosts"
 else fail "cleanup stops the drill's processes and removes its copies on the hosts" "$out" "$(host_ps db2)"; fi
 
+# a drill site whose agent folder is relative to the login's home, and a
+# web server whose stop command does not stop it: cleanup still stops what
+# lifeboat started (the pid file the start wrote is the one it reads)
+agent_home=.lifeboat-e2e-$$
+awk -v d="$agent_home" '/^  drill:/ {s=1} s && /agent_dir:/ {sub(/\/srv\/.lifeboat/, d); s=0} {print}' plan.yaml |
+	sed 's|^    stop: sh /srv/bin/web.sh stop .*$|    stop: "true"|' > homedir.yaml
+out=$(lbj drill homedir.yaml --keep)
+rc=$?
+started=$(host_ps web2 | grep -c "nginx: master")
+out2=$(lbj cleanup homedir.yaml)
+if [ $rc = 0 ] && [ "$started" = 1 ] && [ -f ~/"$agent_home"/bin/lifeboat ] && ! host_ps web2 | grep -q nginx &&
+	[ -z "$(ls -A ~/"$agent_home"/run)" ]; then
+	pass "an agent folder in the login's home, a stop command that does not stop: cleanup stops what lifeboat started"
+else fail "an agent folder in the login's home, a stop command that does not stop: cleanup stops what lifeboat started" \
+	"$out" "$out2" "$(host_ps web2)"; fi
+rm -rf ~/"$agent_home"
+
+# a state folder whose path is too long for a control socket
+long=$WORK/a-state-folder-with-a-long-name-like-operators-choose/.lifeboat
+out=$(lbj replicate plan.yaml --state "$long")
+rc=$?
+sockets=/tmp/lifeboat-ssh-$(id -u)-$(printf %s "$long/ssh" | sha256sum | cut -c1-12)
+if [ $rc = 0 ] && [ -d "$sockets" ] && [ "$(stat -c %a "$sockets")" = 700 ]; then
+	pass "a state folder too long for a control socket: the sockets go to a folder of this user in /tmp"
+else fail "a state folder too long for a control socket: the sockets go to a folder of this user in /tmp" "$out"; fi
+rm -rf "$long" "$sockets"
+
 # faults on the protected side -------------------------------------------
 # an older lifeboat on a host, with agent_install: false, then by default
 printf '#!/bin/sh\necho %s\n' "'{\"lifeboat\":\"0.0.9\"}'" > lab/hosts/web/srv/.lifeboat/bin/lifeboat

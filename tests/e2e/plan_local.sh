@@ -241,3 +241,21 @@ out=$("$LB_BIN" replicate pf.yaml --dry-run 2>&1); rc=$?
 [ $rc != 0 ] && [[ $out == *"stop command 'no-such-program-x' is not on PATH"* ]] && pass "preflight: the program after the assignments is checked" \
 	|| fail "preflight after assignments" "exit $rc" "$out"
 cd .. || exit 1
+
+# policy.retention after a replicate: points older than it go (the newest
+# of each dataset stays); a replicate with nothing to forget prunes nothing
+mkdir ret && cd ret || exit 1
+sed 's/^store: replica$/store: replica\npolicy: { retention: 3s }/' ../plan.yaml > plan.yaml
+mkdir -p site-a/app/data && echo one > site-a/app/data/f && head -c 100000 /dev/urandom > site-a/app/disk.img
+lb replicate plan.yaml >/dev/null 2>&1; lb replicate plan.yaml >/dev/null 2>&1
+J=$(last_job)
+if [ "$(lb points --store replica | grep -c app/)" = 4 ] && ! grep -q '"prune"\|lifeboat prune\|\$ .* prune ' .lifeboat/jobs/"$J"/logs/*; then
+	pass "retention: a replicate with no point older than the policy prunes nothing"
+else fail "retention: a replicate with no point older than the policy prunes nothing" "$(cat .lifeboat/jobs/"$J"/logs/* | tail -5)"; fi
+sleep 4
+out=$(lb replicate plan.yaml 2>&1)
+J=$(last_job)
+if [ "$(lb points --store replica | grep -c app/)" = 2 ] && grep -q '"points_forgotten":4' "$(journal "$J")"; then
+	pass "retention: points older than policy.retention are forgotten, the newest of each dataset stays"
+else fail "retention: points older than policy.retention are forgotten, the newest of each dataset stays" "$out" "$(lb points --store replica)"; fi
+cd .. || exit 1
