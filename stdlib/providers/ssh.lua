@@ -406,7 +406,8 @@ end
 
 -- Runs `lifeboat ARGS --store URL --json` on the host (one at a time per
 -- machine: a pid file stops what an earlier, interrupted attempt left
--- running); returns the decoded answer.
+-- running; one whose process is gone is dropped by the next, which saves
+-- a session per command); returns the decoded answer.
 local function agent(ctx, c, args)
   local rt, site = ctx.rt, ctx.site
   if not rt.store then error("the plan names no replica store", 0) end
@@ -419,7 +420,6 @@ local function agent(ctx, c, args)
     show = "lifeboat " .. table.concat(args, " "),
     script = "mkdir -p " .. q(util.dirname(pf)) .. " && lb_stop " .. q(pf) .. " 10 >&2 && echo \"$$ $(lb_st $$)\" > " ..
       q(pf) .. " || exit 125; " })
-  remote(ctx, c, { "rm", "-f", pf }, { show = "rm pid file" })
   if r.code ~= 0 then
     error(string.format("on %s: %s", c.dest, tail(secrets.redact(r.stderr ~= "" and r.stderr or r.stdout), 400)), 0)
   end

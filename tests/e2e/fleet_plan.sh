@@ -39,10 +39,9 @@ if [ $? = 0 ] && [[ $out == *"lifeboat 0.1"*"installed at /srv/.lifeboat/bin/lif
 	[ -x lab/hosts/db/srv/.lifeboat/bin/lifeboat ] && cmp -s lab/hosts/db/srv/.lifeboat/bin/lifeboat "$LB_BIN"; then
 	pass "replicate installs this lifeboat on each primary host and syncs there"
 else fail "replicate installs this lifeboat on each primary host and syncs there" "$out"; fi
-if lb points --store s3://fleet/replica --key-file store.key | grep -q "db/pgdata" &&
-	[ ! -e lab/hosts/db/srv/.lifeboat/run/agent.db.primary.pid ]; then
-	pass "the points are in the S3 store, and no pid file is left on the host"
-else fail "the points are in the S3 store, and no pid file is left on the host"; fi
+if lb points --store s3://fleet/replica --key-file store.key | grep -q "db/pgdata" && ! host_ps db | grep -q "lifeboat sync"; then
+	pass "the points are in the S3 store, and no sync is left running on the host"
+else fail "the points are in the S3 store, and no sync is left running on the host"; fi
 out=$(lbj agent status plan.yaml --site primary --json)
 if [[ $out == *'"state":"current"'*'"state":"current"'* ]]; then pass "agent status: each primary host runs this very lifeboat"
 else fail "agent status: each primary host runs this very lifeboat" "$out"; fi
@@ -77,7 +76,7 @@ rc=$?
 started=$(host_ps web2 | grep -c "nginx: master")
 out2=$(lbj cleanup homedir.yaml)
 if [ $rc = 0 ] && [ "$started" = 1 ] && [ -f ~/"$agent_home"/bin/lifeboat ] && ! host_ps web2 | grep -q nginx &&
-	[ -z "$(ls -A ~/"$agent_home"/run)" ]; then
+	! ls ~/"$agent_home"/run | grep -q "^start\."; then
 	pass "an agent folder in the login's home, a stop command that does not stop: cleanup stops what lifeboat started"
 else fail "an agent folder in the login's home, a stop command that does not stop: cleanup stops what lifeboat started" \
 	"$out" "$out2" "$(host_ps web2)"; fi
