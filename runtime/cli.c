@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 volatile int rt_cancel;
+volatile int rt_reload;
 
 static void on_signal(int sig)
 {
@@ -30,6 +31,24 @@ void rt_install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	rt_reload = 1;
+	rt_tasks_wake();
+}
+
+/* SIGHUP asks a long-running command (protect) to reload, instead of
+ * ending the process. */
+void rt_catch_hup(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 int rt_exit_code(int status)

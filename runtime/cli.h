@@ -19,7 +19,9 @@ enum {
 
 /* Set by SIGINT/SIGTERM; the engine polls it. */
 extern volatile int rt_cancel;
+extern volatile int rt_reload;
 void rt_install_signals(void);
+void rt_catch_hup(void);
 
 /* Prints "lifeboat CMD: message" to stderr and returns the exit code for status. */
 int rt_fail(const char *cmd, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

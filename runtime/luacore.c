@@ -83,6 +83,22 @@ static int core_interrupted(lua_State *L)
 	return 1;
 }
 
+/* core.catch_hup(): from now on SIGHUP sets a flag instead of ending us */
+static int core_catch_hup(lua_State *L)
+{
+	(void)L;
+	rt_catch_hup();
+	return 0;
+}
+
+/* core.hup() -> whether SIGHUP came since the last call */
+static int core_hup(lua_State *L)
+{
+	lua_pushboolean(L, rt_reload);
+	rt_reload = 0;
+	return 1;
+}
+
 static int core_clear_interrupt(lua_State *L)
 {
 	(void)L;
@@ -440,7 +456,7 @@ int rt_open_core(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "now", core_now }, { "mono", core_mono }, { "poll", core_poll },
 		{ "cancel", core_cancel }, { "pending", core_pending },
-		{ "interrupted", core_interrupted }, { "clear_interrupt", core_clear_interrupt },
+		{ "interrupted", core_interrupted }, { "catch_hup", core_catch_hup }, { "hup", core_hup }, { "clear_interrupt", core_clear_interrupt },
 		{ "exec", core_exec }, { "http", core_http }, { "prompt", core_prompt },
 		{ "spawn", core_spawn }, { "alive", core_alive }, { "kill", core_kill },
 		{ "set_deadline", core_set_deadline }, { "expired", core_expired }, { "sha256", core_sha256 },
@@ -450,6 +466,7 @@ int rt_open_core(lua_State *L)
 		{ "stdlib", core_stdlib }, { "stdlib_names", core_stdlib_names },
 		{ "yaml_load", core_yaml_load }, { "xml_set", core_xml_set },
 		{ "self_exe", core_self_exe }, { "qmp", core_qmp },
+		{ "metrics_listen", core_metrics_listen }, { "metrics_publish", core_metrics_publish },
 		{ "json_encode", core_json_encode }, { "json_decode", core_json_decode },
 		{ "json_set", core_json_set },
 		{ NULL, NULL },

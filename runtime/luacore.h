@@ -38,5 +38,7 @@ int core_json_set(struct lua_State *L);
 int core_open_fs(struct lua_State *L);
 int core_xml_set(struct lua_State *L);
 int core_qmp(struct lua_State *L);
+int core_metrics_listen(struct lua_State *L);
+int core_metrics_publish(struct lua_State *L);
 
 #endif

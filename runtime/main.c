@@ -42,6 +42,7 @@ static const struct {
 	{ "jobs", "list recent jobs" },
 	{ "job", "show one job's steps with state, timing and error" },
 	{ "report", "print where a job's reports are" },
+	{ "protect", "keep plans within their RPO: scheduled replication, alerts" },
 	{ "agent", "the lifeboat on each host of a plan's ssh sites: status, install" },
 	{ "run", "run a Lua script with the lifeboat API" },
 };

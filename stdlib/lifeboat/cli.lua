@@ -48,6 +48,16 @@ local help = {
   jobs = "usage: lifeboat jobs [--json] [--state DIR]\n\nLists recent jobs: id, plan, operation, state, duration.\n",
   job = "usage: lifeboat job ID [--json] [--state DIR]\n\nShows a job's steps with state, timing and error.\n",
   report = "usage: lifeboat report ID [--state DIR]\n\nPrints where a job's reports are.\n",
+  protect = "usage: lifeboat protect PLAN... [--once] [--metrics [ADDR:]PORT] [--state DIR]\n\n" ..
+    "Keeps each plan within its RPO: replicates on policy.replicate_every (default a\n" ..
+    "third of rpo_threshold; app-consistent points on app_consistent_every), retries a\n" ..
+    "failed replicate sooner (never later than the schedule), and raises the plan's\n" ..
+    "alerts on changes: rpo_breach, rpo_recovered, replication_failed, drill_overdue,\n" ..
+    "plan_invalid. Runs until SIGTERM or Ctrl-C (a sync in progress is cancelled as\n" ..
+    "Ctrl-C cancels one); SIGHUP or a changed plan file reloads the plan (one that no\n" ..
+    "longer validates keeps the last good one). --once: one round, then exit (cron).\n" ..
+    "What it knows is in STATE/protect.json; 'lifeboat status PLAN' shows it.\n" ..
+    "--metrics: Prometheus metrics at http://ADDR:PORT/metrics (ADDR default 127.0.0.1).\n",
   agent = "usage: lifeboat agent status|install PLAN [--site NAME] [--json] [--state DIR]\n\n" ..
     "The lifeboat on each host of the plan's ssh sites (all of them, or --site NAME).\n" ..
     "status: its version, whether it is this very binary, the host's machine type and\n" ..
@@ -405,7 +415,9 @@ end
 
 local function interactive() return core.isatty(0) and core.isatty(2) end
 
-function M.operation(op, args)
+-- plan: the plan already loaded (protect keeps running the last good one
+-- while its file does not validate)
+function M.operation(op, args, loaded)
   local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep", "app", "force" },
     { "state", "point" })
   if not opts then return code end
@@ -415,7 +427,7 @@ function M.operation(op, args)
     errln(op, "--force is for failover --planned and failback"); return EXIT.bad
   end
   if opts.keep and op ~= "drill" then errln(op, "--keep is for drill"); return EXIT.bad end
-  local plan = load_plan(op, pos[1])
+  local plan = loaded or load_plan(op, pos[1])
   if not plan then return EXIT.bad end
   local rt = { args = op_args(opts), opts = { yes = opts.yes, interactive = interactive() } }
   local state = job_mod.state_dir(plan.file, opts.state)
@@ -610,9 +622,12 @@ function M.status(args)
       newest_point = p and p.id, consistency = p and p.consistency, age = age, protection = protection }
   end
   local drill = st.last_good_drill
+  local prot = json.decode(core.fs.read(state .. "/protect.json") or "null")
+  if type(prot) ~= "table" then prot = nil end
   if opts.json then
     say(json.encode { plan = plan.name, active = st.active, phase = st.phase, kept_drill = st.kept_drill,
-      rpo_threshold = threshold, machines = machines, last_passing_drill = drill, last_drill = st.last_drill })
+      rpo_threshold = threshold, machines = machines, last_passing_drill = drill, last_drill = st.last_drill,
+      protect = prot })
     return EXIT.done
   end
   say(string.format("plan %s: active site %s (%s)%s", plan.name, st.active, st.phase,
@@ -631,6 +646,14 @@ function M.status(args)
   end
   if st.last_drill and not st.last_drill.ok then
     say(string.format("  last drill FAILED: %s, %s ago", st.last_drill.job, util.fmt_duration(now - st.last_drill.t)))
+  end
+  if prot and prot.last_run then
+    local breached = util.sorted_keys(prot.breached or {})
+    say(string.format("  protect: last replicate %s ago (%s), next %s%s%s", util.fmt_duration(now - prot.last_run),
+      prot.failing and string.format("FAILING, %d attempt(s)", prot.failures or 0) or "ok",
+      prot.next > now and ("in " .. util.fmt_duration(prot.next - now)) or "due",
+      #breached > 0 and (", over RPO: " .. table.concat(breached, ", ")) or "",
+      #(prot.pending or {}) > 0 and string.format(", %d alert(s) not delivered yet", #prot.pending) or ""))
   end
   return EXIT.done
 end
@@ -720,6 +743,10 @@ function M.main(command, args)
     if command == "report" then return M.report(args) end
     if command == "status" then return M.status(args) end
     if command == "agent" then return M.agent(args) end
+    if command == "protect" then
+      return require("lifeboat.protect").main(args, { parse = parse, load_plan = load_plan, operation = M.operation,
+        prepare = prepare, blocking = blocking, store_points = store_points, errln = errln, say = say, EXIT = EXIT })
+    end
     if util.contains(schema.ops, command) then return M.operation(command, args) end
     errln(command, "unknown command")
     return EXIT.bad

@@ -223,6 +223,10 @@ function M.load(path)
   }
   if raw.machines then check_machines(ctx, plan) end
   check_sites(ctx, plan)
+  for _, a in ipairs(raw.alerts or {}) do
+    if (a.webhook == nil) == (a.command == nil) then at(ctx, ctx.pos[a], "an alert names a webhook or a command (one of them)") end
+    if a.webhook and not a.webhook:match("^https?://") then at(ctx, ctx.pos[a], "an alert's webhook is an http:// or https:// URL") end
+  end
   if #ctx.errs > 0 then
     table.sort(ctx.errs, function(a, b)
       if a.line ~= b.line then return a.line < b.line end

@@ -29,7 +29,7 @@ sql() { psql -X -q -A -t -h "$1" -U postgres -d shop -c "$2"; }
 # host_ps HOST: the command lines of every process of a host
 host_ps() { ip netns pids "lbfl-$1" | xargs -r ps -o args= -p; }
 # in_host HOST CMD...: a command in the host's namespaces (its /srv)
-in_host() { local h=$1; shift; nsenter -t "$(cat "lab/hosts/$h/sshd.pid")" -m -n "$@"; }
+in_host() { local h=$1; shift; nsenter -t "$(cat "lab/hosts/$h/sshd.pid")" -m -n -r -w "$@"; } # its root too (a chroot)
 masters_down() { pkill -f "ControlPath=$WORK/.lifeboat/ssh" 2>/dev/null; sleep 0.3; }
 lbj() { lb "$@" 2>&1; }
 

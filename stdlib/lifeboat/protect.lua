@@ -1,0 +1,308 @@
+-- protect.lua: `lifeboat protect PLAN...`, the long-running side. For
+-- each plan it runs replicate on the policy's schedule (the same jobs,
+-- journals and fencing as `lifeboat replicate`), judges every machine's
+-- newest point against the RPO threshold, and raises alerts on changes of
+-- state: rpo_breach, rpo_recovered, replication_failed, drill_overdue,
+-- plan_invalid. What it knows survives restarts: STATE/protect.json.
+local api = require("lifeboat.api")
+local json = require("lifeboat.json")
+local util = require("lifeboat.util")
+
+local M = {}
+
+local function now() return core.now() end
+
+local function load_sched(dir)
+  local text = core.fs.read(dir .. "/protect.json")
+  local v = text and json.decode(text)
+  if type(v) ~= "table" then v = {} end
+  v.breached = v.breached or {}
+  v.pending = v.pending or {}
+  return v
+end
+
+local function save_sched(dir, s)
+  assert(core.fs.mkdir(dir))
+  assert(core.fs.write(dir .. "/protect.json", json.encode(s, true) .. "\n"))
+end
+
+function M.policy(plan)
+  local p = plan.raw.policy or {}
+  local threshold = p.rpo_threshold or (plan.raw.objectives or {}).rpo
+  local every = p.replicate_every or (threshold and threshold / 3) or 3600
+  return { threshold = threshold, every = every, drill_every = p.drill_every }
+end
+
+-- Sends one alert to every target of the plan that wants its event; a
+-- target that fails keeps the alert pending (retried each round, up to 10
+-- times), and nothing here waits more than a few seconds.
+local function deliver(cli, plan, alert)
+  local failed = {}
+  for i, target in ipairs(plan.raw.alerts or {}) do
+    if (not target.events or util.contains(target.events, alert.body.event)) and (not alert.only or alert.only == i) then
+      local ok, e = pcall(cli.blocking, function()
+        if target.webhook then
+          local r = api.http { url = target.webhook, method = "POST", body = alert.body, timeout = 3 }
+          if r.status < 200 or r.status > 299 then error("HTTP " .. r.status, 0) end
+        else
+          local env = { LIFEBOAT_EVENT = alert.body.event, LIFEBOAT_PLAN = alert.body.plan,
+            LIFEBOAT_MACHINE = alert.body.machine or "", LIFEBOAT_MESSAGE = alert.body.message,
+            LIFEBOAT_ALERT = json.encode(alert.body) }
+          local r = api.exec(require("lifeboat.command").argv(target.command, {}), { env = env, timeout = 30, check = false })
+          if r.code ~= 0 then error("exited " .. r.code, 0) end
+        end
+      end)
+      if not ok then failed[#failed + 1] = { index = i, error = tostring(e) } end
+    end
+  end
+  return failed
+end
+
+local function raise(cli, e, event, machine, message)
+  local body = { event = event, plan = e.plan.name, machine = machine, message = message, time = util.iso(now()) }
+  cli.say(string.format("alert: %s%s: %s", event, machine and (" " .. machine) or "", message))
+  for _, f in ipairs(deliver(cli, e.plan, { body = body })) do
+    cli.say(string.format("alert: target %d did not take %s (%s); retrying later", f.index, event, f.error))
+    e.sched.pending[#e.sched.pending + 1] = { body = body, only = f.index, tries = 1 }
+  end
+end
+
+local function retry_pending(cli, e, from)
+  local still = {}
+  for i, a in ipairs(e.sched.pending) do
+    if i > from then still[#still + 1] = a; goto next end
+    if #deliver(cli, e.plan, a) > 0 then
+      a.tries = a.tries + 1
+      if a.tries < 10 then still[#still + 1] = a end
+    end
+    ::next::
+  end
+  e.sched.pending = still
+end
+
+-- Every machine's newest point against the threshold, and the last
+-- passing drill against drill_every: alerts on changes only.
+local function judge(cli, e)
+  local pol = M.policy(e.plan)
+  if e.rt.store then e.rt.store.info = nil end -- the store may exist since
+  local ok, points = pcall(cli.store_points, e.rt)
+  if not ok then return end
+  local newest = {}
+  for _, p in ipairs(points) do newest[p.machine .. "/" .. p.dataset] = p end
+  e.ages, e.dataset_ages = {}, {}
+  for _, name in ipairs(e.plan.machine_order) do
+    local age = 0
+    for _, d in ipairs(e.plan.raw.machines[name].datasets or {}) do
+      local p = newest[name .. "/" .. d.name]
+      local a = p and (now() - (util.parse_time(p.time) or 0)) or math.huge
+      e.dataset_ages[name .. "/" .. d.name] = a
+      if a > age then age = a end
+    end
+    e.ages[name] = age < math.huge and age or nil
+    if pol.threshold then
+      local over = age > pol.threshold
+      if over and not e.sched.breached[name] then
+        raise(cli, e, "rpo_breach", name, age == math.huge and "no recovery point" or
+          string.format("newest point is %s old, over the RPO threshold of %s", util.fmt_duration(age), util.fmt_duration(pol.threshold)))
+      elseif not over and e.sched.breached[name] then
+        raise(cli, e, "rpo_recovered", name, string.format("newest point is %s old", util.fmt_duration(age)))
+      end
+      e.sched.breached[name] = over or nil
+    end
+  end
+  if pol.drill_every then
+    local st = require("lifeboat.state").load(e.state_dir)
+    local last = st.last_good_drill and st.last_good_drill.t or nil
+    local overdue = not last or now() - last > pol.drill_every
+    if overdue and not e.sched.drill_overdue then
+      raise(cli, e, "drill_overdue", nil, last and string.format("the last passing drill was %s ago", util.fmt_duration(now() - last))
+        or "no drill has passed yet")
+    end
+    e.sched.drill_overdue = overdue or nil
+  end
+end
+
+-- The newest replicate job of the plan: the error it ended with and
+-- what each dataset's sync did ({["m/d"] = {seconds, bytes_added}}).
+local function last_replicate(state_dir)
+  local names = core.fs.list(state_dir .. "/jobs") or {}
+  table.sort(names)
+  for i = #names, 1, -1 do
+    if names[i]:find("-replicate-", 1, true) then
+      local out = { syncs = {} }
+      for line in (core.fs.read(state_dir .. "/jobs/" .. names[i] .. "/journal.jsonl") or ""):gmatch("[^\n]+") do
+        local ev = json.decode(line)
+        if type(ev) == "table" and ev.ev == "state" and ev.error then out.error = ev.error end
+        if type(ev) == "table" and ev.ev == "done" and type(ev.result) == "table" and type(ev.result.datasets) == "table" then
+          local m = ev.step:match("^[^/]+/([^/]+)/sync$")
+          for d, r in pairs(ev.result.datasets) do
+            if m and type(r) == "table" then out.syncs[m .. "/" .. d] = { seconds = r.seconds, bytes_added = r.bytes_added } end
+          end
+        end
+      end
+      return out
+    end
+  end
+  return { syncs = {} }
+end
+
+local function replicate(cli, e)
+  local pol = M.policy(e.plan)
+  local t0 = now()
+  -- after a failover the plan replicates again only once reprotected
+  local refused = require("lifeboat.state").refusal("replicate", require("lifeboat.state").load(e.state_dir), {})
+  if refused then
+    if e.sched.waiting ~= refused then cli.say("protect: " .. e.plan.name .. ": " .. refused) end
+    e.sched.waiting, e.sched.next = refused, t0 + pol.every
+    return
+  end
+  e.sched.waiting = nil
+  local rc = cli.operation("replicate", { e.path, "--state", e.state_dir }, e.plan)
+  local s = e.sched
+  s.last_run, s.last_seconds = t0, now() - t0
+  if rc == 130 then return "interrupted" end
+  s.runs_total = (s.runs_total or 0) + 1
+  if rc == 0 then
+    s.last_ok, s.failures = now(), 0
+    for k, v in pairs(last_replicate(e.state_dir).syncs) do s.syncs = s.syncs or {}; s.syncs[k] = v end
+    if s.failing then s.failing = nil end
+    s.next = t0 + pol.every
+  else
+    s.failures = (s.failures or 0) + 1
+    s.failures_total = (s.failures_total or 0) + 1
+    if not s.failing then
+      raise(cli, e, "replication_failed", nil, last_replicate(e.state_dir).error or ("replicate exited " .. rc))
+      s.failing = true
+    end
+    -- retry sooner than the schedule, never later
+    s.next = now() + math.min(15 * 2 ^ (s.failures - 1), pol.every)
+  end
+end
+
+-- (Re)loads a plan; a plan that no longer validates keeps the last good
+-- one and raises plan_invalid once per distinct problem.
+local function load(cli, e)
+  local st = core.fs.stat(e.path)
+  local plan, errs = cli.load_plan("protect", e.path, true)
+  if not plan then
+    local why = table.concat(require("lifeboat.plan").format_errors(e.path, errs or {}), "; ")
+    if not e.plan then return nil, why end
+    if e.invalid ~= why then
+      e.invalid = why
+      raise(cli, e, "plan_invalid", nil, why .. " (the last good plan stays in force)")
+    end
+    e.mtime = st and st.mtime
+    return e.plan
+  end
+  e.invalid = nil
+  e.plan, e.mtime = plan, st and st.mtime
+  e.rt = { args = {}, opts = {} }
+  if e.state_dir then cli.prepare(plan, "protect", e.rt, e.state_dir) end
+  return plan
+end
+
+-- The metrics of every plan, published for GET /metrics.
+local function publish(entries)
+  local set = require("lifeboat.metrics").new()
+  for _, e in ipairs(entries) do
+    local plan, pol, s = e.plan, M.policy(e.plan), e.sched
+    for _, name in ipairs(plan.machine_order) do
+      for _, d in ipairs(plan.raw.machines[name].datasets or {}) do
+        local key, l = name .. "/" .. d.name, { plan = plan.name, machine = name, dataset = d.name }
+        set.add("lifeboat_point_age_seconds", "gauge", "Age of the dataset's newest recovery point (+Inf: none).", l,
+          (e.dataset_ages or {})[key])
+        local sync = (s.syncs or {})[key] or {}
+        set.add("lifeboat_last_sync_duration_seconds", "gauge", "Duration of the dataset's last successful sync.", l, sync.seconds)
+        set.add("lifeboat_last_sync_bytes_added", "gauge", "Bytes the dataset's last successful sync added to the store.", l, sync.bytes_added)
+      end
+      local l = { plan = plan.name, machine = name }
+      set.add("lifeboat_rpo_threshold_seconds", "gauge", "The plan's RPO threshold.", l, pol.threshold)
+      if pol.threshold then
+        set.add("lifeboat_rpo_breached", "gauge", "1 while the machine's newest point is older than the RPO threshold.", l,
+          s.breached[name] and 1 or 0)
+      end
+    end
+    local l = { plan = plan.name }
+    set.add("lifeboat_replicate_runs_total", "counter", "Replicate jobs the service ran.", l, s.runs_total or 0)
+    set.add("lifeboat_sync_failures_total", "counter", "Replicate jobs that failed.", l, s.failures_total or 0)
+    set.add("lifeboat_plan_valid", "gauge", "0 while the plan file does not validate (the last good plan runs).", l, e.invalid and 0 or 1)
+    local st = require("lifeboat.state").load(e.state_dir)
+    if st.last_good_drill and st.last_good_drill.t then
+      set.add("lifeboat_last_passing_drill_age_seconds", "gauge", "Age of the plan's last passing drill.", l, now() - st.last_good_drill.t)
+    end
+  end
+  require("lifeboat.metrics").process(set)
+  core.metrics_publish(set.text())
+end
+
+-- "ADDR:PORT" or "PORT" (loopback) -> addr, port | nil
+local function listen_spec(text)
+  local addr, port = text:match("^([%d.]*):(%d+)$")
+  if not addr then port = text:match("^(%d+)$") end
+  if not port then return nil end
+  return (addr and addr ~= "") and addr or "127.0.0.1", math.tointeger(tonumber(port))
+end
+
+function M.main(args, cli)
+  local opts, pos, code = cli.parse("protect", args, { "once" }, { "state", "metrics" })
+  if not opts then return code end
+  local maddr, mport
+  if opts.metrics then
+    maddr, mport = listen_spec(opts.metrics)
+    if not maddr then cli.errln("protect", "--metrics %s is not ADDR:PORT (e.g. 127.0.0.1:9487)", opts.metrics); return cli.EXIT.bad end
+  end
+  if #pos == 0 then cli.errln("protect", "a plan file is needed (see 'lifeboat protect --help')"); return cli.EXIT.bad end
+  if opts.state and #pos > 1 then cli.errln("protect", "--state is for one plan"); return cli.EXIT.bad end
+  local entries = {}
+  for _, path in ipairs(pos) do
+    local e = { path = path }
+    local plan, why = load(cli, e)
+    if not plan then cli.errln("protect", "%s", why); return cli.EXIT.bad end
+    e.state_dir = require("lifeboat.job").state_dir(plan.file, opts.state)
+    assert(core.fs.mkdir(e.state_dir))
+    e.lock = core.fs.lock(e.state_dir .. "/protect.lock")
+    if not e.lock then
+      cli.errln("protect", "plan %s is protected by another lifeboat protect (%s/protect.lock is held)", plan.name, e.state_dir)
+      return cli.EXIT.bad
+    end
+    cli.prepare(plan, "protect", e.rt, e.state_dir)
+    e.sched = load_sched(e.state_dir)
+    -- a new schedule starts within a tenth of the interval (at most 30 s),
+    -- so plans started together do not sync together
+    e.sched.next = e.sched.next or (now() + math.random() * math.min(M.policy(plan).every / 10, 30))
+    entries[#entries + 1] = e
+  end
+  if maddr then
+    local ok, e = core.metrics_listen(maddr, mport)
+    if not ok then cli.errln("protect", "--metrics: %s", e); return cli.EXIT.bad end
+    publish(entries)
+  end
+  core.catch_hup()
+  cli.say(string.format("protect: %d plan(s)%s", #entries, opts.once and ", one round" or ""))
+  while true do
+    local reload = core.hup()
+    for _, e in ipairs(entries) do
+      local waiting = #e.sched.pending -- alerts raised this round are not retried at once
+      local st = core.fs.stat(e.path)
+      if reload or (st and st.mtime ~= e.mtime) then load(cli, e) end
+      if opts.once or now() >= e.sched.next then
+        if replicate(cli, e) == "interrupted" then save_sched(e.state_dir, e.sched); break end
+      end
+      judge(cli, e)
+      retry_pending(cli, e, waiting)
+      e.sched.ages = e.ages
+      save_sched(e.state_dir, e.sched)
+    end
+    if maddr then publish(entries) end
+    if opts.once or core.interrupted() then break end
+    local wake = math.huge
+    for _, e in ipairs(entries) do wake = math.min(wake, e.sched.next) end
+    -- judge at least every 10 s between syncs: a point ages while nothing runs
+    local _, interrupted = core.poll(math.max(0.05, math.min(wake - now(), maddr and 5 or 10)))
+    if interrupted then break end
+  end
+  for _, e in ipairs(entries) do e.lock:close() end
+  return cli.EXIT.done
+end
+
+return M
