@@ -221,4 +221,7 @@ if [ $? = 0 ] && [ "$(sql 10.233.1.10 "select count(*) from orders where item = 
 	[ "$(curl -s http://10.233.1.11:8080/app.env)" = "DB_HOST=10.233.1.10:5432" ] && ! host_ps db2 | grep -q postgres; then
 	pass "reprotect and failback bring the shop home with what was written at recovery"
 else fail "reprotect and failback bring the shop home with what was written at recovery" "$out"; fi
+# every check above needs the store: when one failed because it was gone, say so
+if host_ps store | grep -q s3rver; then pass "the store's server (s3rver) stayed up throughout"
+else fail "the store's server (s3rver) stayed up throughout" "$(tail -20 lab/hosts/store/s3rver.log)"; fi
 echo "1..$T_N"
