@@ -34,8 +34,8 @@ kill -TERM $pid; wait $pid || true
 	echo "### \`lifeboat protect\` at scale (\`tests/bench/protect.sh\`)"
 	echo
 	echo "200 machines in 4 groups on the noop provider (the service's own work, no data), RPO 1m and a"
-	echo "replicate every minute. One round (a journaled replicate job of 200 sync steps, then every machine's"
-	echo "RPO judged): $round. Idle between rounds ($IDLE s measured, $((runs - 1)) round(s) due meanwhile):"
+	echo "replicate every minute. One round's replicate job (200 sync steps, journaled): $round."
+	echo "Idle between rounds ($IDLE s measured, $((runs - 1)) round(s) due meanwhile; the RPO judged every 10 s):"
 	echo "$cpu% of a core (goal: under 1%); resident memory ${rss} KiB."
 } >> "$OUT"
 echo "protect: round $round, idle CPU $cpu% of a core over $IDLE s (rounds meanwhile: $((runs - 1))), RSS $rss KiB"
