@@ -82,12 +82,15 @@ function P.preflight(site, plan, op)
   return problems
 end
 
-local function record(ctx, e)
+-- Writes what a step creates or removes for its machine to the journal,
+-- at once (the qemu and ssh providers record theirs the same way).
+function P.record(ctx, e)
   e.ev = e.ev or "created"
   e.site, e.machine, e.step = ctx.site.name, ctx.machine_view.name, ctx.step.id
   ctx.job:event(e)
   ctx.job:flush()
 end
+local record = P.record
 
 -- Syncs every dataset of the machine; more_args(dataset) may add
 -- arguments of its own to one dataset's sync (a VM's changed blocks).

@@ -168,12 +168,7 @@ function P.preflight(site, plan, op)
   return problems
 end
 
-local function record(ctx, e)
-  e.ev = e.ev or "created"
-  e.site, e.machine, e.step = ctx.site.name, ctx.machine_view.name, ctx.step.id
-  ctx.job:event(e)
-  ctx.job:flush()
-end
+local record = base.record
 
 local function ip(args, check)
   local argv = { "ip" }

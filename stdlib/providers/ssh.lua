@@ -428,12 +428,7 @@ local function agent(ctx, c, args)
   return v
 end
 
-local function record(ctx, e)
-  e.ev = e.ev or "created"
-  e.site, e.machine, e.step = ctx.site.name, ctx.machine_view.name, ctx.step.id
-  ctx.job:event(e)
-  ctx.job:flush()
-end
+local record = base.record
 
 function P.describe(what, site, mname, plan)
   local m = plan.raw.machines[mname]
