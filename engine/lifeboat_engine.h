@@ -73,7 +73,11 @@ typedef struct eng_sync_opts {
 	/* Changed-block tracking (images): a file of "OFFSET LENGTH" lines, the
 	 * byte ranges written since the point `since`, which must be the
 	 * dataset's newest. Only those ranges are read; every other block is
-	 * the parent's. NULL: the whole image is read and compared. */
+	 * the parent's. NULL: the whole image is read and compared.
+	 * Trees: a file of folder paths relative to the tree ("." the root),
+	 * each ended by a NUL byte: the folders whose entries changed since
+	 * `since`. Only those folders (and those on the way) are listed;
+	 * when `since` is not the newest point, every folder is. */
 	const char *changed;
 	const char *since;
 	eng_run_opts run;
@@ -84,6 +88,8 @@ typedef struct eng_sync_result {
 	char kind[16];          /* image or tree */
 	uint64_t files;         /* tree: regular files */
 	uint64_t skipped;       /* tree: files unchanged since the parent, not read */
+	uint64_t folders_listed; /* tree: folders read with readdir */
+	bool walked_changed;    /* tree: only the folders named by `changed` were listed */
 	uint64_t size;
 	uint64_t bytes_read;
 	uint64_t bytes_added;   /* stored bytes of new chunks and lists */

@@ -83,6 +83,7 @@ static cJSON *point_json(const eng_point *p)
 		cJSON_AddItemToArray(mt, cJSON_CreateNumber((double)(p->root_mtime_ns % 1000000000)));
 		cJSON_AddNumberToObject(o, "files", (double)p->files);
 		cJSON_AddNumberToObject(o, "dirs", (double)p->dirs);
+		cJSON_AddNumberToObject(o, "links", (double)p->links);
 	}
 	cJSON *st = cJSON_AddObjectToObject(o, "stats");
 	cJSON_AddNumberToObject(st, "bytes_read", (double)p->bytes_read);
@@ -173,6 +174,8 @@ static bool decode_tree_root(const cJSON *o, eng_point *p)
 		p->files = 0;
 	if (!json_u64(o, "dirs", &p->dirs))
 		p->dirs = 0;
+	if (!json_u64(o, "links", &p->links))
+		p->links = UINT64_MAX; /* a point from before links were counted */
 	return true;
 }
 

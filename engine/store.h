@@ -40,6 +40,9 @@ typedef struct eng_point {
 	uint32_t root_mode, root_uid, root_gid;
 	int64_t root_mtime_ns;
 	uint64_t files, dirs, skipped;
+	uint64_t links;               /* tree: files with more than one link; UINT64_MAX: not recorded */
+	uint64_t listed;              /* tree: folders this sync listed */
+	bool walked_changed;          /* tree: only the changed folders were listed */
 	uint64_t bytes_read, chunks_added, holes;
 	double seconds;
 	char host[256];

@@ -41,17 +41,24 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 		rc = eng_point_load(s, opts->machine, opts->dataset, newest.id, &parent, err);
 		have_parent = rc == ENG_OK;
 	}
-	if (!rc && opts->changed && (tree || !opts->since))
-		rc = eng_fail(err, ENG_EINPUT, "--changed is for images and needs --since POINT");
-	else if (!rc && opts->changed && (!have_parent || strcmp(parent.info.id, opts->since) != 0))
+	eng_changed_dirs dirs = { 0 };
+	bool hint = false;
+	if (!rc && opts->changed && !opts->since)
+		rc = eng_fail(err, ENG_EINPUT, "--changed needs --since POINT");
+	else if (!rc && opts->changed && tree) {
+		/* a watcher's list is only a shortcut: against another parent, every folder is listed */
+		rc = eng_changed_dirs_load(opts->changed, &dirs, err);
+		hint = !rc && have_parent && !strcmp(parent.info.kind, "tree") && !strcmp(parent.info.id, opts->since);
+	} else if (!rc && opts->changed && (!have_parent || strcmp(parent.info.id, opts->since) != 0))
 		rc = eng_fail(err, ENG_EINPUT,
 			      "the changed blocks are relative to point %s, but the newest point of %s/%s is %s",
 			      opts->since, opts->machine, opts->dataset, have_parent ? parent.info.id : "none");
 	if (!rc && tree)
 		rc = eng_tree_sync(s, source, have_parent && !strcmp(parent.info.kind, "tree") ? &parent : NULL,
-				   &opts->run, &pt, err);
+				   hint ? &dirs : NULL, &opts->run, &pt, err);
 	else if (!rc)
 		rc = eng_image_sync(s, source, opts, have_parent ? &parent : NULL, &pt, err);
+	eng_changed_dirs_free(&dirs);
 	if (rc)
 		goto out;
 	pt.info.time_us = t0;
@@ -71,6 +78,7 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 		*res = (eng_sync_result){ .size = pt.info.size, .bytes_read = pt.bytes_read,
 					  .bytes_added = pt.info.added_bytes, .chunks_added = pt.chunks_added,
 					  .holes = pt.holes, .files = pt.files, .skipped = pt.skipped,
+					  .folders_listed = pt.listed, .walked_changed = pt.walked_changed,
 					  .seconds = (double)(eng_now_us() - t0) / 1e6 };
 		strcpy(res->point_id, pt.info.id);
 		strcpy(res->kind, pt.info.kind);

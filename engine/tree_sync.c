@@ -7,7 +7,15 @@
  * content phase reads, chunks and stores the other files on all cores. The
  * last phase serializes directories bottom-up (children always sit after
  * their parent in the array) and stores each as a stream. Memory grows
- * with the number of entries, not with the bytes in them. */
+ * with the number of entries, not with the bytes in them.
+ *
+ * Told which folders changed since the parent point (a watcher saw them),
+ * the walk lists only those and the folders on the way to them; any other
+ * folder keeps the parent's stream without a readdir or a stat inside it.
+ * The point's counts then come from the parent's, less what the listed
+ * folders held and plus what they hold now. Hard links need the whole
+ * tree in view, so a parent with any, or a listed file with more than one
+ * link, makes it a full walk. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +32,10 @@
 #include "store.h"
 #include "stream.h"
 #include "sync.h"
+#include "tree_changed.h"
+
+/* visit() found what only a full walk handles (a hard link) */
+#define WALK_NEEDS_ALL 1
 
 #define READ_BUF (1u << 20)
 
@@ -36,6 +48,7 @@ struct tnode {
 	uint32_t child_start, nchild;
 	uint64_t dev, blocks;
 	bool read_content;
+	bool reused; /* a folder whose refs are the parent point's */
 };
 
 struct hardlink {
@@ -58,6 +71,9 @@ struct tree_job {
 	size_t ntodo;
 	_Atomic uint64_t bytes_read, added, chunks;
 	uint64_t files, dirs, skipped;
+	const eng_changed_dirs *changed; /* NULL: every folder is listed */
+	uint64_t listed;                 /* folders listed */
+	uint64_t old_files, old_dirs, old_size; /* what the listed folders held in the parent point */
 	eng_par par;
 };
 
@@ -204,6 +220,8 @@ static int visit(struct tree_job *j, int dirfd, uint32_t i, const struct old_dir
 	if (S_ISREG(st.st_mode)) {
 		nd->e.type = ENG_T_FILE;
 		nd->e.size = (uint64_t)st.st_size;
+		if (st.st_nlink > 1 && j->changed)
+			return WALK_NEEDS_ALL;
 		if (st.st_nlink > 1) {
 			for (size_t k = 0; k < j->nlinks; k++) {
 				if (j->links[k].dev == (uint64_t)st.st_dev && j->links[k].ino == st.st_ino) {
@@ -261,6 +279,81 @@ static int visit(struct tree_job *j, int dirfd, uint32_t i, const struct old_dir
 	return ENG_OK;
 }
 
+/* Adds what a folder of the parent point held, all the way down, to the
+ * old counts: a folder that is gone or is no longer a folder. */
+static int count_old_subtree(struct tree_job *j, const uint8_t *refs, uint32_t nrefs, int depth, eng_err *err)
+{
+	if (depth > 256)
+		return eng_fail(err, ENG_ECORRUPT, "the parent point's folders nest deeper than 256 levels");
+	struct old_dir d;
+	int rc = old_dir_load(j, refs, nrefs, &d, err);
+	for (size_t k = 0; !rc && k < d.n; k++) {
+		const eng_entry *e = &d.v[k];
+		if (e->type == ENG_T_FILE) {
+			j->old_files++;
+			j->old_size += e->size;
+		} else if (e->type == ENG_T_DIR) {
+			j->old_dirs++;
+			rc = count_old_subtree(j, e->refs, e->nrefs, depth + 1, err);
+		}
+	}
+	old_dir_free(&d);
+	return rc;
+}
+
+/* Child of self named like e, or NULL (children are sorted by name). */
+static const struct tnode *new_child(const struct tree_job *j, uint32_t self, const eng_entry *e)
+{
+	uint32_t lo = j->nodes[self].child_start, hi = lo + j->nodes[self].nchild;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct tnode *c = &j->nodes[mid];
+		size_t m = c->e.name_len < e->name_len ? c->e.name_len : e->name_len;
+		int cmp = memcmp(c->name, e->name, m);
+		if (!cmp)
+			cmp = c->e.name_len < e->name_len ? -1 : c->e.name_len > e->name_len;
+		if (!cmp)
+			return c;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* A listed folder: what its entries were in the parent point. */
+static int count_old_entries(struct tree_job *j, uint32_t self, const struct old_dir *old, eng_err *err)
+{
+	int rc = ENG_OK;
+	for (size_t k = 0; !rc && k < old->n; k++) {
+		const eng_entry *e = &old->v[k];
+		if (e->type == ENG_T_FILE) {
+			j->old_files++;
+			j->old_size += e->size;
+		} else if (e->type == ENG_T_DIR) {
+			j->old_dirs++;
+			const struct tnode *c = new_child(j, self, e);
+			if (!c || c->e.type != ENG_T_DIR) /* still a folder: walked or reused, counted there */
+				rc = count_old_subtree(j, e->refs, e->nrefs, 1, err);
+		}
+	}
+	return rc;
+}
+
+/* The folder of node i keeps the parent point's stream. */
+static int reuse_dir(struct tree_job *j, uint32_t i, const eng_entry *prev, eng_err *err)
+{
+	for (uint32_t r = 0; r < prev->nrefs; r++) {
+		eng_ref ref;
+		eng_ref_get(prev->refs + (size_t)r * ENG_REF_LEN, &ref);
+		if (eng_refs_add(&j->nodes[i].refs, ref.id, ref.len))
+			return eng_fail(err, ENG_ENOMEM, "out of memory");
+	}
+	j->nodes[i].reused = true;
+	return ENG_OK;
+}
+
 static int walk(struct tree_job *j, int dirfd, uint32_t self, const struct old_dir *old, int depth, eng_err *err)
 {
 	if (depth > 256)
@@ -272,6 +365,7 @@ static int walk(struct tree_job *j, int dirfd, uint32_t self, const struct old_d
 			close(fd2);
 		return eng_fail_errno(err, "cannot read a folder under %s", j->root);
 	}
+	rewinddir(d); /* a dup shares the offset: the root is read twice when a full walk follows a partial one */
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int rc = ENG_OK;
@@ -317,9 +411,22 @@ static int walk(struct tree_job *j, int dirfd, uint32_t self, const struct old_d
 	free(names);
 	j->nodes[self].child_start = start;
 	j->nodes[self].nchild = (uint32_t)(j->n - start);
+	j->listed++;
+	if (!rc && j->changed && old)
+		rc = count_old_entries(j, self, old, err);
 	for (uint32_t i = start; i < start + j->nodes[self].nchild && !rc; i++) {
 		if (j->nodes[i].e.type != ENG_T_DIR)
 			continue;
+		const eng_entry *prev = old ? old_find(old, j->nodes[i].name, j->nodes[i].e.name_len) : NULL;
+		if (j->changed && prev && prev->type == ENG_T_DIR) {
+			char path[PATH_MAX];
+			if (node_path(j, i, path, sizeof(path)))
+				return eng_fail(err, ENG_EINPUT, "a path under %s is too long", j->root);
+			if (!eng_changed_dirs_reach(j->changed, path)) {
+				rc = reuse_dir(j, i, prev, err);
+				continue;
+			}
+		}
 		int cfd = openat(dirfd, j->nodes[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd < 0) {
 			if (errno == ENOENT || errno == ENOTDIR) {
@@ -331,7 +438,6 @@ static int walk(struct tree_job *j, int dirfd, uint32_t self, const struct old_d
 			return eng_fail_errno(err, "cannot open %s/%s", j->root, path);
 		}
 		struct old_dir sub = { 0 };
-		const eng_entry *prev = old ? old_find(old, j->nodes[i].name, j->nodes[i].e.name_len) : NULL;
 		if (prev && prev->type == ENG_T_DIR)
 			rc = old_dir_load(j, prev->refs, prev->nrefs, &sub, err);
 		if (!rc)
@@ -502,11 +608,47 @@ static int store_dir(struct tree_job *j, eng_pack_writer *w, uint8_t *seal, uint
 	return rc;
 }
 
-int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const eng_run_opts *run,
-		  eng_point *pt, eng_err *err)
+static void free_nodes(struct tree_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free(j->nodes[i].name);
+		free(j->nodes[i].target);
+		eng_refs_free(&j->nodes[i].refs);
+	}
+	j->n = j->nlinks = 0;
+	j->files = j->dirs = j->skipped = j->listed = 0;
+	j->old_files = j->old_dirs = j->old_size = 0;
+}
+
+/* The walk phase, from the root's stat st. */
+static int walk_root(struct tree_job *j, const struct stat *st, const eng_point *parent, eng_err *err)
+{
+	struct old_dir old = { 0 };
+	int rc = parent && parent->root_refs.n
+			 ? old_dir_load(j, parent->root_refs.v, (uint32_t)parent->root_refs.n, &old, err)
+			 : ENG_OK;
+	if (!rc && !(rc = add_node(j, err))) {
+		fill_stat(&j->nodes[0], st);
+		j->nodes[0].e.type = ENG_T_DIR;
+		if (j->changed && !eng_changed_dirs_reach(j->changed, "")) {
+			eng_entry prev = { .refs = parent->root_refs.v, .nrefs = (uint32_t)parent->root_refs.n };
+			rc = reuse_dir(j, 0, &prev, err);
+		} else {
+			rc = walk(j, j->rootfd, 0, parent ? &old : NULL, 0, err);
+		}
+	}
+	old_dir_free(&old);
+	return rc;
+}
+
+static uint64_t less(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const eng_changed_dirs *changed,
+		  const eng_run_opts *run, eng_point *pt, eng_err *err)
 {
 	struct tree_job j = { .s = s, .root = root, .rootfd = -1 };
-	struct old_dir old = { 0 };
+	/* a watcher's word is taken only against the parent it watched from, with no hard links in it */
+	j.changed = changed && parent && parent->links == 0 ? changed : NULL;
 	eng_pack_writer *w = NULL;
 	uint8_t *seal = malloc(eng_codec_bound(ENG_CDC_MAX));
 	eng_cdc_init(&j.cdc);
@@ -519,14 +661,13 @@ int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const
 		if (j.rootfd < 0 || fstat(j.rootfd, &st) != 0)
 			rc = eng_fail(err, ENG_EINPUT, "cannot open the folder %s: %s", root, strerror(errno));
 	}
-	if (!rc && parent && parent->root_refs.n)
-		rc = old_dir_load(&j, parent->root_refs.v, (uint32_t)parent->root_refs.n, &old, err);
-	if (!rc && !(rc = add_node(&j, err))) {
-		fill_stat(&j.nodes[0], &st);
-		j.nodes[0].e.type = ENG_T_DIR;
-		rc = walk(&j, j.rootfd, 0, parent ? &old : NULL, 0, err);
+	if (!rc)
+		rc = walk_root(&j, &st, parent, err);
+	if (rc == WALK_NEEDS_ALL) {
+		free_nodes(&j);
+		j.changed = NULL;
+		rc = walk_root(&j, &st, parent, err);
 	}
-	old_dir_free(&old);
 	uint64_t total = 0;
 	if (!rc) {
 		j.todo = malloc((j.n ? j.n : 1) * sizeof(*j.todo));
@@ -546,7 +687,7 @@ int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const
 	if (!rc && !(w = eng_pack_writer_new(j.pk)))
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 	for (size_t i = j.n; !rc && i-- > 0;)
-		if (j.nodes[i].e.type == ENG_T_DIR)
+		if (j.nodes[i].e.type == ENG_T_DIR && !j.nodes[i].reused)
 			rc = store_dir(&j, w, seal, (uint32_t)i, err);
 	eng_err ferr;
 	int wrc = eng_pack_writer_close(w, rc != ENG_OK && rc != ENG_ECANCEL, rc ? &ferr : err);
@@ -561,23 +702,33 @@ int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const
 		pt->root_gid = j.nodes[0].e.gid;
 		pt->root_mtime_ns = j.nodes[0].e.mtime_ns;
 		strcpy(pt->info.kind, "tree");
-		pt->files = j.files;
-		pt->dirs = j.dirs;
-		pt->skipped = j.skipped;
-		uint64_t size = 0;
-		for (size_t i = 0; i < j.n; i++)
-			if (j.nodes[i].e.type == ENG_T_FILE)
+		uint64_t size = 0, files = 0, dirs = 0;
+		for (size_t i = 0; i < j.n; i++) {
+			if (j.nodes[i].e.type == ENG_T_FILE) {
 				size += j.nodes[i].e.size;
-		pt->info.size = size;
+				files++;
+			}
+			dirs += i > 0 && j.nodes[i].e.type == ENG_T_DIR;
+		}
+		if (j.changed) {
+			pt->files = less(parent->files, j.old_files) + files;
+			pt->dirs = less(parent->dirs, j.old_dirs) + dirs;
+			pt->info.size = less(parent->info.size, j.old_size) + size;
+			pt->skipped = less(pt->files, j.ntodo);
+		} else {
+			pt->files = j.files;
+			pt->dirs = j.dirs;
+			pt->skipped = j.skipped;
+			pt->info.size = size;
+		}
+		pt->links = j.nlinks;
+		pt->listed = j.listed;
+		pt->walked_changed = j.changed != NULL;
 		pt->info.added_bytes = atomic_load(&j.added);
 		pt->chunks_added = atomic_load(&j.chunks);
 		pt->bytes_read = atomic_load(&j.bytes_read);
 	}
-	for (size_t i = 0; i < j.n; i++) {
-		free(j.nodes[i].name);
-		free(j.nodes[i].target);
-		eng_refs_free(&j.nodes[i].refs);
-	}
+	free_nodes(&j);
 	free(j.nodes);
 	free(j.links);
 	free(j.todo);

@@ -29,8 +29,13 @@ static const char help[] =
 	"  --changed FILE         image: read only these byte ranges (\"OFFSET LENGTH\" lines,\n"
 	"                         e.g. from a VM's dirty bitmap); every other block is\n"
 	"                         taken from the point given by --since\n"
-	"  --since POINT          the point the changed ranges are relative to: it must\n"
-	"                         be the dataset's newest\n"
+	"                         folder: list only these folders (paths inside it, \".\"\n"
+	"                         the folder itself, each ended by a NUL byte, e.g. from\n"
+	"                         a watcher); every other folder is taken whole from the\n"
+	"                         point given by --since\n"
+	"  --since POINT          the point the changes are relative to: for an image it\n"
+	"                         must be the dataset's newest; for a folder, against\n"
+	"                         another point every folder is listed\n"
 	"  --threads N            worker threads, 1 to 64 (default: one per core)\n"
 	"  --json                 print a JSON summary instead of the id\n";
 
@@ -126,6 +131,10 @@ int cmd_sync(int argc, char **argv)
 		cJSON_AddNumberToObject(j, "holes", (double)r.holes);
 		cJSON_AddNumberToObject(j, "files", (double)r.files);
 		cJSON_AddNumberToObject(j, "files_unchanged", (double)r.skipped);
+		if (!strcmp(r.kind, "tree")) {
+			cJSON_AddNumberToObject(j, "folders_listed", (double)r.folders_listed);
+			cJSON_AddStringToObject(j, "walk", r.walked_changed ? "changed" : "full");
+		}
 		cJSON_AddNumberToObject(j, "seconds", rt_seconds(r.seconds));
 		if (!rt_json_print(j))
 			return EXIT_FAILED;

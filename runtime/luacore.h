@@ -40,5 +40,6 @@ int core_xml_set(struct lua_State *L);
 int core_qmp(struct lua_State *L);
 int core_metrics_listen(struct lua_State *L);
 int core_metrics_publish(struct lua_State *L);
+int core_watch(struct lua_State *L);
 
 #endif

@@ -136,7 +136,9 @@ local function last_replicate(state_dir)
         if type(ev) == "table" and ev.ev == "done" and type(ev.result) == "table" and type(ev.result.datasets) == "table" then
           local m = ev.step:match("^[^/]+/([^/]+)/sync$")
           for d, r in pairs(ev.result.datasets) do
-            if m and type(r) == "table" then out.syncs[m .. "/" .. d] = { seconds = r.seconds, bytes_added = r.bytes_added } end
+            if m and type(r) == "table" then
+              out.syncs[m .. "/" .. d] = { seconds = r.seconds, bytes_added = r.bytes_added, point = r.point, walk = r.walk }
+            end
           end
         end
       end
@@ -157,21 +159,25 @@ local function replicate(cli, e)
     return
   end
   e.sched.waiting = nil
+  local ok, err = pcall(e.watch.before, e.watch, e.plan, e.state_dir, cli.say)
+  if not ok then cli.say("protect: watching the plan's folders: " .. tostring(err)) end
   local rc = cli.operation("replicate", { e.path, "--state", e.state_dir }, e.plan)
+  local last = last_replicate(e.state_dir)
+  e.watch:after(last.syncs)
   local s = e.sched
   s.last_run, s.last_seconds = t0, now() - t0
   if rc == 130 then return "interrupted" end
   s.runs_total = (s.runs_total or 0) + 1
   if rc == 0 then
     s.last_ok, s.failures = now(), 0
-    for k, v in pairs(last_replicate(e.state_dir).syncs) do s.syncs = s.syncs or {}; s.syncs[k] = v end
+    for k, v in pairs(last.syncs) do s.syncs = s.syncs or {}; s.syncs[k] = v end
     if s.failing then s.failing = nil end
     s.next = t0 + pol.every
   else
     s.failures = (s.failures or 0) + 1
     s.failures_total = (s.failures_total or 0) + 1
     if not s.failing then
-      raise(cli, e, "replication_failed", nil, last_replicate(e.state_dir).error or ("replicate exited " .. rc))
+      raise(cli, e, "replication_failed", nil, last.error or ("replicate exited " .. rc))
       s.failing = true
     end
     -- retry sooner than the schedule, never later
@@ -267,6 +273,7 @@ function M.main(args, cli)
     end
     cli.prepare(plan, "protect", e.rt, e.state_dir)
     e.sched = load_sched(e.state_dir)
+    e.watch = require("lifeboat.watch").new(e.state_dir)
     -- a new schedule starts within a tenth of the interval (at most 30 s),
     -- so plans started together do not sync together
     e.sched.next = e.sched.next or (now() + math.random() * math.min(M.policy(plan).every / 10, 30))
@@ -301,7 +308,7 @@ function M.main(args, cli)
     local _, interrupted = core.poll(math.max(0.05, math.min(wake - now(), maddr and 5 or 10)))
     if interrupted then break end
   end
-  for _, e in ipairs(entries) do e.lock:close() end
+  for _, e in ipairs(entries) do e.watch:close(); e.lock:close() end
   return cli.EXIT.done
 end
 
