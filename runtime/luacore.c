@@ -467,7 +467,7 @@ int rt_open_core(lua_State *L)
 		{ "yaml_load", core_yaml_load }, { "xml_set", core_xml_set },
 		{ "self_exe", core_self_exe }, { "qmp", core_qmp },
 		{ "metrics_listen", core_metrics_listen }, { "metrics_publish", core_metrics_publish },
-		{ "watch", core_watch },
+		{ "watch", core_watch }, { "notify", core_notify },
 		{ "json_encode", core_json_encode }, { "json_decode", core_json_decode },
 		{ "json_set", core_json_set },
 		{ NULL, NULL },

@@ -41,5 +41,6 @@ int core_qmp(struct lua_State *L);
 int core_metrics_listen(struct lua_State *L);
 int core_metrics_publish(struct lua_State *L);
 int core_watch(struct lua_State *L);
+int core_notify(struct lua_State *L);
 
 #endif

@@ -18,6 +18,7 @@ local function load_sched(dir)
   if type(v) ~= "table" then v = {} end
   v.breached = v.breached or {}
   v.pending = v.pending or {}
+  v.backoff = v.backoff or {}
   return v
 end
 
@@ -33,49 +34,84 @@ function M.policy(plan)
   return { threshold = threshold, every = every, drill_every = p.drill_every }
 end
 
--- Sends one alert to every target of the plan that wants its event; a
--- target that fails keeps the alert pending (retried each round, up to 10
--- times), and nothing here waits more than a few seconds.
-local function deliver(cli, plan, alert)
-  local failed = {}
-  for i, target in ipairs(plan.raw.alerts or {}) do
-    if (not target.events or util.contains(target.events, alert.body.event)) and (not alert.only or alert.only == i) then
-      local ok, e = pcall(cli.blocking, function()
-        if target.webhook then
-          local r = api.http { url = target.webhook, method = "POST", body = alert.body, timeout = 3 }
-          if r.status < 200 or r.status > 299 then error("HTTP " .. r.status, 0) end
-        else
-          local env = { LIFEBOAT_EVENT = alert.body.event, LIFEBOAT_PLAN = alert.body.plan,
-            LIFEBOAT_MACHINE = alert.body.machine or "", LIFEBOAT_MESSAGE = alert.body.message,
-            LIFEBOAT_ALERT = json.encode(alert.body) }
-          local r = api.exec(require("lifeboat.command").argv(target.command, {}), { env = env, timeout = 30, check = false })
-          if r.code ~= 0 then error("exited " .. r.code, 0) end
-        end
-      end)
-      if not ok then failed[#failed + 1] = { index = i, error = tostring(e) } end
+-- Alerts: each target of the plan (webhook or command) gets the events it
+-- wants, in order. A target that fails is tried again after 5 s, then
+-- twice as long each time up to 5 minutes; meanwhile its alerts wait in
+-- STATE/protect.json (at most 1,000; one not delivered within a day is
+-- dropped, saying so). No try waits more than a few seconds (a webhook
+-- 3 s, a command 30 s), and a target that fails is not tried again in
+-- the same round: replication is never held up by an alert.
+local RETRY_FIRST, RETRY_MAX, GIVE_UP, MAX_PENDING = 5, 300, 86400, 1000
+
+local function send(cli, target, body)
+  return pcall(cli.blocking, function()
+    if target.webhook then
+      local r = api.http { url = target.webhook, method = "POST", body = body, timeout = 3 }
+      if r.status < 200 or r.status > 299 then error("HTTP " .. r.status, 0) end
+    else
+      local env = { LIFEBOAT_EVENT = body.event, LIFEBOAT_PLAN = body.plan, LIFEBOAT_MACHINE = body.machine or "",
+        LIFEBOAT_MESSAGE = body.message, LIFEBOAT_ALERT = json.encode(body) }
+      local r = api.exec(require("lifeboat.command").argv(target.command, {}), { env = env, timeout = 30, check = false })
+      if r.code ~= 0 then error("exited " .. r.code, 0) end
     end
-  end
-  return failed
+  end)
+end
+
+-- Whether target i may be tried now: not backing off, and nothing of its
+-- waits (alerts keep their order).
+local function ready(e, i, queued_ok)
+  local b = e.sched.backoff[tostring(i)]
+  if b and now() < b.next then return false end
+  if queued_ok then return true end
+  for _, a in ipairs(e.sched.pending) do if a.only == i then return false end end
+  return true
+end
+
+local function tried(e, i, ok)
+  local key = tostring(i)
+  if ok then e.sched.backoff[key] = nil; return end
+  local b = e.sched.backoff[key] or {}
+  b.delay = math.min(b.delay and b.delay * 2 or RETRY_FIRST, RETRY_MAX)
+  b.next = now() + b.delay
+  e.sched.backoff[key] = b
 end
 
 local function raise(cli, e, event, machine, message)
   local body = { event = event, plan = e.plan.name, machine = machine, message = message, time = util.iso(now()) }
   cli.say(string.format("alert: %s%s: %s", event, machine and (" " .. machine) or "", message))
-  for _, f in ipairs(deliver(cli, e.plan, { body = body })) do
-    cli.say(string.format("alert: target %d did not take %s (%s); retrying later", f.index, event, f.error))
-    e.sched.pending[#e.sched.pending + 1] = { body = body, only = f.index, tries = 1 }
+  for i, target in ipairs(e.plan.raw.alerts or {}) do
+    if not target.events or util.contains(target.events, event) then
+      local ok, err = false, "it is waiting to retry earlier alerts"
+      if ready(e, i) then
+        ok, err = send(cli, target, body)
+        tried(e, i, ok)
+      end
+      if not ok then
+        cli.say(string.format("alert: target %d did not take %s (%s); retrying later", i, event, tostring(err)))
+        e.sched.pending[#e.sched.pending + 1] = { body = body, only = i, first = now() }
+      end
+    end
   end
 end
 
-local function retry_pending(cli, e, from)
-  local still = {}
-  for i, a in ipairs(e.sched.pending) do
-    if i > from then still[#still + 1] = a; goto next end
-    if #deliver(cli, e.plan, a) > 0 then
-      a.tries = a.tries + 1
-      if a.tries < 10 then still[#still + 1] = a end
+local function retry_pending(cli, e)
+  local still, failed = {}, {}
+  for _, a in ipairs(e.sched.pending) do
+    local target = (e.plan.raw.alerts or {})[a.only]
+    if not target or now() - (a.first or now()) > GIVE_UP then
+      cli.say(string.format("alert: dropped %s for target %d: %s", a.body.event, a.only,
+        target and "not delivered within a day" or "the plan has no such target any more"))
+    elseif failed[a.only] or not ready(e, a.only, true) then
+      still[#still + 1] = a
+    else
+      local ok = send(cli, target, a.body)
+      tried(e, a.only, ok)
+      if not ok then failed[a.only] = true; still[#still + 1] = a end
     end
-    ::next::
+  end
+  while #still > MAX_PENDING do
+    local a = table.remove(still, 1)
+    cli.say(string.format("alert: dropped %s for target %d: more than %d alerts wait", a.body.event, a.only, MAX_PENDING))
   end
   e.sched.pending = still
 end
@@ -241,6 +277,20 @@ local function publish(entries)
   core.metrics_publish(set.text())
 end
 
+-- One line for `systemctl status`: machines within their RPO, and the next sync.
+local function status_line(entries)
+  local machines, breached, wake = 0, 0, math.huge
+  for _, e in ipairs(entries) do
+    for _, name in ipairs(e.plan.machine_order) do
+      machines = machines + 1
+      if e.sched.breached[name] then breached = breached + 1 end
+    end
+    wake = math.min(wake, e.sched.next or wake)
+  end
+  return string.format("%d plan(s), %d of %d machine(s) within their RPO; next sync in %s", #entries,
+    machines - breached, machines, wake < math.huge and util.fmt_duration(math.max(0, wake - now())) or "-")
+end
+
 -- "ADDR:PORT" or "PORT" (loopback) -> addr, port | nil
 local function listen_spec(text)
   local addr, port = text:match("^([%d.]*):(%d+)$")
@@ -286,21 +336,23 @@ function M.main(args, cli)
   end
   core.catch_hup()
   cli.say(string.format("protect: %d plan(s)%s", #entries, opts.once and ", one round" or ""))
+  -- for systemd (Type=notify): the locks are held and /metrics answers
+  core.notify(string.format("READY=1\nSTATUS=protecting %d plan(s)", #entries))
   while true do
     local reload = core.hup()
     for _, e in ipairs(entries) do
-      local waiting = #e.sched.pending -- alerts raised this round are not retried at once
       local st = core.fs.stat(e.path)
       if reload or (st and st.mtime ~= e.mtime) then load(cli, e) end
       if opts.once or now() >= e.sched.next then
         if replicate(cli, e) == "interrupted" then save_sched(e.state_dir, e.sched); break end
       end
       judge(cli, e)
-      retry_pending(cli, e, waiting)
+      retry_pending(cli, e)
       e.sched.ages = e.ages
       save_sched(e.state_dir, e.sched)
     end
     if maddr then publish(entries) end
+    core.notify("STATUS=" .. status_line(entries))
     if opts.once or core.interrupted() then break end
     local wake = math.huge
     for _, e in ipairs(entries) do wake = math.min(wake, e.sched.next) end
@@ -308,6 +360,7 @@ function M.main(args, cli)
     local _, interrupted = core.poll(math.max(0.05, math.min(wake - now(), maddr and 5 or 10)))
     if interrupted then break end
   end
+  core.notify("STOPPING=1")
   for _, e in ipairs(entries) do e.watch:close(); e.lock:close() end
   return cli.EXIT.done
 end

@@ -120,6 +120,23 @@ kill -TERM $svc; wait $svc
 if [ $((after - before)) -ge 1 ] && [ $((after - before)) -le 3 ]; then
 	pass "kill -9 and a restart: $((after - before)) replicate(s) in the next 2.5 s, as scheduled (no burst)"
 else fail "kill -9 and a restart: $((after - before)) replicate(s) in the next 2.5 s, as scheduled (no burst)"; fi
+# systemd's readiness protocol (Type=notify): a datagram socket named by NOTIFY_SOCKET
+notes=$($PYTHON - "$LB_BIN" "$WORK/notify.sock" <<'PY'
+import os, socket, subprocess, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[2]); s.settimeout(20)
+p = subprocess.Popen([sys.argv[1], "protect", "plan.yaml"], env=dict(os.environ, NOTIFY_SOCKET=sys.argv[2]),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+got = [s.recv(4096).decode()]
+while "STATUS=1 plan(s)" not in got[-1]: got.append(s.recv(4096).decode())
+p.terminate()
+while "STOPPING=1" not in got[-1]: got.append(s.recv(4096).decode())
+p.wait()
+print(" | ".join(m.replace("\n", " ") for m in got))
+PY
+)
+if [[ "$notes" == "READY=1 STATUS=protecting 1 plan(s) | "*"STATUS=1 plan(s), "*" machine(s) within their RPO; next sync in "*"STOPPING=1" ]]; then
+	pass "systemd notify: READY=1 once serving, a STATUS line per round, STOPPING=1 on SIGTERM"
+else fail "systemd notify" "$notes"; fi
 expect 2 "*a plan file is needed*" "protect without a plan is bad input" lb protect
 sed 's/^name: prot$/name: prot\nbogus: 1/' good.yaml > bad.yaml
 expect 2 "*bad.yaml:*bogus*" "protect of a plan that does not validate is refused with FILE:LINE:COL" lb protect bad.yaml --once
