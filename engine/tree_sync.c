@@ -11,7 +11,9 @@
  *
  * Told which folders changed since the parent point (a watcher saw them),
  * the walk lists only those and the folders on the way to them; any other
- * folder keeps the parent's stream without a readdir or a stat inside it.
+ * folder that is the same folder as the parent's (inode, mtime and ctime:
+ * nothing added, removed or renamed in it) keeps the parent's stream
+ * without a readdir or a stat inside it.
  * The point's counts then come from the parent's, less what the listed
  * folders held and plus what they hold now. Hard links need the whole
  * tree in view, so a parent with any, or a listed file with more than one
@@ -418,7 +420,9 @@ static int walk(struct tree_job *j, int dirfd, uint32_t self, const struct old_d
 		if (j->nodes[i].e.type != ENG_T_DIR)
 			continue;
 		const eng_entry *prev = old ? old_find(old, j->nodes[i].name, j->nodes[i].e.name_len) : NULL;
-		if (j->changed && prev && prev->type == ENG_T_DIR) {
+		/* the same folder, its entries unchanged by its own stat, and no word of a change below */
+		if (j->changed && prev && prev->type == ENG_T_DIR && prev->ino == j->nodes[i].e.ino &&
+		    prev->mtime_ns == j->nodes[i].e.mtime_ns && prev->ctime_ns == j->nodes[i].e.ctime_ns) {
 			char path[PATH_MAX];
 			if (node_path(j, i, path, sizeof(path)))
 				return eng_fail(err, ENG_EINPUT, "a path under %s is too long", j->root);
@@ -429,8 +433,10 @@ static int walk(struct tree_job *j, int dirfd, uint32_t self, const struct old_d
 		}
 		int cfd = openat(dirfd, j->nodes[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd < 0) {
-			if (errno == ENOENT || errno == ENOTDIR) {
+			if (errno == ENOENT || errno == ENOTDIR) { /* gone while we walked: as if it never was */
 				j->nodes[i].e.type = 0;
+				if (j->changed && prev && prev->type == ENG_T_DIR)
+					rc = count_old_subtree(j, prev->refs, prev->nrefs, 1, err);
 				continue;
 			}
 			char path[PATH_MAX];
@@ -630,7 +636,7 @@ static int walk_root(struct tree_job *j, const struct stat *st, const eng_point 
 	if (!rc && !(rc = add_node(j, err))) {
 		fill_stat(&j->nodes[0], st);
 		j->nodes[0].e.type = ENG_T_DIR;
-		if (j->changed && !eng_changed_dirs_reach(j->changed, "")) {
+		if (j->changed && !eng_changed_dirs_reach(j->changed, "") && j->nodes[0].e.mtime_ns == parent->root_mtime_ns) {
 			eng_entry prev = { .refs = parent->root_refs.v, .nrefs = (uint32_t)parent->root_refs.n };
 			rc = reuse_dir(j, 0, &prev, err);
 		} else {

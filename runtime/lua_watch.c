@@ -5,9 +5,14 @@
  * or moved in later gets one, with every folder inside it marked changed.
  * A thread of its own reads the events as they come, so the kernel's
  * queue seldom overflows; when it does, or a watch cannot be added, or
- * the root itself goes, take() says the watcher lost track and the next
- * sync lists everything. A folder's mark is one flag per watch: memory
- * stays bounded by the number of folders, however busy the tree.
+ * the root itself goes or the path names another folder (a parent renamed,
+ * a link along it changed, a mount over it), or a file system inside is
+ * unmounted, take() says the watcher lost track: the caller opens a new
+ * one and the next sync lists everything. Network and FUSE file systems,
+ * where changes come from elsewhere without events, are refused. A
+ * folder's mark is one flag per watch, and a table that outgrows the tree
+ * fourfold (the kernel does not reuse watch numbers soon) starts afresh:
+ * memory follows the number of folders, however busy the tree.
  *
  *   w = core.watch(ROOT) -> watcher | nil, err
  *   w:take() -> {relative folder, ...} ("." the root), lost, why
@@ -29,6 +34,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "luacore.h"
@@ -42,6 +48,9 @@ typedef struct watcher {
 	int fd, stop[2];
 	char *root;
 	int root_wd;
+	dev_t root_dev; /* the folder the path named when the watcher opened */
+	ino_t root_ino;
+	size_t live;  /* watches in place */
 	pthread_t thread;
 	bool running;
 	pthread_mutex_t mu;
@@ -51,6 +60,26 @@ typedef struct watcher {
 	bool lost;
 	char why[512];
 } watcher;
+
+/* File systems whose changes can come from elsewhere, unseen by inotify. */
+static bool local_fs(long type)
+{
+	static const long remote[] = {
+		0x6969,     /* NFS */
+		0x517B,     /* SMB */
+		0xFF534D42, /* CIFS */
+		0xFE534D42, /* SMB2 */
+		0x65735546, /* FUSE */
+		0x01021997, /* 9P */
+		0x00C36400, /* Ceph */
+		0x47504653, /* GPFS */
+		0x0BD00BD0, /* Lustre */
+	};
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if (type == remote[i])
+			return false;
+	return true;
+}
 
 static void lose(watcher *w, const char *why)
 {
@@ -63,6 +92,12 @@ static bool grow(watcher *w, size_t need)
 {
 	if (need < w->cap)
 		return true;
+	/* the kernel hands out new numbers until they wrap: where folders come
+	 * and go, a new watcher keeps the table the size of the tree */
+	if (need > 65536 && need > 4 * w->live) {
+		lose(w, "many folders came and went; watching afresh");
+		return false;
+	}
 	size_t cap = w->cap ? w->cap : 64;
 	while (cap <= need)
 		cap *= 2;
@@ -106,6 +141,8 @@ static int add_tree(watcher *w, const char *rel, bool mark, int depth)
 		lose(w, "out of memory");
 		return -1;
 	}
+	if (!w->paths[wd])
+		w->live++;
 	free(w->paths[wd]); /* a folder moved within the tree keeps its watch under a new name */
 	w->paths[wd] = copy;
 	if (mark)
@@ -113,12 +150,24 @@ static int add_tree(watcher *w, const char *rel, bool mark, int depth)
 	int dfd = open(full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d) {
+		int e = errno;
 		if (dfd >= 0)
 			close(dfd);
+		if (e != ENOENT && e != ENOTDIR && e != ELOOP) { /* what is inside would go unwatched */
+			char why[sizeof(w->why)];
+			snprintf(why, sizeof(why), "cannot read %.200s: %s", full, strerror(e));
+			lose(w, why);
+		}
 		return wd;
 	}
 	struct dirent *de;
-	while ((de = readdir(d))) {
+	for (;;) {
+		errno = 0;
+		if (!(de = readdir(d))) {
+			if (errno)
+				lose(w, "a folder could not be read to the end");
+			break;
+		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		bool dir = de->d_type == DT_DIR;
@@ -163,10 +212,15 @@ static void drain(watcher *w)
 				lose(w, "the folder itself was moved or removed");
 				continue;
 			}
+			if (ev->mask & IN_UNMOUNT) { /* what the folder holds now went unwatched */
+				lose(w, "a file system inside the folder was unmounted");
+				continue;
+			}
 			if (ev->mask & IN_IGNORED) { /* the folder is gone; its parent was marked */
 				free(w->paths[ev->wd]);
 				w->paths[ev->wd] = NULL;
 				w->dirty[ev->wd] = false;
+				w->live--;
 				continue;
 			}
 			w->dirty[ev->wd] = true;
@@ -243,6 +297,9 @@ static int l_take(lua_State *L)
 	lua_newtable(L);
 	pthread_mutex_lock(&w->mu);
 	drain(w);
+	struct stat st;
+	if (stat(w->root, &st) != 0 || st.st_dev != w->root_dev || st.st_ino != w->root_ino)
+		lose(w, "the path names another folder now");
 	/* copy out under the lock; Lua may raise an error, which must not hold it */
 	size_t n = 0, k = 0;
 	for (size_t i = 0; i < w->cap; i++)
@@ -301,6 +358,22 @@ int core_watch(lua_State *L)
 		watcher_close(w);
 		return 2;
 	}
+	struct statfs fs;
+	struct stat st;
+	if (statfs(root, &fs) != 0 || stat(root, &st) != 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "cannot watch %s: %s", root, strerror(errno));
+		watcher_close(w);
+		return 2;
+	}
+	if (!local_fs(fs.f_type)) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s is on a network or FUSE file system: changes made elsewhere raise no events", root);
+		watcher_close(w);
+		return 2;
+	}
+	w->root_dev = st.st_dev;
+	w->root_ino = st.st_ino;
 	w->root_wd = add_tree(w, "", false, 0);
 	if (w->lost || w->root_wd < 0) {
 		lua_pushnil(L);

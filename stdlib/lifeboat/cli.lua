@@ -466,7 +466,7 @@ function M.operation(op, args, loaded)
   rt.job = job
   local rc = run_steps(job, plan, steps, opts, nil, rt)
   lock:close()
-  return rc
+  return rc, job.id
 end
 
 function M.resume(args)

@@ -18,6 +18,7 @@ local function load_sched(dir)
   if type(v) ~= "table" then v = {} end
   v.breached = v.breached or {}
   v.pending = v.pending or {}
+  for _, a in ipairs(v.pending) do a.first = a.first or now() end
   v.backoff = v.backoff or {}
   return v
 end
@@ -158,30 +159,24 @@ local function judge(cli, e)
   end
 end
 
--- The newest replicate job of the plan: the error it ended with and
--- what each dataset's sync did ({["m/d"] = {seconds, bytes_added}}).
-local function last_replicate(state_dir)
-  local names = core.fs.list(state_dir .. "/jobs") or {}
-  table.sort(names)
-  for i = #names, 1, -1 do
-    if names[i]:find("-replicate-", 1, true) then
-      local out = { syncs = {} }
-      for line in (core.fs.read(state_dir .. "/jobs/" .. names[i] .. "/journal.jsonl") or ""):gmatch("[^\n]+") do
-        local ev = json.decode(line)
-        if type(ev) == "table" and ev.ev == "state" and ev.error then out.error = ev.error end
-        if type(ev) == "table" and ev.ev == "done" and type(ev.result) == "table" and type(ev.result.datasets) == "table" then
-          local m = ev.step:match("^[^/]+/([^/]+)/sync$")
-          for d, r in pairs(ev.result.datasets) do
-            if m and type(r) == "table" then
-              out.syncs[m .. "/" .. d] = { seconds = r.seconds, bytes_added = r.bytes_added, point = r.point, walk = r.walk }
-            end
-          end
+-- What the replicate job ID did: the error it ended with and what each
+-- dataset's sync did ({["m/d"] = {seconds, bytes_added, point, walk}}).
+local function replicate_result(state_dir, id)
+  local out = { syncs = {} }
+  if not id then return out end
+  for line in (core.fs.read(state_dir .. "/jobs/" .. id .. "/journal.jsonl") or ""):gmatch("[^\n]+") do
+    local ev = json.decode(line)
+    if type(ev) == "table" and ev.ev == "state" and ev.error then out.error = ev.error end
+    if type(ev) == "table" and ev.ev == "done" and type(ev.result) == "table" and type(ev.result.datasets) == "table" then
+      local m = ev.step:match("^[^/]+/([^/]+)/sync$")
+      for d, r in pairs(ev.result.datasets) do
+        if m and type(r) == "table" then
+          out.syncs[m .. "/" .. d] = { seconds = r.seconds, bytes_added = r.bytes_added, point = r.point, walk = r.walk }
         end
       end
-      return out
     end
   end
-  return { syncs = {} }
+  return out
 end
 
 local function replicate(cli, e)
@@ -197,8 +192,9 @@ local function replicate(cli, e)
   e.sched.waiting = nil
   local ok, err = pcall(e.watch.before, e.watch, e.plan, e.state_dir, cli.say)
   if not ok then cli.say("protect: watching the plan's folders: " .. tostring(err)) end
-  local rc = cli.operation("replicate", { e.path, "--state", e.state_dir }, e.plan)
-  local last = last_replicate(e.state_dir)
+  -- only this job's points move the watchers on: a point made elsewhere may predate what they saw
+  local rc, job_id = cli.operation("replicate", { e.path, "--state", e.state_dir }, e.plan)
+  local last = replicate_result(e.state_dir, job_id)
   e.watch:after(last.syncs)
   local s = e.sched
   s.last_run, s.last_seconds = t0, now() - t0

@@ -10,13 +10,35 @@
 local M = {}
 local RESCAN_EVERY = 3600
 
--- What the provider's sync asks: {file, since} per "machine/dataset" for
--- the job that runs now.
-local hints = {}
+-- The watchers of the plan whose replicate job runs now.
+local active
+local MAX_LISTED = 100000 -- more changed folders than this: list them all
 
-function M.hint(machine, dataset)
-  local h = hints[machine .. "/" .. dataset]
-  if h then return h.file, h.since end
+-- Called by the provider's sync of a tree dataset at PATH, right before it
+-- reads it (after any quiesce hook): what the watcher saw until now, as a
+-- file for `sync --changed FILE --since POINT`, or nil for a full listing.
+function M.hint(machine, dataset, path)
+  local key = machine .. "/" .. dataset
+  local w = active and active.by_key[key]
+  if not w or w.path ~= path then return nil end
+  local list, lost, why = w.watch:take()
+  if lost then
+    -- a new watcher (the folder itself may have been replaced), and every folder listed
+    active.say(string.format("protect: %s: the watcher lost track (%s); this sync lists every folder", key, why))
+    w.watch:close()
+    active:open(key, path)
+    return nil
+  end
+  for _, p in ipairs(list) do w.changed[p] = true end
+  if not w.since or core.now() - (w.full_at or 0) >= RESCAN_EVERY then return nil end
+  local names = {}
+  for p in pairs(w.changed) do names[#names + 1] = p end
+  if #names > MAX_LISTED then return nil end
+  table.sort(names)
+  local file = active.dir .. "/" .. machine .. "+" .. dataset .. ".changed"
+  assert(core.fs.mkdir(active.dir))
+  assert(core.fs.write(file, #names > 0 and table.concat(names, "\0") .. "\0" or "", 384))
+  return file, w.since
 end
 
 local Set = {}
@@ -43,44 +65,27 @@ local function wanted(plan, state_dir)
   return out
 end
 
--- Before a replicate job: watches what the plan replicates now, takes what
--- each watcher saw, and writes the hints of the datasets it can vouch for.
+function Set:open(key, path)
+  local watch, why = core.watch(path)
+  self.by_key[key] = watch and { path = path, watch = watch, changed = {} } or nil
+  if not watch and self.failed ~= key .. why then
+    self.failed = key .. why
+    self.say(string.format("protect: %s: not watched, every sync lists every folder (%s)", key, why))
+  end
+end
+
+-- Before a replicate job: watches what the plan replicates now (a new
+-- watch is in place before the job's first sync reads the folder).
 function Set:before(plan, state_dir, say)
+  self.say = say
   local want = wanted(plan, state_dir)
   for key, w in pairs(self.by_key) do
     if want[key] ~= w.path then w.watch:close(); self.by_key[key] = nil end
   end
-  hints = {}
   for key, path in pairs(want) do
-    local w = self.by_key[key]
-    if not w and core.fs.stat(path) then
-      local watch, why = core.watch(path)
-      if watch then
-        w = { path = path, watch = watch, changed = {} }
-        self.by_key[key] = w
-      elseif self.failed ~= key .. why then
-        self.failed = key .. why
-        say(string.format("protect: %s: not watched, every sync lists every folder (%s)", key, why))
-      end
-    end
-    if w then
-      local list, lost, why = w.watch:take()
-      for _, p in ipairs(list) do w.changed[p] = true end
-      if lost then
-        say(string.format("protect: %s: the watcher lost track (%s); this sync lists every folder", key, why))
-        w.since = nil
-      end
-      if w.since and core.now() - (w.full_at or 0) < RESCAN_EVERY then
-        local names = {}
-        for p in pairs(w.changed) do names[#names + 1] = p end
-        table.sort(names)
-        local file = self.dir .. "/" .. key:gsub("/", ".") .. ".changed"
-        assert(core.fs.mkdir(self.dir))
-        assert(core.fs.write(file, #names > 0 and table.concat(names, "\0") .. "\0" or "", 384))
-        hints[key] = { file = file, since = w.since }
-      end
-    end
+    if not self.by_key[key] and core.fs.stat(path) then self:open(key, path) end
   end
+  active = self
 end
 
 -- After the job: syncs[key] = {point, walk} of the datasets it synced.
@@ -94,12 +99,13 @@ function Set:after(syncs)
       if s.walk ~= "changed" then w.full_at = core.now() end
     end
   end
-  hints = {}
+  active = nil
 end
 
 function Set:close()
   for _, w in pairs(self.by_key) do w.watch:close() end
-  self.by_key, hints = {}, {}
+  self.by_key = {}
+  if active == self then active = nil end
 end
 
 return M

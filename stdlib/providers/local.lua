@@ -102,13 +102,15 @@ function P.sync(ctx, more_args)
     local args = { "sync", path, "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash",
       "--site", ctx.site.name }
     for _, a in ipairs(more_args and more_args(d) or {}) do args[#args + 1] = a end
-    local changed, since = require("lifeboat.watch").hint(m.name, d.name)
-    if changed and d.kind == "tree" then
-      for _, a in ipairs({ "--changed", changed, "--since", since }) do args[#args + 1] = a end
-    end
     local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     if not core.fs.stat(path) then error(string.format("dataset %s of %s: %s does not exist", d.name, m.name, path), 0) end
+    -- under lifeboat protect: only the folders a watcher saw change are listed
+    local changed, since = nil, nil
+    if d.kind == "tree" then changed, since = require("lifeboat.watch").hint(m.name, d.name, path) end
+    if changed then
+      for _, a in ipairs({ "--changed", changed, "--since", since }) do args[#args + 1] = a end
+    end
     local r = store.run(rt, args)
     out[d.name] = { point = r.point, bytes_added = r.bytes_added, bytes_read = r.bytes_read, seconds = r.seconds,
       walk = r.walk, folders_listed = r.folders_listed }

@@ -5,14 +5,14 @@
 # and every point restores to what the folder held; when the watcher loses
 # track (more events than the kernel queues while the service is stopped)
 # the next sync lists every folder and the one after goes back to the
-# changed ones.
+# changed ones; a folder whose path names another folder is watched anew.
 . "$(dirname "$0")/lib.sh"
 
 cat > plan.yaml <<'YAML'
 lifeboat: 1
 name: watched
 store: replica
-policy: { rpo_threshold: 1m, replicate_every: 1s }
+policy: { rpo_threshold: 1m, replicate_every: 1s, app_consistent_every: 100ms }
 sites:
   primary: { provider: local, root: site-a }
   recovery: { provider: local, root: site-b }
@@ -20,6 +20,8 @@ machines:
   app:
     datasets:
       - { name: data, kind: tree, path: data }
+    # written in place (the folder's own mtime stays): only the watcher can tell
+    quiesce: { before: "date +%s%N > site-a/app/data/d5/s/stamp" }
 groups:
   - name: g
     machines: [app]
@@ -40,7 +42,13 @@ wait_rounds() {
 listed_some() { grep -q 'listed [123] folder(s)' protect.log; }
 newest_matches() { # the newest point restores to what the folder holds now
 	rm -rf out
-	lb restore --store replica app/data out >/dev/null 2>&1 && diff -r "$D" out >/dev/null
+	lb restore --store replica app/data out >/dev/null 2>&1 && diff -r -x stamp "$D" out >/dev/null
+}
+# stop_after_round: stops the service right after a round ends, before the next one starts
+stop_after_round() {
+	local n; n=$(rounds)
+	for _ in $(seq 1500); do [ "$(rounds)" -gt "$n" ] && break; sleep 0.02; done
+	kill -STOP $PID
 }
 
 wait_rounds 2
@@ -51,6 +59,13 @@ wait_rounds 2
 if [ "$first_full" = 1 ] && listed_some; then
 	pass "the first round lists every folder, a later one only the changed ones"
 else fail "watched rounds list only the changed folders" "$(tail -20 protect.log)"; fi
+
+# the quiesce hook writes into the tree before each sync: the point has what it wrote
+stop_after_round
+rm -rf out; lb restore --store replica app/data out >/dev/null 2>&1
+if cmp -s "$D/d5/s/stamp" out/d5/s/stamp; then pass "what the quiesce hook wrote is in that round's point"
+else fail "what the quiesce hook wrote is in that round's point" "on disk $(cat "$D/d5/s/stamp"), in the point $(cat out/d5/s/stamp 2>&1)"; fi
+kill -CONT $PID
 
 # a new folder tree, then moved elsewhere inside the watched folder
 kill -STOP $PID
@@ -80,6 +95,17 @@ echo again > "$D/d21/s/f"
 wait_rounds 2
 [ "$(grep -c 'listed' protect.log)" -gt "$before" ] && pass "after the full listing, syncs list the changed folders again" ||
 	fail "syncs list the changed folders again" "$(tail -10 protect.log)"
+# the folder's parent replaced by a copy (no event on the watched folder
+# itself): watched anew, later changes in the copy are seen
+kill -STOP $PID
+mv site-a/app site-a/app.old && cp -a site-a/app.old site-a/app
+kill -CONT $PID; wait_rounds 2
+echo in-the-copy > "$D/d22/s/f" && echo not-watched > site-a/app.old/data/d23/s/f
+wait_rounds 2
+kill -STOP $PID; wait_rounds 0
+if newest_matches; then pass "a replaced folder is watched anew: a change in it is in the next point"
+else fail "a replaced folder is watched anew" "$(diff -r "$D" out 2>&1 | head -5)" "$(grep -i 'lost' protect.log | tail -3)"; fi
+kill -CONT $PID
 kill -TERM $PID; wait $PID
 newest_matches && pass "the last point restores to the folder" || fail "the last point restores" "$(diff -r "$D" out 2>&1 | head)"
 echo "1..$T_N"

@@ -96,6 +96,20 @@ if [ "$(field "$r" folders_listed)" = 0 ] && [ "$(field "$r" files_unchanged)" =
 	pass "an empty list lists no folder and reads no file"
 else fail "an empty list lists no folder" "$r"; fi
 
+# a folder swapped for another under the same name, the list not saying so
+# (renamed after the watcher's list was taken): the folder is not the
+# parent's (another inode), so it is listed anyway
+mkdir -p src/public src/public.new && echo v1 > src/public/index && echo v2 > src/public.new/index
+lb sync src --store st --as m/d >/dev/null 2>&1
+since=$(newest)
+mv src/public src/public.old && mv src/public.new src/public
+printf 'public.new\0' > stale
+r=$(lb sync src --store st --as m/d --changed stale --since "$since" --json)
+rm -rf out; lb restore --store st m/d out >/dev/null 2>&1
+if [ "$(cat out/public/index 2>&1)" = v2 ] && [ "$(cat out/public.old/index 2>&1)" = v1 ]; then
+	pass "a folder swapped under the same name is listed though the list leaves it out"
+else fail "a swapped folder is listed" "$r" "public: $(cat out/public/index 2>&1), public.old: $(cat out/public.old/index 2>&1)"; fi
+
 # another parent than the newest: every folder is listed
 old=$(lb points --store st m/d --json | $PYTHON -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
 echo late > src/late
