@@ -126,6 +126,7 @@ bench:
 	@BUILD=$(BUILD) tests/bench/vm.sh
 	@BUILD=$(BUILD) tests/bench/fleet.sh
 	@BUILD=$(BUILD) tests/bench/protect.sh
+	@BUILD=$(BUILD) tests/bench/protect_vm.sh
 
 # kill -9 at random moments in sync, prune, restore and failover jobs, then
 # the checks (TRIALS=N per kind, default 50; TORTURE_SEED=N replays). Not

@@ -49,7 +49,7 @@ expect 2 "*needs a parent point of the same size*" "a resized image cannot use t
 	"$LB_BIN" sync d.img --store st --as vm/disk --changed ranges --since "$P3"
 mkdir tree && echo x > tree/f
 T=$(lb sync tree --store st --as vm/tree)
-expect 2 "*--changed is for images*" "a tree cannot use a changed-block list" \
+expect 2 "*ranges: the last folder is not ended by a NUL byte*" "a tree refuses a changed-block list (not a list of folders)" \
 	"$LB_BIN" sync tree --store st --as vm/tree --changed ranges --since "$T"
 rm -rf tree
 if [ "$before" = "$after" ] && [ "$(lb points --store st vm/disk | wc -l)" = 4 ]; then

@@ -10,10 +10,11 @@ import json, re, sys
 doc, section, path = sys.argv[1:4]
 text = open(doc).read()
 m = re.search(r"^## " + re.escape(section) + r"\n(.*?)(?=^## |\Z)", text, re.S | re.M)
-block = m and re.search(r"```json\n(.*?)```", m.group(1), re.S)
-if not block:
-    sys.exit("docs/cli.md has no JSON example under ## " + section)
-want = json.loads(block.group(1))
+blocks = re.findall(r"```json\n(.*?)```", m.group(1), re.S) if m else []
+nth = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+if len(blocks) <= nth:
+    sys.exit("docs/cli.md has no JSON example %d under ## %s" % (nth + 1, section))
+want = json.loads(blocks[nth])
 lines = open(path).read().splitlines()
 if len(lines) != 1:
     sys.exit("want one line of JSON, got %d lines" % len(lines))
@@ -36,12 +37,13 @@ def same(w, g, where):
             same(w[0], e, "%s[%d]" % (where, i))
 same(want, got, section)
 '
-# shape SECTION DESC COMMAND...: the command's stdout has the documented shape.
+# shape SECTION DESC COMMAND...: the command's stdout has the documented shape
+# (of the section's first JSON example, or of example EXAMPLE counted from 0).
 shape() {
 	local section=$1 desc=$2; shift 2
 	"$@" >out.json 2>err.txt
 	local rc=$? why
-	why=$("$PYTHON" -c "$shape" "$DOC" "$section" out.json 2>&1)
+	why=$("$PYTHON" -c "$shape" "$DOC" "$section" out.json "${EXAMPLE:-0}" 2>&1)
 	if [ -z "$why" ]; then pass "$desc"; else fail "$desc" "exit $rc: $(cat err.txt)" "$why" "output: $(head -c 600 out.json)"; fi
 }
 
@@ -52,7 +54,7 @@ mkdir -p tree/sub; echo one > tree/sub/f
 shape sync "sync --json (image)" lb sync a.img --store st --as web01/disk0 --json
 "$GEN" mutate a.img 5 $((SEED + 1)) >/dev/null
 shape sync "sync --json (incremental)" lb sync a.img --store st --as web01/disk0 --json
-shape sync "sync --json (tree)" lb sync tree --store st --as web01/etc --json
+EXAMPLE=1 shape sync "sync --json (tree)" lb sync tree --store st --as web01/etc --json
 shape sync "sync --json (encrypted store)" lb sync a.img --store est --as m/d --key-file k --json
 name='we"b\01'
 shape sync "sync --json with quotes and backslashes in the name" lb sync a.img --store st --as "$name/d" --json
