@@ -17,6 +17,7 @@ trap 'rm -f "$log"' EXIT
 run() { # name command...
 	local name=$1 rc; shift
 	printf '== %s\n' "$name"
+	local t0=$SECONDS
 	"$@" >"$log" 2>&1
 	rc=$?
 	local p f
@@ -28,7 +29,7 @@ run() { # name command...
 		f=1
 	fi
 	passed=$((passed + p)) failed=$((failed + f))
-	printf '   %d passed, %d failed\n' "$p" "$f"
+	printf '   %d passed, %d failed (%d s)\n' "$p" "$f" $((SECONDS - t0))
 }
 
 for t in "$BUILD"/tests/test_*; do
