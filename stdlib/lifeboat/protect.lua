@@ -121,6 +121,7 @@ end
 -- passing drill against drill_every: alerts on changes only.
 local function judge(cli, e)
   local pol = M.policy(e.plan)
+  e.plan_state = require("lifeboat.state").load(e.state_dir) -- a drill may have run meanwhile
   if e.rt.store then e.rt.store.info = nil end -- the store may exist since
   local ok, points = pcall(cli.store_points, e.rt)
   if not ok then return end
@@ -148,8 +149,7 @@ local function judge(cli, e)
     end
   end
   if pol.drill_every then
-    local st = require("lifeboat.state").load(e.state_dir)
-    local last = st.last_good_drill and st.last_good_drill.t or nil
+    local last = e.plan_state.last_good_drill and st.last_good_drill.t or nil
     local overdue = not last or now() - last > pol.drill_every
     if overdue and not e.sched.drill_overdue then
       raise(cli, e, "drill_overdue", nil, last and string.format("the last passing drill was %s ago", util.fmt_duration(now() - last))
@@ -183,14 +183,16 @@ local function replicate(cli, e)
   local pol = M.policy(e.plan)
   local t0 = now()
   -- after a failover the plan replicates again only once reprotected
-  local refused = require("lifeboat.state").refusal("replicate", require("lifeboat.state").load(e.state_dir), {})
+  local state = require("lifeboat.state")
+  local st = state.load(e.state_dir)
+  local refused = state.refusal("replicate", st, {})
   if refused then
     if e.sched.waiting ~= refused then cli.say("protect: " .. e.plan.name .. ": " .. refused) end
     e.sched.waiting, e.sched.next = refused, t0 + pol.every
     return
   end
   e.sched.waiting = nil
-  local ok, err = pcall(e.watch.before, e.watch, e.plan, e.state_dir, cli.say)
+  local ok, err = pcall(e.watch.before, e.watch, e.plan, st, cli.say)
   if not ok then cli.say("protect: watching the plan's folders: " .. tostring(err)) end
   -- only this job's points move the watchers on: a point made elsewhere may predate what they saw
   local rc, job_id = cli.operation("replicate", { e.path, "--state", e.state_dir }, e.plan)
@@ -264,9 +266,9 @@ local function publish(entries)
     set.add("lifeboat_replicate_runs_total", "counter", "Replicate jobs the service ran.", l, s.runs_total or 0)
     set.add("lifeboat_sync_failures_total", "counter", "Replicate jobs that failed.", l, s.failures_total or 0)
     set.add("lifeboat_plan_valid", "gauge", "0 while the plan file does not validate (the last good plan runs).", l, e.invalid and 0 or 1)
-    local st = require("lifeboat.state").load(e.state_dir)
-    if st.last_good_drill and st.last_good_drill.t then
-      set.add("lifeboat_last_passing_drill_age_seconds", "gauge", "Age of the plan's last passing drill.", l, now() - st.last_good_drill.t)
+    local drill = e.plan_state.last_good_drill
+    if drill and drill.t then
+      set.add("lifeboat_last_passing_drill_age_seconds", "gauge", "Age of the plan's last passing drill.", l, now() - drill.t)
     end
   end
   require("lifeboat.metrics").process(set)
@@ -320,6 +322,7 @@ function M.main(args, cli)
     cli.prepare(plan, "protect", e.rt, e.state_dir)
     e.sched = load_sched(e.state_dir)
     e.watch = require("lifeboat.watch").new(e.state_dir)
+    e.plan_state = require("lifeboat.state").load(e.state_dir)
     -- a new schedule starts within a tenth of the interval (at most 30 s),
     -- so plans started together do not sync together
     e.sched.next = e.sched.next or (now() + math.random() * math.min(M.policy(plan).every / 10, 30))

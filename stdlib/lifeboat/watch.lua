@@ -49,10 +49,9 @@ function M.new(state_dir)
   return setmetatable({ dir = state_dir .. "/watch", by_key = {} }, Set)
 end
 
--- The tree datasets this host replicates from: key -> path.
-local function wanted(plan, state_dir)
+-- The tree datasets this host replicates from in plan state st: key -> path.
+local function wanted(plan, st)
   local ops = require("lifeboat.ops")
-  local st = require("lifeboat.state").load(state_dir)
   local site = ops.site(plan, require("lifeboat.state").replication_source(st))
   if not site or site.provider ~= "local" then return {} end
   local provider = ops.provider(plan, "local")
@@ -76,9 +75,9 @@ end
 
 -- Before a replicate job: watches what the plan replicates now (a new
 -- watch is in place before the job's first sync reads the folder).
-function Set:before(plan, state_dir, say)
+function Set:before(plan, st, say)
   self.say = say
-  local want = wanted(plan, state_dir)
+  local want = wanted(plan, st)
   for key, w in pairs(self.by_key) do
     if want[key] ~= w.path then w.watch:close(); self.by_key[key] = nil end
   end

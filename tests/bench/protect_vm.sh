@@ -28,23 +28,7 @@ sed -i 's/^  retention: 24h$/  retention: 24h\n  replicate_every: 10s/' plan.yam
 "$LB" validate plan.yaml >/dev/null
 sh lab.sh up >/dev/null
 # the guest agent of the primary's db VM runs a shell command
-guest() { /usr/bin/python3 - "sites/primary/db/.qga" "$1" <<'PY'
-import base64, json, socket, sys, time
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
-def call(cmd, **args):
-    f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n"); f.flush()
-    while True:
-        m = json.loads(f.readline())
-        if "return" in m or "error" in m: return m
-call("guest-sync", id=4242)
-pid = call("guest-exec", path="/bin/sh", arg=["-c", sys.argv[2]], **{"capture-output": True})["return"]["pid"]
-while True:
-    st = call("guest-exec-status", pid=pid)["return"]
-    if st["exited"]: break
-    time.sleep(0.2)
-sys.stdout.write(base64.b64decode(st.get("out-data", "")).decode())
-PY
-}
+guest() { /usr/bin/python3 "$ROOT/tests/bench/guest.py" sites/primary/db/.qga "$1"; }
 until guest true 2>/dev/null; do sleep 0.5; done
 "$LB" replicate plan.yaml >/dev/null # the first points read the disks whole and start the bitmaps
 # 1 MiB per second, paced by the guest's clock

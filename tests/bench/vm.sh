@@ -38,24 +38,7 @@ now() { date +%s.%N; }
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 since() { awk "BEGIN{printf \"%.3f\", $(now) - $1}"; }
 # the guest agent of a VM of the primary: runs a shell command, waits
-guest() { /usr/bin/python3 - "sites/primary/$1/.qga" "$2" <<'PY'
-import base64, json, socket, sys, time
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
-def call(cmd, **args):
-    f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n"); f.flush()
-    while True:
-        m = json.loads(f.readline())
-        if "return" in m or "error" in m: return m
-call("guest-sync", id=4242)
-pid = call("guest-exec", path="/bin/sh", arg=["-c", sys.argv[2]], **{"capture-output": True})["return"]["pid"]
-while True:
-    st = call("guest-exec-status", pid=pid)["return"]
-    if st["exited"]: break
-    time.sleep(0.2)
-sys.stdout.write(base64.b64decode(st.get("out-data", "")).decode())
-sys.exit(st.get("exitcode", 1))
-PY
-}
+guest() { /usr/bin/python3 "$ROOT/tests/bench/guest.py" "sites/primary/$1/.qga" "$2"; }
 data_field() { # JOURNAL FIELD: FIELD of the db VM's data disk in its sync's result (or of the result: .FIELD)
 	/usr/bin/python3 -c 'import json, sys
 for line in open(sys.argv[1]):
