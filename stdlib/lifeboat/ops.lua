@@ -8,6 +8,7 @@ local actions = require("lifeboat.actions")
 local expr = require("lifeboat.expr")
 local health = require("lifeboat.health")
 local plan_mod = require("lifeboat.plan")
+local schema = require("lifeboat.schema")
 local secrets = require("lifeboat.secrets")
 local util = require("lifeboat.util")
 
@@ -94,12 +95,41 @@ function M.scope(plan, rt, site, machine_name)
   return scope
 end
 
-local function only_ok(a, op) return not a.only or util.contains(a.only, op) end
+-- What an action's `only:` is matched against: the operation, whether it
+-- is planned (failover --planned, failback) or not (failover), and its
+-- direction: back to the primary for failback and reprotect, and for a
+-- drill, cleanup or replicate while the recovery site is active; else
+-- towards the recovery site.
+function M.job_kind(op, rt)
+  local planned
+  if op == "failback" then planned = true elseif op == "failover" then planned = (rt.args or {}).planned or false end
+  local back = op == "failback" or op == "reprotect" or
+    ((op == "drill" or op == "cleanup" or op == "replicate") and rt.state and rt.state.active == "recovery")
+  return { op = op, planned = planned, direction = back and "to-primary" or "to-recovery" }
+end
+
+-- Whether an action runs in a job of this kind: each kind of condition the
+-- list names (operations, planned/unplanned, directions) must hold; with
+-- no operation named, only where machines come up.
+function M.runs_in(only, kind)
+  local ops, plans, dirs = {}, {}, {}
+  for _, v in ipairs(only or {}) do
+    if v == "planned" or v == "unplanned" then plans[#plans + 1] = v
+    elseif v == "to-recovery" or v == "to-primary" then dirs[#dirs + 1] = v
+    else ops[#ops + 1] = v end
+  end
+  if #ops == 0 then ops = schema.action_ops end
+  if not util.contains(ops, kind.op) then return false end
+  if #plans > 0 and (kind.planned == nil or not util.contains(plans, kind.planned and "planned" or "unplanned")) then
+    return false
+  end
+  return #dirs == 0 or util.contains(dirs, kind.direction)
+end
 
 -- The graph builder: add() appends a step; `tail` is the set of steps the
 -- next stage waits for.
 local function builder(plan, rt, op)
-  local b = { steps = {}, by_id = {}, tail = {}, plan = plan, rt = rt, op = op }
+  local b = { steps = {}, by_id = {}, tail = {}, plan = plan, rt = rt, op = op, kind = M.job_kind(op, rt) }
   function b.add(s)
     s.deps = s.deps or util.copy(b.tail)
     b.steps[#b.steps + 1] = s
@@ -125,10 +155,14 @@ local function action_step(b, site, a, id, group, machine)
   }
 end
 
-local function actions_chain(b, site, list, prefix, group, machine)
+-- op: the operation the actions are matched against (a drill's own
+-- cleanup runs the actions that name cleanup)
+local function actions_chain(b, site, list, prefix, group, machine, op)
   local n = 0
+  local kind = b.kind
+  if op then kind = util.copy(kind); kind.op = op end
   for i, a in ipairs(list or {}) do
-    if only_ok(a, b.op) then
+    if M.runs_in(a.only, kind) then
       local s = action_step(b, site, a, prefix .. "/" .. i, group, machine)
       b.tail = { s.id }
       n = n + 1
@@ -239,12 +273,17 @@ end
 -- One step per machine. Going down (reverse = true: stop, remove) runs
 -- group after group in reverse order; syncs run all at once, bounded by
 -- each group's max_parallel.
-local function stage_each(b, site, what, prefix, reverse, extra, only_groups)
+-- hooks = {op=, before=, after=}: the group's before/after actions that
+-- name op run around its steps.
+local function stage_each(b, site, what, prefix, reverse, extra, only_groups, hooks)
   local groups = only_groups or b.plan.raw.groups
   local start_tail, all_tails = util.copy(b.tail), {}
   for i = reverse and #groups or 1, reverse and 1 or #groups, reverse and -1 or 1 do
     local g = groups[i]
     if not reverse then b.tail = start_tail end
+    if hooks and hooks.before then
+      actions_chain(b, site, g.before, prefix .. "/" .. g.name .. "/before", g.name, nil, hooks.op)
+    end
     local entry, tails = util.copy(b.tail), {}
     for _, mname in ipairs(g.machines) do
       local s = machine_step(b, site, what, mname, g.name, prefix .. "/" .. mname .. "/" .. what,
@@ -252,9 +291,12 @@ local function stage_each(b, site, what, prefix, reverse, extra, only_groups)
           limit_key = prefix .. "/" .. g.name, last = true })
       for k, v in pairs(extra or {}) do s[k] = v end
       tails[#tails + 1] = s.id
-      all_tails[#all_tails + 1] = s.id
     end
     b.tail = tails
+    if hooks and hooks.after then
+      actions_chain(b, site, g.after, prefix .. "/" .. g.name .. "/after", g.name, nil, hooks.op)
+    end
+    for _, id in ipairs(b.tail) do all_tails[#all_tails + 1] = id end
   end
   if not reverse then b.tail = all_tails end
 end
@@ -281,6 +323,7 @@ end
 
 local function stage_quiesced_sync(b, site)
   for _, g in ipairs(b.plan.raw.groups) do
+    actions_chain(b, site, g.before, "sync/" .. g.name .. "/before", g.name)
     local q = b.add { id = g.name .. "/quiesce", group = g.name, title = "quiesce " .. g.name, kind = "quiesce",
       describe = "quiesce.before of " .. table.concat(g.machines, ", "), run = run_hooks(b, site, g, "before") }
     b.tail = { q.id }
@@ -288,6 +331,7 @@ local function stage_quiesced_sync(b, site)
     b.add { id = g.name .. "/thaw", group = g.name, title = "thaw " .. g.name, kind = "thaw", always = true,
       describe = "quiesce.after of " .. table.concat(g.machines, ", "), run = run_hooks(b, site, g, "after") }
     b.tail = { g.name .. "/thaw" }
+    actions_chain(b, site, g.after, "sync/" .. g.name .. "/after", g.name)
   end
 end
 
@@ -336,9 +380,10 @@ end
 function M.build(plan, op, rt)
   local b = builder(plan, rt, op)
   local o = rt.args or {}
+  local both = { before = true, after = true }
   if op == "replicate" then
     local site = need_site(plan, rt.source or "primary", op)
-    if rt.quiesce then stage_quiesced_sync(b, site) else stage_each(b, site, "sync", "sync", false) end
+    if rt.quiesce then stage_quiesced_sync(b, site) else stage_each(b, site, "sync", "sync", false, nil, nil, both) end
     local retention = (plan.raw.policy or {}).retention
     local provider = M.provider(plan, site.provider)
     if retention and provider.retention then
@@ -354,23 +399,24 @@ function M.build(plan, op, rt)
     stage_up(b, site, "restore")
     if not o.keep then
       -- a stop that fails does not keep remove from stopping what lifeboat started
-      stage_each(b, site, "stop", "cleanup", true, { always = true, on_error = "continue" })
-      stage_each(b, site, "remove", "cleanup", true, { always = true })
+      stage_each(b, site, "stop", "cleanup", true, { always = true, on_error = "continue" }, nil,
+        { op = "cleanup", before = true })
+      stage_each(b, site, "remove", "cleanup", true, { always = true }, nil, { op = "cleanup", after = true })
     end
   elseif op == "cleanup" then
     local site = need_site(plan, "drill", op)
-    stage_each(b, site, "stop", "cleanup", true, { on_error = "continue" })
-    stage_each(b, site, "remove", "cleanup", true)
+    stage_each(b, site, "stop", "cleanup", true, { on_error = "continue" }, nil, { before = true })
+    stage_each(b, site, "remove", "cleanup", true, nil, nil, { after = true })
   elseif op == "failover" then
     if o.planned then stage_shutdown(b, need_site(plan, "primary", op)) end
     -- the primary may come back (unplanned) or still be syncing: fence it first
     fence_step(b, "failed-over", "recovery", nil, "the primary may no longer replicate")
     stage_up(b, need_site(plan, "recovery", op), "restore")
   elseif op == "commit" then
-    stage_each(b, need_site(plan, "recovery", op), "forget", "commit", true)
+    stage_each(b, need_site(plan, "recovery", op), "forget", "commit", true, nil, nil, both)
   elseif op == "reprotect" then
     fence_step(b, "failed-over", "recovery", "recovery", "the recovery site replicates")
-    stage_each(b, need_site(plan, "recovery", op), "sync", "reprotect", false)
+    stage_each(b, need_site(plan, "recovery", op), "sync", "reprotect", false, nil, nil, both)
   elseif op == "failback" then
     stage_shutdown(b, need_site(plan, "recovery", op))
     fence_step(b, "reprotected", "primary", nil, "the recovery site may no longer replicate")

@@ -43,6 +43,21 @@ end
 
 local function at(ctx, node, fmt, ...) schema.err(ctx, node or { line = 0, col = 0 }, fmt, ...) end
 
+-- Why an `only:` list matches no job (nil when some job matches): planned
+-- and unplanned narrow failover and failback, which the list must allow.
+local function only_never_matches(only)
+  local ops, kind = {}, nil
+  for _, v in ipairs(only) do
+    if util.contains(schema.ops, v) then ops[#ops + 1] = v end
+    if v == "planned" or v == "unplanned" then kind = kind and "both" or v end
+  end
+  if not kind or #ops == 0 then return nil end
+  local fits = kind == "unplanned" and { "failover" } or { "failover", "failback" }
+  for _, op in ipairs(ops) do if util.contains(fits, op) then return nil end end
+  return string.format("'%s' narrows %s, which this list leaves out, so the action would never run",
+    kind == "both" and "planned/unplanned" or kind, table.concat(fits, " and "))
+end
+
 local function check_actions(ctx, plan, list, what)
   for i, a in ipairs(list or {}) do
     local node = ctx.pos[a]
@@ -72,6 +87,8 @@ local function check_actions(ctx, plan, list, what)
     elseif a.kind == "manual" and a.on_timeout and not a.timeout then
       at(ctx, here("on_timeout"), "%s[%d]: on_timeout needs a timeout", what, i)
     end
+    local never = type(a.only) == "table" and only_never_matches(a.only)
+    if never then at(ctx, here("only"), "%s[%d].only: %s", what, i, never) end
   end
 end
 

@@ -20,15 +20,23 @@ local function dict(values) return { type = "dict", values = values } end
 local function enum(...) return { type = "enum", values = { ... } } end
 
 M.ops = { "replicate", "drill", "cleanup", "failover", "commit", "reprotect", "failback" }
--- Actions (before, after, prepare) run only where machines come up.
+-- Where machines come up: the operations an action without `only:` runs in,
+-- and the only ones a machine's prepare actions can run in.
 M.action_ops = { "drill", "failover", "failback" }
-local no_actions = "never runs actions (only drill, failover and failback do)"
+-- `only:` narrows by operation, by planned/unplanned and by direction
+-- (towards the recovery site or back to the primary); see ops.runs_in.
+M.only_qualifiers = { "planned", "unplanned", "to-recovery", "to-primary" }
+local function only_spec(ops, never)
+  local values = util.copy(ops)
+  for _, q in ipairs(M.only_qualifiers) do values[#values + 1] = q end
+  return { type = "list", items = { type = "enum", values = values, never = never } }
+end
+local prepare_never = "is not where machines come up: prepare runs only in drill, failover and failback"
 
-local common = {
-  name = str(), only = { type = "list", items = { type = "enum", values = M.action_ops,
-    never = { replicate = no_actions, cleanup = no_actions, commit = no_actions, reprotect = no_actions } } },
-  timeout = dur, retries = int { min = 0, max = 20 }, on_error = enum("abort", "continue", "pause"),
-}
+local function common(only)
+  return { name = str(), only = only, timeout = dur, retries = int { min = 0, max = 20 },
+    on_error = enum("abort", "continue", "pause") }
+end
 
 -- Each action is a mapping with exactly one of these keys, plus the common
 -- ones and those of its kind.
@@ -42,7 +50,10 @@ M.action_kinds = {
     expect = int { min = 100, max = 599 }, verify = bool } },
   wait = { main = dur },
 }
-M.action = { type = "kinds", kinds = M.action_kinds, common = common, what = "action" }
+M.action = { type = "kinds", kinds = M.action_kinds, common = common(only_spec(M.ops)), what = "action" }
+M.prepare_action = { type = "kinds", kinds = M.action_kinds, what = "action",
+  common = common(only_spec(M.action_ops, { replicate = prepare_never, cleanup = prepare_never,
+    commit = prepare_never, reprotect = prepare_never })) }
 
 M.health_kinds = {
   tcp = { main = str() },
@@ -60,7 +71,7 @@ local dataset = obj({
 
 local machine = obj({
   description = str(), datasets = list(dataset), start = command, stop = command,
-  prepare = list(M.action), health = list(M.health),
+  prepare = list(M.prepare_action), health = list(M.health),
   quiesce = obj({ before = command, after = command, timeout = dur }),
   depends_on = strlist, vars = dict(any),
 })
