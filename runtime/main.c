@@ -60,7 +60,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < N_PLAN_COMMANDS; i++)
 		fprintf(f, "  %-9s %s\n", plan_commands[i].name, plan_commands[i].summary);
 	fprintf(f, "\n'lifeboat COMMAND --help' describes a command.\n"
-		   "exit codes: 0 done, 1 failed, 2 bad input, 3 paused, 130 interrupted\n");
+		   "exit codes: 0 done, 1 failed or done with failures, 2 bad input, 3 paused, 130 interrupted\n");
 }
 
 int main(int argc, char **argv)

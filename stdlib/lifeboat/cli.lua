@@ -1,6 +1,6 @@
 -- cli.lua: the plan commands (validate, show, schema, run, the operations,
 -- resume, approve, jobs, job, report, status). Exit codes: 0 done, 1
--- failed, 2 bad input, 3 paused for a manual step, 130 interrupted.
+-- failed or done with failures, 2 bad input, 3 paused for a manual step, 130 interrupted.
 local api = require("lifeboat.api")
 local job_mod = require("lifeboat.job")
 local json = require("lifeboat.json")
@@ -369,8 +369,14 @@ local function run_steps(job, plan, steps, opts, done, rt)
   end
   local err
   for _, s in ipairs(failed) do if not s.continued then err = s.id .. ": " .. tostring(s.error) break end end
-  local summary = report.summarize(job, plan, steps, result, err, rt)
-  job:event { ev = "state", state = result, error = err, secs = core.now() - started, rto = summary.rto }
+  local failures = {} -- steps that failed under on_error: continue, in this run or before a resume
+  for _, s in ipairs(steps) do
+    if s.state == "failed" and s.continued and not s.forced then failures[#failures + 1] = s.id end
+  end
+  if result == "done" and #failures > 0 then job.failures = #failures end
+  local summary = report.summarize(job, plan, steps, job_mod.state_label(result, job.failures), err, rt)
+  job:event { ev = "state", state = result, error = err, secs = core.now() - started, rto = summary.rto,
+    failures = job.failures }
   job:flush()
   out.finish()
   if rt and rt.state_dir and (result == "done" or result == "failed") then
@@ -386,7 +392,10 @@ local function run_steps(job, plan, steps, opts, done, rt)
   local files = report.write(job, plan, summary)
   for _, f in ipairs(files) do out.line("report: " .. f) end
   if opts.json then
-    say(json.encode { ev = "end", job = job.id, state = result, error = err })
+    say(json.encode { ev = "end", job = job.id, state = result, error = err, failures = job.failures })
+  elseif job.failures then
+    say(out.paint("31", string.format("job %s done with failures in %s: %s failed (on_error: continue)", job.id,
+      util.fmt_duration(core.now() - started), table.concat(failures, ", "))))
   elseif result == "done" then
     say(out.paint("32", string.format("job %s done in %s", job.id, util.fmt_duration(core.now() - started))))
   elseif result == "paused" then
@@ -399,6 +408,7 @@ local function run_steps(job, plan, steps, opts, done, rt)
   else
     say(out.paint("31", string.format("job %s failed: %s", job.id, err and out.shown(err) or "see 'lifeboat job " .. job.id .. "'")))
   end
+  if job.failures then return EXIT.failed end
   return EXIT[result] or EXIT.failed
 end
 
@@ -540,15 +550,17 @@ function M.jobs(args)
   if opts.json then
     local arr = json.array()
     for _, j in ipairs(list) do
-      arr[#arr + 1] = { id = j.id, plan = j.plan_name, op = j.op, state = j.state, started = j.started, ended = j.ended }
+      arr[#arr + 1] = { id = j.id, plan = j.plan_name, op = j.op, state = j.state, failures = j.failures,
+        started = j.started, ended = j.ended }
     end
     say(json.encode(arr))
     return EXIT.done
   end
   if #list == 0 then say("no jobs in " .. state); return EXIT.done end
-  say(string.format("%-36s %-14s %-10s %-11s %s", "JOB", "PLAN", "OPERATION", "STATE", "DURATION"))
+  say(string.format("%-36s %-14s %-10s %-18s %s", "JOB", "PLAN", "OPERATION", "STATE", "DURATION"))
   for _, j in ipairs(list) do
-    say(string.format("%-36s %-14s %-10s %-11s %s", j.id, j.plan_name or "?", j.op, j.state, job_duration(j)))
+    say(string.format("%-36s %-14s %-10s %-18s %s", j.id, j.plan_name or "?", j.op,
+      job_mod.state_label(j.state, j.failures), job_duration(j)))
   end
   return EXIT.done
 end
@@ -566,11 +578,12 @@ function M.job(args)
       steps[#steps + 1] = { id = id, title = s.title, state = s.state, started = s.started, ended = s.ended,
         error = s.error, attempt = s.attempt, result = s.result }
     end
-    say(json.encode { id = j.id, plan = j.plan, op = j.op, state = j.state, started = j.started, ended = j.ended,
-      error = j.error, steps = steps })
+    say(json.encode { id = j.id, plan = j.plan, op = j.op, state = j.state, failures = j.failures,
+      started = j.started, ended = j.ended, error = j.error, steps = steps })
     return EXIT.done
   end
-  say(out.shown(string.format("job %s: %s of %s, %s (%s)", j.id, j.op, j.plan or "?", j.state, job_duration(j))))
+  say(out.shown(string.format("job %s: %s of %s, %s (%s)", j.id, j.op, j.plan or "?",
+    job_mod.state_label(j.state, j.failures), job_duration(j))))
   if j.error then say(out.shown("error: " .. j.error)) end
   for _, id in ipairs(j.order) do
     local s = j.steps[id]

@@ -65,7 +65,7 @@ function M.open(state_dir, id)
       if e.ev == "job" then
         job.op, job.plan, job.plan_sha, job.args, job.started, job.plan_name = e.op, e.plan, e.plan_sha, e.args, e.t, e.plan_name
       elseif e.ev == "state" then
-        job.state, job.ended, job.error = e.state, e.t, e.error
+        job.state, job.ended, job.error, job.failures = e.state, e.t, e.error, e.failures
         if e.rto then job.rto = e.rto end
       elseif e.ev == "created" then
         job.created[#job.created + 1] = e
@@ -92,6 +92,13 @@ function M.open(state_dir, id)
   end
   if not job.op then return nil, dir .. "/journal.jsonl: no job header" end
   return job
+end
+
+-- A job's state as people read it: done with failures when steps failed
+-- under on_error: continue.
+function M.state_label(state, failures)
+  if state == "done" and failures then return "done with failures" end
+  return state
 end
 
 function M.list(state_dir)

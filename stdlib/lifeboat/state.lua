@@ -59,12 +59,13 @@ function M.refusal(op, st, args)
   return nil
 end
 
--- What a finished job changes.
+-- What a finished job changes. Machines moved by a job done with failures
+-- did move, but a drill with a failed step did not pass.
 function M.apply(op, st, job, args, ok)
   local now = core.now()
   if op == "drill" then
-    st.last_drill = { job = job.id, ok = ok, t = now, rto = job.rto }
-    if ok then st.last_good_drill = st.last_drill end
+    st.last_drill = { job = job.id, ok = ok and not job.failures, t = now, rto = job.rto }
+    if st.last_drill.ok then st.last_good_drill = st.last_drill end
     if ok and args.keep then st.kept_drill = job.id end
   elseif op == "cleanup" and ok then
     st.kept_drill = nil

@@ -119,7 +119,16 @@ groups:
 YAML
 start=$(date +%s)
 out=$(lb drill plan.yaml); rc=$?
-[ "$rc" = 0 ] && pass "continue: the job finishes after failing steps" || fail "on_error continue" "exit $rc" "$out"
+[ "$rc" = 1 ] && [[ $out == *"done with failures in "*": g/before/2, g/before/3, g/before/4 failed (on_error: continue)"* ]] \
+	&& pass "continue: the job finishes after failing steps, done with failures and exit 1" || fail "on_error continue" "exit $rc" "$out"
+J=$(last_job)
+[[ $(lb jobs) == *"$J"*"drill"*"done with failures"* ]] && [[ $(lb job "$J") == *"drill of "*", done with failures ("* ]] \
+	&& [[ $(lb job "$J" --json) == *'"failures":3'*'"state":"done"'* ]] \
+	&& pass "jobs and job say done with failures (--json: state done, failures 3)" || fail "jobs: done with failures" "$(lb jobs; lb job "$J" --json)"
+[[ $(lb status plan.yaml) == *"last passing drill: none"*"last drill FAILED: $J"* ]] \
+	&& pass "a drill done with failures is not a passing drill" || fail "drill with failures passed" "$(lb status plan.yaml)"
+grep -q '^# drill of .*: done with failures' ".lifeboat/jobs/$J/report.md" && pass "the report says done with failures" \
+	|| fail "report: done with failures" "$(head -3 .lifeboat/jobs/$J/report.md)"
 [ $(( $(date +%s) - start )) -lt 10 ] && pass "timeouts stop an infinite loop, a pcall loop and a process" || fail "timeouts too slow"
 [[ $out == *"retry  g/before/1"*"done   g/before/1"* ]] && pass "retries: a flaky step passes on its second attempt" \
 	|| fail "retries" "$out"

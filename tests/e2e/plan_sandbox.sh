@@ -53,8 +53,8 @@ YAML
 TOKEN=tok-$RANDOM-value
 out=$(LIFEBOAT_SECRET_TOKEN=$TOKEN timeout -s KILL 60 "$LB_BIN" drill plan.yaml 2>&1); rc=$?
 J=$(last_job)
-[ "$rc" = 0 ] && pass "a drill whose steps attack the host finishes" || fail "attack drill" "exit $rc" "$out"
-[[ $(job_state "$J") == *", done ("* ]] && pass "the job is done, not left running" || fail "job state" "$(job_state "$J")"
+[ "$rc" = 1 ] && pass "a drill whose steps attack the host finishes (its failed steps: exit 1)" || fail "attack drill" "exit $rc" "$out"
+[[ $(job_state "$J") == *", done with failures ("* ]] && pass "the job is done with failures, not left running" || fail "job state" "$(job_state "$J")"
 [[ $out == *"done   cleanup/m/remove"* ]] && pass "cleanup ran" || fail "cleanup ran" "$out"
 [[ $out == *"the secret is ***"* ]] && ! grep -rqF "$TOKEN" .lifeboat && [[ $out != *"$TOKEN"* ]] \
 	&& pass "redaction still works after the attempts to turn it off" || fail "redaction" "$out"
@@ -140,7 +140,7 @@ YAML
 start=$(date +%s)
 out=$(timeout -s KILL 30 "$LB_BIN" drill slow.yaml 2>&1); rc=$?
 secs=$(( $(date +%s) - start ))
-[ "$rc" = 0 ] && [ "$secs" -lt 10 ] && pass "steps that catch their own timeout stop at their deadline (${secs}s)" \
+[ "$rc" = 1 ] && [ "$secs" -lt 10 ] && pass "steps that catch their own timeout stop at their deadline (${secs}s)" \
 	|| fail "timeout escape" "exit $rc after ${secs}s" "$out"
 [ "$(grep -c 'timed out after 500ms' <<<"$out")" = 5 ] && [[ $out == *"still here"* ]] && pass "each says it timed out, the job goes on" \
 	|| fail "timeout messages" "$out"
