@@ -44,6 +44,7 @@ static const struct {
 	{ "report", "print where a job's reports are" },
 	{ "protect", "keep plans within their RPO: scheduled replication, alerts" },
 	{ "agent", "the lifeboat on each host of a plan's ssh sites: status, install" },
+	{ "import", "write a lifeboat plan from an Azure Site Recovery plan" },
 	{ "run", "run a Lua script with the lifeboat API" },
 };
 #define N_PLAN_COMMANDS (sizeof(plan_commands) / sizeof(plan_commands[0]))

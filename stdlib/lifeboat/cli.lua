@@ -58,6 +58,14 @@ local help = {
     "longer validates keeps the last good one). --once: one round, then exit (cron).\n" ..
     "What it knows is in STATE/protect.json; 'lifeboat status PLAN' shows it.\n" ..
     "--metrics: Prometheus metrics at http://ADDR:PORT/metrics (ADDR default 127.0.0.1).\n",
+  import = "usage: lifeboat import asr FILE.json [-o PLAN.yaml] [--force]\n\n" ..
+    "Writes a lifeboat plan equivalent to an Azure Site Recovery recovery plan (the JSON\n" ..
+    "that 'az site-recovery recovery-plan show' or the REST API returns): machines named\n" ..
+    "after the protected items, the Boot groups in order, script actions as exec steps,\n" ..
+    "manual actions as manual steps, runbooks as webhook calls you fill in, failover\n" ..
+    "types and directions as only: filters. What cannot be carried over is listed on\n" ..
+    "stderr and as comments in the plan. Without -o the plan goes to stdout; an existing\n" ..
+    "PLAN.yaml is kept unless --force. Exit 0 when written, 2 on bad input.\n",
   agent = "usage: lifeboat agent status|install PLAN [--site NAME] [--json] [--state DIR]\n\n" ..
     "The lifeboat on each host of the plan's ssh sites (all of them, or --site NAME).\n" ..
     "status: its version, whether it is this very binary, the host's machine type and\n" ..
@@ -718,6 +726,41 @@ function M.agent(args)
   return failed == 0 and EXIT.done or EXIT.failed
 end
 
+function M.import(args)
+  local argv = {}
+  for i, a in ipairs(args) do argv[i] = a == "-o" and "--output" or a end
+  local opts, pos, code = parse("import", argv, { "force" }, { "output" })
+  if not opts then return code end
+  if pos[1] ~= "asr" then errln("import", "the format to import is needed: asr (see 'lifeboat import --help')"); return EXIT.bad end
+  if #pos ~= 2 then errln("import", "one ASR recovery plan (JSON) is needed"); return EXIT.bad end
+  local file = pos[2]
+  local text, e = core.fs.read(file)
+  if not text then errln("import", "%s", e); return EXIT.bad end
+  local doc, jerr = json.decode(text)
+  if doc == nil then errln("import", "%s: not JSON: %s", file, tostring(jerr)); return EXIT.bad end
+  local yaml, notes = require("lifeboat.import_asr").convert(doc)
+  if not yaml then errln("import", "%s: %s", file, notes); return EXIT.bad end
+  local target = opts.output or (file:gsub("%.json$", "") .. ".yaml")
+  local plan, errs = plan_mod.parse(yaml, target)
+  if not plan then -- a defect of the importer: say what it wrote wrong
+    if core.getenv("LIFEBOAT_DEBUG") then core.write(2, yaml) end
+    for _, l in ipairs(plan_mod.format_errors("(imported plan)", errs)) do core.write(2, l .. "\n") end
+    errln("import", "%s: the plan written from it does not validate (a lifeboat defect)", file)
+    return EXIT.failed
+  end
+  for _, n in ipairs(notes) do errln("import", "not carried over: %s", n) end
+  if not opts.output then core.write(1, yaml); return EXIT.done end
+  if core.fs.stat(opts.output) and not opts.force then
+    errln("import", "%s exists; --force replaces it", opts.output)
+    return EXIT.bad
+  end
+  local ok, werr = core.fs.write(opts.output, yaml)
+  if not ok then errln("import", "%s", werr); return EXIT.bad end
+  say(string.format("%s: plan '%s' with %d machines in %d groups (%d note(s) on what was not carried over)",
+    opts.output, plan.name, #plan.machine_order, #plan.raw.groups, #notes))
+  return EXIT.done
+end
+
 function M.run(args)
   if args[1] == "--help" or args[1] == "-h" then core.write(1, help.run); return EXIT.done end
   local path = args[1]
@@ -756,6 +799,7 @@ function M.main(command, args)
     if command == "report" then return M.report(args) end
     if command == "status" then return M.status(args) end
     if command == "agent" then return M.agent(args) end
+    if command == "import" then return M.import(args) end
     if command == "protect" then
       return require("lifeboat.protect").main(args, { parse = parse, load_plan = load_plan, operation = M.operation,
         prepare = prepare, blocking = blocking, store_points = store_points, errln = errln, say = say, EXIT = EXIT })

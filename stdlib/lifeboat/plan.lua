@@ -43,19 +43,40 @@ end
 
 local function at(ctx, node, fmt, ...) schema.err(ctx, node or { line = 0, col = 0 }, fmt, ...) end
 
--- Why an `only:` list matches no job (nil when some job matches): planned
--- and unplanned narrow failover and failback, which the list must allow.
+-- Why an `only:` list names an operation that can never match its other
+-- words (nil when each can): planned/unplanned narrow failover (either)
+-- and failback (always planned); failover and commit always go to the
+-- recovery site, failback and reprotect to the primary. With no operation
+-- named, one of those where machines come up must match.
+local DIRECTION = { failover = "to-recovery", commit = "to-recovery", failback = "to-primary", reprotect = "to-primary" }
 local function only_never_matches(only)
-  local ops, kind = {}, nil
+  local ops, plans, dirs = {}, {}, {}
   for _, v in ipairs(only) do
-    if util.contains(schema.ops, v) then ops[#ops + 1] = v end
-    if v == "planned" or v == "unplanned" then kind = kind and "both" or v end
+    if v == "planned" or v == "unplanned" then plans[#plans + 1] = v
+    elseif v == "to-recovery" or v == "to-primary" then dirs[#dirs + 1] = v
+    else ops[#ops + 1] = v end
   end
-  if not kind or #ops == 0 then return nil end
-  local fits = kind == "unplanned" and { "failover" } or { "failover", "failback" }
-  for _, op in ipairs(ops) do if util.contains(fits, op) then return nil end end
-  return string.format("'%s' narrows %s, which this list leaves out, so the action would never run",
-    kind == "both" and "planned/unplanned" or kind, table.concat(fits, " and "))
+  local function why_not(op)
+    if #plans > 0 and op ~= "failover" and not (op == "failback" and util.contains(plans, "planned")) then
+      return string.format("'%s' is never %s", op, op == "failback" and "unplanned" or "planned or unplanned")
+    end
+    if #dirs > 0 and DIRECTION[op] and not util.contains(dirs, DIRECTION[op]) then
+      return string.format("'%s' always goes %s", op, DIRECTION[op])
+    end
+  end
+  if #ops == 0 then
+    local why
+    for _, op in ipairs(schema.action_ops) do
+      why = why_not(op)
+      if not why then return nil end
+    end
+    return "no operation where machines come up fits all of " .. table.concat(only, ", ") .. ", so the action would never run"
+  end
+  for _, op in ipairs(ops) do
+    local why = why_not(op)
+    if why then return string.format("%s, so the action would never run in %s jobs", why, op) end
+  end
+  return nil
 end
 
 local function check_actions(ctx, plan, list, what)
@@ -220,6 +241,12 @@ end
 function M.load(path)
   local text, e = core.fs.read(path)
   if not text then return nil, { { line = 0, col = 0, msg = "cannot read the plan: " .. (e:match(": ([^:]+)$") or e) } }, path end
+  return M.parse(text, path)
+end
+
+-- parse(TEXT, PATH) -> plan | nil, errors, PATH: the plan TEXT as if read
+-- from PATH (relative paths in it are from PATH's folder).
+function M.parse(text, path)
   local ctx = { file = path, errs = {}, pos = {}, keypos = {}, seen = {}, order = {} }
   local root, yerr = core.yaml_load(text)
   if yerr then

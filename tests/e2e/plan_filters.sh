@@ -73,6 +73,22 @@ groups:
 YAML
 out=$(lb validate never.yaml 2>&1); rc=$?
 [ $rc = 2 ] && [[ $out == *"never.yaml:7:32: machines.db.prepare[2].only[1]: 'reprotect' is not where machines come up"* ]] \
-	&& [[ $out == *"never.yaml:12:25: group 'g' after[1].only: 'unplanned' narrows failover"* ]] \
+	&& [[ $out == *"never.yaml:12:25: group 'g' after[1].only: 'commit' is never planned or unplanned, so the action would never run in commit jobs"* ]] \
 	&& [[ $out != *"prepare[1]"* ]] && pass "never-matching only: lists are refused with FILE:LINE:COL" \
 	|| fail "never-matching only:" "exit $rc" "$out"
+cat > dirs.yaml <<'YAML'
+lifeboat: 1
+name: dirs
+machines:
+  db: {}
+groups:
+  - name: g
+    machines: [db]
+    after:
+      - { exec: "true", only: [drill, reprotect, to-recovery] }
+      - { exec: "true", only: [unplanned, to-primary] }
+YAML
+out=$(lb validate dirs.yaml 2>&1); rc=$?
+[ $rc = 2 ] && [[ $out == *"dirs.yaml:9:25: group 'g' after[1].only: 'reprotect' always goes to-primary, so the action would never run in reprotect jobs"* ]] \
+	&& [[ $out == *"dirs.yaml:10:25: group 'g' after[2].only: no operation where machines come up fits all of unplanned, to-primary"* ]] \
+	&& pass "an operation whose direction the list excludes is refused" || fail "direction never matches" "exit $rc" "$out"
