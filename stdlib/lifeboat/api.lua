@@ -8,13 +8,22 @@ local util = require("lifeboat.util")
 
 local M = {}
 
--- Where log() writes: set by the runner for each step (sink(step, text)).
-M.sink = function(_, text) core.write(2, secrets.redact(text) .. "\n") end
-
-function M.log(fmt, ...)
-  local text = select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt)
-  M.sink(sched.current, text)
+-- Where log() writes: set by the runner for each step (sink(step, text,
+-- level), level "info", "warn" or "error").
+M.sink = function(_, text, level)
+  core.write(2, (level ~= "info" and (level .. ": ") or "") .. secrets.redact(text) .. "\n")
 end
+
+local function logger(level)
+  return function(fmt, ...)
+    local text = select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt)
+    M.sink(sched.current, text, level)
+  end
+end
+
+-- log(fmt, ...) is log.info; log.warn and log.error say more is wrong.
+M.log = setmetatable({ info = logger("info"), warn = logger("warn"), error = logger("error") },
+  { __call = function(_, ...) return logger("info")(...) end })
 
 local function tail(s, n)
   s = s or ""

@@ -27,7 +27,8 @@ local function say(s) core.write(1, secrets.redact(s) .. "\n") end
 local OP_FLAGS = "  --dry-run       print the exact steps and what each would do; change nothing\n" ..
   "  --yes           approve every manual step\n" ..
   "  --json          one JSON object per event on stdout\n" ..
-  "  --state DIR     the plan's state folder (default: .lifeboat beside the plan, or LIFEBOAT_STATE)\n"
+  "  --state DIR     the plan's state folder (default: .lifeboat beside the plan, or LIFEBOAT_STATE)\n" ..
+  "  --note TEXT     an observation kept with the job and shown in its report\n"
 
 local help = {
   validate = "usage: lifeboat validate PLAN [--json]\n\nChecks a plan and reports every problem as FILE:LINE:COL: message.\nExit 0 when it is valid, 2 when not.\n",
@@ -46,7 +47,12 @@ local help = {
   resume = "usage: lifeboat resume ID [--force] [--yes] [--json] [--state DIR]\n\nContinues a job that failed, paused, was interrupted or whose process died.\nFinished steps are not run again. A changed plan is refused unless --force.\n",
   approve = "usage: lifeboat approve ID [STEP] [--state DIR]\n\nApproves a job's waiting manual step (all of them without STEP); then\n'lifeboat resume ID' continues a paused job.\n",
   jobs = "usage: lifeboat jobs [--json] [--state DIR]\n\nLists recent jobs: id, plan, operation, state, duration.\n",
-  job = "usage: lifeboat job ID [--json] [--state DIR]\n\nShows a job's steps with state, timing and error.\n",
+  job = "usage: lifeboat job ID [--json] [--state DIR]\n" ..
+    "       lifeboat job ID note TEXT [--by NAME]\n       lifeboat job ID sign --by NAME\n\n" ..
+    "Shows a job's steps with state, timing and error, the warnings and errors its steps\n" ..
+    "logged, its notes and sign-offs. note: adds an observation (by NAME, default $USER);\n" ..
+    "sign: signs the finished job off. Both are kept in the journal and written into the\n" ..
+    "job's reports (report.json, .md, .html) at once.\n",
   report = "usage: lifeboat report ID [--state DIR]\n\nPrints where a job's reports are.\n",
   protect = "usage: lifeboat protect PLAN... [--once] [--metrics [ADDR:]PORT] [--state DIR]\n\n" ..
     "Keeps each plan within its RPO: replicates on policy.replicate_every (default a\n" ..
@@ -357,9 +363,10 @@ end
 
 local function run_steps(job, plan, steps, opts, done, rt)
   out.setup { json = opts.json, total = #steps, job = job }
-  api.sink = function(step, text)
-    if step then job:log(step.id, text .. "\n") end
-    out.log(step, text)
+  api.sink = function(step, text, level)
+    if step then job:log(step.id, (level ~= "info" and ("[" .. level .. "] ") or "") .. text .. "\n") end
+    if step and level ~= "info" then job:message(step.id, level, text) end
+    out.log(step, text, level)
   end
   api.step_log = function(step, text) job:log(step.id, text) end
   out.line(string.format("job %s: %s of plan '%s', %d steps (journal: %s)", job.id, job.op, plan.name, #steps,
@@ -432,12 +439,13 @@ local function lock_state(cmd, state)
 end
 
 local function interactive() return core.isatty(0) and core.isatty(2) end
+local function whoami() return core.getenv("LIFEBOAT_USER") or core.getenv("USER") or "unknown" end
 
 -- plan: the plan already loaded (protect keeps running the last good one
 -- while its file does not validate)
 function M.operation(op, args, loaded)
   local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep", "app", "force" },
-    { "state", "point" })
+    { "state", "point", "note" })
   if not opts then return code end
   if #pos ~= 1 then errln(op, "one plan file is needed (see 'lifeboat %s --help')", op); return EXIT.bad end
   if opts.planned and op ~= "failover" then errln(op, "--planned is for failover"); return EXIT.bad end
@@ -481,6 +489,7 @@ function M.operation(op, args, loaded)
     if not ok then lock:close(); errln(op, "cannot create the store %s: %s", rt.store.url, e); return EXIT.failed end
   end
   local job = job_mod.create(state, op, plan, rt.args)
+  if opts.note then job:note(opts.note, whoami()) end
   rt.job = job
   local rc = run_steps(job, plan, steps, opts, nil, rt)
   lock:close()
@@ -573,12 +582,32 @@ function M.jobs(args)
   return EXIT.done
 end
 
+-- job ID note TEXT [--by NAME], job ID sign --by NAME: recorded in the
+-- journal, and the reports written again with them.
+local function annotate(j, what, pos, opts)
+  if what == "note" then
+    if #pos ~= 3 or pos[3]:match("^%s*$") then errln("job", "usage: lifeboat job ID note TEXT [--by NAME]"); return EXIT.bad end
+    j:note(pos[3], opts.by or whoami())
+  else
+    if #pos ~= 2 then errln("job", "usage: lifeboat job ID sign --by NAME"); return EXIT.bad end
+    if not opts.by or opts.by:match("^%s*$") then errln("job", "sign needs --by NAME: who signs the job off"); return EXIT.bad end
+    if j.state == "running" then errln("job", "job %s has not finished: sign it off once it has", j.id); return EXIT.bad end
+    j:sign(opts.by)
+  end
+  local files = report.refresh(j)
+  say(string.format("%s job %s%s", what == "note" and "noted on" or "signed off", j.id,
+    files and (": " .. table.concat(files, ", ")) or " (it has no report)"))
+  return EXIT.done
+end
+
 function M.job(args)
-  local opts, pos, code = parse("job", args, { "json" }, { "state" })
+  local opts, pos, code = parse("job", args, { "json" }, { "state", "by" })
   if not opts then return code end
-  if #pos ~= 1 then errln("job", "a job id is needed"); return EXIT.bad end
+  if #pos < 1 then errln("job", "a job id is needed"); return EXIT.bad end
   local j = open_job("job", opts, pos[1])
   if not j then return EXIT.bad end
+  if pos[2] == "note" or pos[2] == "sign" then return annotate(j, pos[2], pos, opts) end
+  if #pos ~= 1 then errln("job", "unknown job subcommand '%s' (note or sign)", pos[2]); return EXIT.bad end
   if opts.json then
     local steps = json.array()
     for _, id in ipairs(j.order) do
@@ -587,7 +616,8 @@ function M.job(args)
         error = s.error, attempt = s.attempt, result = s.result }
     end
     say(json.encode { id = j.id, plan = j.plan, op = j.op, state = j.state, failures = j.failures,
-      started = j.started, ended = j.ended, error = j.error, steps = steps })
+      started = j.started, ended = j.ended, error = j.error, steps = steps, notes = json.array(j.notes),
+      signoffs = json.array(j.signoffs), messages = json.array(j.messages) })
     return EXIT.done
   end
   say(out.shown(string.format("job %s: %s of %s, %s (%s)", j.id, j.op, j.plan or "?",
@@ -599,6 +629,9 @@ function M.job(args)
     say(out.shown(string.format("  %-10s %-34s %8s  %s", s.state, id, secs, s.title or "")))
     if s.error and s.state ~= "done" then say(out.shown("             " .. s.error)) end
   end
+  for _, m in ipairs(j.messages) do say(out.shown(string.format("  %s %s: %s", m.level, m.step, m.text))) end
+  for _, n in ipairs(j.notes) do say(out.shown(string.format("  note by %s, %s: %s", n.by, util.iso(n.t), n.text))) end
+  for _, x in ipairs(j.signoffs) do say(out.shown(string.format("  signed off by %s, %s", x.by, util.iso(x.t)))) end
   return EXIT.done
 end
 
@@ -643,12 +676,18 @@ function M.status(args)
       newest_point = p and p.id, consistency = p and p.consistency, age = age, protection = protection }
   end
   local drill = st.last_good_drill
+  local every = (plan.raw.policy or {}).drill_every
+  local overdue
+  if every and st.phase ~= "committed" and (not drill or now - drill.t > every) then
+    overdue = string.format("no passing drill %s (policy.drill_every %s): run 'lifeboat drill PLAN'",
+      drill and ("for " .. util.fmt_duration(now - drill.t)) or "yet", util.fmt_duration(every))
+  end
   local prot = json.decode(core.fs.read(state .. "/protect.json") or "null")
   if type(prot) ~= "table" then prot = nil end
   if opts.json then
     say(json.encode { plan = plan.name, active = st.active, phase = st.phase, kept_drill = st.kept_drill,
       rpo_threshold = threshold, machines = machines, last_passing_drill = drill, last_drill = st.last_drill,
-      protect = prot })
+      drill_overdue = overdue, protect = prot })
     return EXIT.done
   end
   say(string.format("plan %s: active site %s (%s)%s", plan.name, st.active, st.phase,
@@ -665,6 +704,7 @@ function M.status(args)
   else
     say("  last passing drill: none")
   end
+  if overdue then say(out.paint("33", "  warning: " .. overdue)) end
   if st.last_drill and not st.last_drill.ok then
     say(string.format("  last drill FAILED: %s, %s ago", st.last_drill.job, util.fmt_duration(now - st.last_drill.t)))
   end
@@ -773,7 +813,9 @@ function M.run(args)
   local env = sandbox.env(env_scope, util.dirname(path))
   local fn, lerr = load(src, "@" .. path, "t", env)
   if not fn then errln("run", "%s", lerr); return EXIT.bad end
-  api.sink = function(_, text) core.write(1, secrets.redact(text) .. "\n") end
+  api.sink = function(_, text, level)
+    core.write(1, (level ~= "info" and (level .. ": ") or "") .. secrets.redact(text) .. "\n")
+  end
   local timeout = core.getenv("LIFEBOAT_RUN_TIMEOUT")
   local result, step = one_step(function() return fn(table.unpack(script_args)) end,
     timeout and util.parse_duration(timeout) or nil)

@@ -28,7 +28,8 @@ function M.create(state_dir, op, plan, args)
   local dir = state_dir .. "/jobs/" .. id
   must(core.fs.mkdir(dir .. "/logs"))
   local job = setmetatable({ id = id, dir = dir, state_dir = state_dir, op = op, buf = {},
-    journal = dir .. "/journal.jsonl", started = core.now(), steps = {}, plan_name = plan.name }, Job)
+    journal = dir .. "/journal.jsonl", started = core.now(), steps = {}, plan_name = plan.name, messages = {}, notes = {},
+    signoffs = {} }, Job)
   job:event { ev = "job", id = id, op = op, plan = plan.abs, plan_sha = plan.sha, plan_name = plan.name,
     args = args, t = core.now(), version = 1 }
   job:flush()
@@ -43,7 +44,7 @@ function M.open(state_dir, id)
   local text = core.fs.read(dir .. "/journal.jsonl")
   if not text then return nil, "no job '" .. id .. "' in " .. state_dir end
   local job = setmetatable({ id = id, dir = dir, state_dir = state_dir, buf = {}, journal = dir .. "/journal.jsonl",
-    steps = {}, order = {}, created = {}, state = "running" }, Job)
+    steps = {}, order = {}, created = {}, messages = {}, notes = {}, signoffs = {}, state = "running" }, Job)
   local n, pos = 0, 1
   while pos <= #text do
     local nl = text:find("\n", pos, true)
@@ -71,6 +72,12 @@ function M.open(state_dir, id)
         job.created[#job.created + 1] = e
       elseif e.ev == "removed" then
         job.created[#job.created + 1] = e
+      elseif e.ev == "message" then
+        job.messages[#job.messages + 1] = { step = e.step, level = e.level, text = e.text }
+      elseif e.ev == "note" then
+        job.notes[#job.notes + 1] = { by = e.by, t = e.t, text = e.text }
+      elseif e.ev == "signoff" then
+        job.signoffs[#job.signoffs + 1] = { by = e.by, t = e.t }
       elseif e.step then
         local s = job.steps[e.step]
         if not s then
@@ -143,6 +150,27 @@ end
 
 function Job:log(step_id, text)
   core.fs.append(self:log_path(step_id), secrets.redact(text))
+end
+
+-- A warning or error a step logged: in the journal, so reports list it.
+function Job:message(step_id, level, text)
+  self:event { ev = "message", step = step_id, level = level, text = text }
+  self.messages[#self.messages + 1] = { step = step_id, level = level, text = secrets.redact(text) }
+end
+
+-- An observation (drill --note, `job ID note`) and a sign-off, by a person.
+function Job:note(text, by)
+  local t = core.now()
+  self:event { ev = "note", text = text, by = by, t = t }
+  self:flush()
+  self.notes[#self.notes + 1] = { by = by, t = t, text = secrets.redact(text) }
+end
+
+function Job:sign(by)
+  local t = core.now()
+  self:event { ev = "signoff", by = by, t = t }
+  self:flush()
+  self.signoffs[#self.signoffs + 1] = { by = by, t = t }
 end
 
 -- Approvals given with `lifeboat approve`, one step id per line ("*" = all).

@@ -103,13 +103,16 @@ function M.event(kind, s)
   end
 end
 
--- log() from a step: into its log file and, indented, to the output.
-function M.log(step, text)
+-- log() from a step, indented (warnings yellow, errors red, both named).
+local LEVEL = { warn = { "33", "warning: " }, error = { "31", "error: " } }
+function M.log(step, text, level)
   if M.mode == "json" then
     write(json.encode(secrets.redact_value { ev = "log", job = M.job and M.job.id, step = step and step.id, text = text,
-      t = core.now() }) .. "\n")
+      level = level or "info", t = core.now() }) .. "\n")
   else
-    M.line("      " .. shown((step and (step.id .. ": ") or "") .. text))
+    local l = LEVEL[level]
+    local line = shown((step and (step.id .. ": ") or "") .. (l and l[2] or "") .. text)
+    M.line("      " .. (l and paint(l[1], line) or line))
   end
 end
 

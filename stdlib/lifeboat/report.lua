@@ -69,8 +69,18 @@ function M.summarize(job, plan, steps, result, err, rt)
     for _, p in pairs(m.points or {}) do rpo = math.max(rpo or 0, p.age or 0) end
   end
   s.rpo = rpo
+  M.annotations(s, job)
   if s.objectives.rto then s.rto_met = s.rto ~= nil and s.rto <= s.objectives.rto end
   if s.objectives.rpo and rpo then s.rpo_met = rpo <= s.objectives.rpo end
+  return s
+end
+
+-- What people and steps added to the facts: warnings and errors steps
+-- logged, observations (drill --note, job ID note) and sign-offs.
+function M.annotations(s, job)
+  s.messages = json.array(util.copy(job.messages or {}))
+  s.notes = json.array(util.copy(job.notes or {}))
+  s.signoffs = json.array(util.copy(job.signoffs or {}))
   return s
 end
 
@@ -135,6 +145,19 @@ local function markdown(s)
         ev.passed and "passed" or "FAILED", ev.attempts or 0, util.fmt_duration(ev.seconds), ev.last or "")
     end
   end
+  if #s.messages > 0 then
+    add(""); add("## Warnings and errors logged"); add("")
+    for _, m in ipairs(s.messages) do add("- %s: **%s** %s", m.step, m.level, (m.text:gsub("\n", " "))) end
+  end
+  if #s.notes > 0 then
+    add(""); add("## Observations"); add("")
+    for _, n in ipairs(s.notes) do add("- %s, %s: %s", n.by, util.iso(n.t), (n.text:gsub("\n", " "))) end
+  end
+  add("")
+  add("## Sign-off")
+  add("")
+  if #s.signoffs == 0 then add("Not signed off (`lifeboat job %s sign --by NAME`).", s.job) end
+  for _, x in ipairs(s.signoffs) do add("- Signed off by %s, %s", x.by, util.iso(x.t)) end
   return table.concat(L, "\n") .. "\n"
 end
 
@@ -206,6 +229,24 @@ local function timeline(s)
   return table.concat(L, "\n")
 end
 
+local function annotations_html(s)
+  local L = {}
+  local function items(title, list, fmt)
+    if #list == 0 then return end
+    L[#L + 1] = (title and ("<h2>" .. title .. "</h2>") or "") .. "<ul>"
+    for _, x in ipairs(list) do L[#L + 1] = "<li>" .. fmt(x) .. "</li>" end
+    L[#L + 1] = "</ul>"
+  end
+  items("Warnings and errors logged", s.messages, function(m)
+    return string.format('<code>%s</code>: <b class="%s">%s</b> %s', esc(m.step), esc(m.level), esc(m.level), esc(m.text))
+  end)
+  items("Observations", s.notes, function(n) return string.format("%s, %s: %s", esc(n.by), util.iso(n.t), esc(n.text)) end)
+  L[#L + 1] = "<h2>Sign-off</h2>"
+  if #s.signoffs == 0 then L[#L + 1] = "<p>Not signed off.</p>" end
+  items(nil, s.signoffs, function(x) return string.format("Signed off by <b>%s</b>, %s", esc(x.by), util.iso(x.t)) end)
+  return table.concat(L, "\n")
+end
+
 local function html(s)
   local md_rows = {}
   for _, e in ipairs(s.steps) do
@@ -249,7 +290,17 @@ local function html(s)
     "<h2>Machines</h2><table><tr><th>machine</th><th>group</th><th>healthy</th><th>points used</th><th>health evidence</th></tr>",
     table.concat(mrows, "\n"), "</table>",
     "<h2>Steps</h2><table><tr><th>step</th><th>what</th><th>state</th><th>duration</th><th>error</th></tr>",
-    table.concat(md_rows, "\n"), "</table></body></html>" }, "\n") .. "\n"
+    table.concat(md_rows, "\n"), "</table>", annotations_html(s), "</body></html>" }, "\n") .. "\n"
+end
+
+-- The reports of a finished job again, with the notes and sign-offs its
+-- journal holds now; nil when it has none.
+function M.refresh(job)
+  local text = core.fs.read(job.dir .. "/report.json")
+  local s = text and json.decode(text)
+  if type(s) ~= "table" then return nil end
+  s.steps, s.groups = json.array(s.steps or {}), json.array(s.groups or {})
+  return M.write(job, nil, M.annotations(s, job))
 end
 
 -- Writes the reports of a drill, failover or failback; returns their paths.
