@@ -287,9 +287,10 @@ double rt_seconds(double s)
 
 bool rt_parse_duration(const char *s, int64_t *us)
 {
-	static const struct { char unit; int64_t us; } units[] = {
-		{ 'd', 86400000000LL }, { 'h', 3600000000LL }, { 'm', 60000000LL }, { 's', 1000000LL },
+	static const struct { const char *unit; int64_t us; } units[] = {
+		{ "d", 86400000000LL }, { "h", 3600000000LL }, { "m", 60000000LL }, { "s", 1000000LL }, { "ms", 1000LL },
 	};
+	enum { N_UNITS = sizeof(units) / sizeof(units[0]) };
 	int64_t total = 0;
 	size_t next_unit = 0;
 	if (!s || !*s)
@@ -303,14 +304,18 @@ bool rt_parse_duration(const char *s, int64_t *us)
 			if (v > 1000000000)
 				return false;
 		}
-		size_t u = next_unit;
-		while (u < 4 && units[u].unit != *s)
-			u++;
-		if (u == 4)
+		/* "ms" before "m": the longest unit that matches */
+		size_t u = N_UNITS, len = 0;
+		for (size_t i = next_unit; i < N_UNITS; i++) {
+			size_t n = strlen(units[i].unit);
+			if (!strncmp(s, units[i].unit, n) && n > len && (s[n] == '\0' || (s[n] >= '0' && s[n] <= '9')))
+				u = i, len = n;
+		}
+		if (u == N_UNITS)
 			return false; /* a missing, unknown or out-of-order unit */
 		total += v * units[u].us;
 		next_unit = u + 1;
-		s++;
+		s += len;
 	}
 	*us = total;
 	return true;

@@ -323,6 +323,31 @@ static int core_random_hex(lua_State *L)
 	return 1;
 }
 
+/* core.parse_duration(S) -> seconds | nil: "90s", "15m", "1h30m", "2d",
+ * "500ms", units largest first; the one parser of durations, shared with
+ * the C commands. */
+static int core_parse_duration(lua_State *L)
+{
+	int64_t us;
+	if (lua_type(L, 1) == LUA_TSTRING && rt_parse_duration(lua_tostring(L, 1), &us)) {
+		if (us % 1000000 == 0)
+			lua_pushinteger(L, us / 1000000);
+		else
+			lua_pushnumber(L, (double)us / 1e6);
+	}
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+/* core.traceback([MSG [, LEVEL]]) -> MSG and the Lua stack from LEVEL up:
+ * what LIFEBOAT_DEBUG shows, without opening the debug library. */
+static int core_traceback(lua_State *L)
+{
+	luaL_traceback(L, L, luaL_optstring(L, 1, NULL), (int)luaL_optinteger(L, 2, 1));
+	return 1;
+}
+
 static int core_isatty(lua_State *L)
 {
 	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
@@ -460,7 +485,8 @@ int rt_open_core(lua_State *L)
 		{ "exec", core_exec }, { "http", core_http }, { "prompt", core_prompt },
 		{ "spawn", core_spawn }, { "alive", core_alive }, { "kill", core_kill },
 		{ "set_deadline", core_set_deadline }, { "expired", core_expired }, { "sha256", core_sha256 },
-		{ "random_hex", core_random_hex }, { "isatty", core_isatty },
+		{ "random_hex", core_random_hex }, { "isatty", core_isatty }, { "traceback", core_traceback },
+		{ "parse_duration", core_parse_duration },
 		{ "term_width", core_term_width }, { "getenv", core_getenv },
 		{ "environ", core_environ }, { "pid", core_pid }, { "uid", core_uid }, { "write", core_write },
 		{ "stdlib", core_stdlib }, { "stdlib_names", core_stdlib_names },

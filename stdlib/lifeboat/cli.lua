@@ -850,7 +850,7 @@ function M.main(command, args)
     errln(command, "unknown command")
     return EXIT.bad
   end, function(e)
-    if core.getenv("LIFEBOAT_DEBUG") then return tostring(e) .. "\n" .. (debug and debug.traceback() or "") end
+    if core.getenv("LIFEBOAT_DEBUG") then return core.traceback(tostring(e), 2) end
     return tostring(e)
   end)
   if not ok then

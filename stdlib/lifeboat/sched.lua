@@ -51,6 +51,15 @@ end
 
 local MAX_BACKOFF = 300
 
+-- With LIFEBOAT_DEBUG set, where a step's error was raised goes to its log.
+local function error_handler(s)
+  if not core.getenv("LIFEBOAT_DEBUG") then return function(e) return e end end
+  return function(e)
+    s.traceback = core.traceback(tostring(e), 2)
+    return e
+  end
+end
+
 -- run(job, steps, opts) -> "done" | "failed" | "paused" | "interrupted"
 -- opts.done = {id = true} for steps a previous run finished (resume),
 -- opts.on_event(kind, step) for output, opts.dry_run.
@@ -131,6 +140,7 @@ function M.run(job, steps, opts)
       msg = "not enough memory: the plan's Lua code went over its limit (LIFEBOAT_LUA_MEMORY, default 1G)"
     end
     s.error = msg
+    if s.traceback then job:log(s.id, s.traceback .. "\n"); s.traceback = nil end
     if s.stopped_for == "interrupted" then
       s.state = "cancelled"
       job:event { ev = "cancel", step = s.id, error = "interrupted" }
@@ -199,7 +209,7 @@ function M.run(job, steps, opts)
     n_running = n_running + 1
     job:event { ev = "start", step = s.id, attempt = s.attempt, title = s.title, group = s.group, machine = s.machine }
     emit("start", s)
-    s.co = coroutine.create(function() return outcome(pcall(s.run, s)) end)
+    s.co = coroutine.create(function() return outcome(xpcall(s.run, error_handler(s), s)) end)
     if s.timeout then
       s.deadline = core.mono() + s.timeout
       core.set_deadline(s.co, s.deadline)

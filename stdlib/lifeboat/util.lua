@@ -32,22 +32,9 @@ function M.join(a, b)
   return a:gsub("/$", "") .. "/" .. b
 end
 
-local units = { s = 1, m = 60, h = 3600, d = 86400 }
-
--- "90s", "15m", "1h30m", "2d", "500ms" -> seconds; nil for anything else.
-function M.parse_duration(s)
-  if type(s) == "number" then return nil end
-  if type(s) ~= "string" or s == "" then return nil end
-  local total, rest = 0, s
-  while rest ~= "" do
-    local n, unit, tail = rest:match("^(%d+)(ms)(.*)$")
-    if not n then n, unit, tail = rest:match("^(%d+)([smhd])(.*)$") end
-    if not n then return nil end
-    total = total + tonumber(n) * (unit == "ms" and 0.001 or units[unit])
-    rest = tail
-  end
-  return total
-end
+-- "90s", "15m", "1h30m", "2d", "500ms" -> seconds; nil for anything else
+-- (the same parser as the C commands': units largest first, each once).
+function M.parse_duration(s) return core.parse_duration(s) end
 
 local size_units = { [""] = 1, B = 1, KiB = 1024, MiB = 1024 ^ 2, GiB = 1024 ^ 3, TiB = 1024 ^ 4,
   K = 1024, M = 1024 ^ 2, G = 1024 ^ 3 }

@@ -65,3 +65,25 @@ sleep 2.2
 out=$(lb status plan.yaml)
 [[ $out == *"warning: no passing drill for "*"(policy.drill_every 2.0s)"* ]] && [[ $(lb status plan.yaml --json) == *'"drill_overdue":"no passing drill for'* ]] \
 	&& pass "status warns when the last passing drill is older than policy.drill_every" || fail "overdue" "$out"
+
+# LIFEBOAT_DEBUG: where a step's error was raised, in its log
+cat > debug.yaml <<'YAML'
+lifeboat: 1
+name: debug
+machines:
+  db:
+    prepare:
+      - lua: |
+          local function deep_inside() error("boom") end
+          deep_inside()
+groups:
+  - name: g
+    machines: [db]
+YAML
+lb drill debug.yaml --state dbg >/dev/null 2>&1
+J=$(lb jobs --state dbg | tail -1 | cut -d" " -f1)
+[ ! -e "dbg/jobs/$J/logs/g_db_prepare_1.log" ] && pass "without LIFEBOAT_DEBUG no traceback" || fail "traceback without debug" "$(cat dbg/jobs/$J/logs/*)"
+LIFEBOAT_DEBUG=1 lb drill debug.yaml --state dbg >/dev/null 2>&1
+J=$(lb jobs --state dbg | tail -1 | cut -d" " -f1)
+log=$(cat "dbg/jobs/$J/logs/g_db_prepare_1.log" 2>&1)
+[[ $log == *"boom"*"stack traceback:"*"in local 'deep_inside'"* ]] && pass "LIFEBOAT_DEBUG: the step's log has the traceback" || fail "LIFEBOAT_DEBUG traceback" "$log"
