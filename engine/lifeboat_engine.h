@@ -69,6 +69,7 @@ typedef struct eng_sync_opts {
 	const char *dataset;
 	const char *site;        /* the site the data comes from; needed when the machine belongs to a plan */
 	const char *consistency; /* crash (default), app, planned */
+	const char *run_id;      /* the replicate run (job) it is part of, or NULL */
 	uint32_t block_size;     /* 0: the parent's, else 16 KiB */
 	/* Changed-block tracking (images): a file of "OFFSET LENGTH" lines, the
 	 * byte ranges written since the point `since`, which must be the
@@ -105,6 +106,7 @@ typedef struct eng_point_info {
 	char dataset[256];
 	char kind[16];
 	char consistency[16];
+	char run[64];  /* the replicate run that made it, "" when none */
 	char time[40]; /* RFC 3339, UTC */
 	int64_t time_us;
 	uint64_t size;

@@ -49,6 +49,8 @@ static cJSON *point_json(const eng_point *p)
 	cJSON_AddStringToObject(o, "time", i->time);
 	cJSON_AddNumberToObject(o, "time_us", (double)i->time_us);
 	cJSON_AddStringToObject(o, "consistency", i->consistency);
+	if (i->run[0])
+		cJSON_AddStringToObject(o, "run", i->run);
 	if (i->parent[0])
 		cJSON_AddStringToObject(o, "parent", i->parent);
 	else
@@ -210,6 +212,8 @@ static int decode_point(const char *name, const char *text, size_t len, eng_poin
 	}
 	if (ok) {
 		copy_str(o, "host", p->host, sizeof(p->host));
+		if (!copy_str(o, "run", i->run, sizeof(i->run)))
+			i->run[0] = '\0';
 		if (cJSON_IsString(parent))
 			strcpy(i->parent, parent->valuestring);
 		i->time_us = (int64_t)tus;

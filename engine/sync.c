@@ -19,6 +19,8 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 		return eng_fail(err, ENG_EINPUT, "dataset name '%s' %s", opts->dataset ? opts->dataset : "", why);
 	if (strcmp(cons, "crash") && strcmp(cons, "app") && strcmp(cons, "planned"))
 		return eng_fail(err, ENG_EINPUT, "consistency '%s' is not one of crash, app, planned", cons);
+	if (opts->run_id && (!eng_name_valid(opts->run_id, &why) || strlen(opts->run_id) >= sizeof(((eng_point_info *)0)->run)))
+		return eng_fail(err, ENG_EINPUT, "run '%s' %s", opts->run_id, strlen(opts->run_id) >= 64 ? "is longer than 63 bytes" : why);
 	struct stat st;
 	if (stat(source, &st) != 0)
 		return eng_fail(err, ENG_EINPUT, "%s: %s", source, errno == ENOENT ? "no such file" : strerror(errno));
@@ -65,6 +67,7 @@ int eng_sync(eng_store *s, const char *source, const eng_sync_opts *opts, eng_sy
 	snprintf(pt.info.machine, sizeof(pt.info.machine), "%s", opts->machine);
 	snprintf(pt.info.dataset, sizeof(pt.info.dataset), "%s", opts->dataset);
 	snprintf(pt.info.consistency, sizeof(pt.info.consistency), "%s", cons);
+	snprintf(pt.info.run, sizeof(pt.info.run), "%s", opts->run_id ? opts->run_id : "");
 	eng_format_time(t0, pt.info.time);
 	if (have_parent)
 		strcpy(pt.info.parent, parent.info.id);

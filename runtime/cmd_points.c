@@ -16,7 +16,7 @@ static const char help[] =
 	"  --key-file FILE  key of an encrypted store (default: LIFEBOAT_KEY_FILE)\n"
 	"  --json           an array of objects: id, machine, dataset, kind, time\n"
 	"                   (RFC 3339, UTC), consistency, size, added_bytes,\n"
-	"                   block_size, parent\n";
+	"                   block_size, parent, run (the replicate job that made it)\n";
 
 static cJSON *point_json(const eng_point_info *p)
 {
@@ -27,6 +27,8 @@ static cJSON *point_json(const eng_point_info *p)
 	cJSON_AddStringToObject(o, "kind", p->kind);
 	cJSON_AddStringToObject(o, "time", p->time);
 	cJSON_AddStringToObject(o, "consistency", p->consistency);
+	if (p->run[0])
+		cJSON_AddStringToObject(o, "run", p->run);
 	cJSON_AddNumberToObject(o, "size", (double)p->size);
 	cJSON_AddNumberToObject(o, "added_bytes", (double)p->added_bytes);
 	cJSON_AddNumberToObject(o, "block_size", p->block_size);

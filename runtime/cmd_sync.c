@@ -36,6 +36,8 @@ static const char help[] =
 	"  --since POINT          the point the changes are relative to: for an image it\n"
 	"                         must be the dataset's newest; for a folder, against\n"
 	"                         another point every folder is listed\n"
+	"  --run ID               the replicate run this point is part of (a plan's job\n"
+	"                         id): points of one run are a consistent set\n"
 	"  --threads N            worker threads, 1 to 64 (default: one per core)\n"
 	"  --json                 print a JSON summary instead of the id\n";
 
@@ -51,6 +53,7 @@ int cmd_sync(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "changed", required_argument, NULL, 'C' },
 		{ "since", required_argument, NULL, 'P' },
+		{ "run", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -79,6 +82,7 @@ int cmd_sync(int argc, char **argv)
 			break;
 		case 'C': o.changed = optarg; break;
 		case 'P': o.since = optarg; break;
+		case 'R': o.run_id = optarg; break;
 		case 'j': so.json = true; break;
 		case 'h': fputs(help, stdout); return EXIT_DONE;
 		case ':': return rt_usage("sync", "%s needs a value", argv[optind - 1]);

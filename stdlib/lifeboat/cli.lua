@@ -30,16 +30,26 @@ local OP_FLAGS = "  --dry-run       print the exact steps and what each would do
   "  --state DIR     the plan's state folder (default: .lifeboat beside the plan, or LIFEBOAT_STATE)\n" ..
   "  --note TEXT     an observation kept with the job and shown in its report\n"
 
+local SUBSET_FLAGS = "  --machines A,B  only these machines (with --group NAME: that group's); a machine\n" ..
+  "                  one of them depends on must be among them, unless --ignore-depends-on\n"
+local POINT_FLAG = "  --point P       the point to restore: latest (default), latest-app, latest-consistent\n" ..
+  "                  (one replicate run for each consistency group), an id, a time or an age\n" ..
+  "                  like 2h; per machine: db=ID,web=latest-app (an item without = for the rest)\n"
+
 local help = {
   validate = "usage: lifeboat validate PLAN [--json]\n\nChecks a plan and reports every problem as FILE:LINE:COL: message.\nExit 0 when it is valid, 2 when not.\n",
   show = "usage: lifeboat show PLAN [--op OP] [--planned] [--keep] [--dot] [--json]\n\n" ..
     "Prints the steps an operation (default: drill) would run, in order; steps in the\nsame wave run in parallel. --dot prints a Graphviz graph.\n",
   schema = "usage: lifeboat schema\n\nPrints the JSON Schema of the plan format (for editors).\n",
   run = "usage: lifeboat run SCRIPT.lua [ARGS...]\n\nRuns a Lua script with the lifeboat API (exec, http, json, fs, log, now, sleep,\nwait_until, secret) in the plan sandbox; ARGS are in `arg`. Exit 1 when it raises.\n",
-  replicate = "usage: lifeboat replicate PLAN [OPTIONS]\n\nTakes a recovery point of every dataset of every machine.\n\n" .. OP_FLAGS,
-  drill = "usage: lifeboat drill PLAN [--keep] [--point P] [OPTIONS]\n\nTest failover into the drill site: restore, start groups in order, health checks,\nafter-actions, then clean up (--keep leaves it up until 'lifeboat cleanup PLAN').\n\n" .. OP_FLAGS,
+  replicate = "usage: lifeboat replicate PLAN [OPTIONS]\n\nTakes a recovery point of every dataset of every machine.\n\n" ..
+    SUBSET_FLAGS .. OP_FLAGS,
+  drill = "usage: lifeboat drill PLAN [--keep] [--point P] [OPTIONS]\n\nTest failover into the drill site: restore, start groups in order, health checks,\nafter-actions, then clean up (--keep leaves it up until 'lifeboat cleanup PLAN').\n\n" ..
+    POINT_FLAG .. SUBSET_FLAGS .. OP_FLAGS,
   cleanup = "usage: lifeboat cleanup PLAN [OPTIONS]\n\nStops and removes what a kept or interrupted drill left at the drill site.\n\n" .. OP_FLAGS,
-  failover = "usage: lifeboat failover PLAN [--planned [--force]] [--point P] [OPTIONS]\n\n--planned: stop the primary in reverse group order, final sync of each machine once\nit is verified down, then bring the recovery site up. Without it the primary is\nassumed gone. A machine that is not verified down stops the failover before\nanything comes up; --force goes on, its final point crash-consistent.\n\n" .. OP_FLAGS,
+  failover = "usage: lifeboat failover PLAN [--planned [--force]] [--point P] [OPTIONS]\n\n--planned: stop the primary in reverse group order, final sync of each machine once\nit is verified down, then bring the recovery site up. Without it the primary is\nassumed gone. A machine that is not verified down stops the failover before\nanything comes up; --force goes on, its final point crash-consistent.\n" ..
+    "A failover of some machines (--machines, --group) fences only those; reprotect,\nfailback and commit then run on them, and replicate on the others.\n\n" ..
+    POINT_FLAG .. SUBSET_FLAGS .. OP_FLAGS,
   commit = "usage: lifeboat commit PLAN [OPTIONS]\n\nCompletes a migration: stops replication and drops the plan's replica data.\n\n" .. OP_FLAGS,
   reprotect = "usage: lifeboat reprotect PLAN [OPTIONS]\n\nReplicates the recovery site back towards the primary.\n\n" .. OP_FLAGS,
   failback = "usage: lifeboat failback PLAN [--force] [OPTIONS]\n\nPlanned failover back to the primary, restoring in place (--force: as for\nfailover --planned).\n\n" .. OP_FLAGS,
@@ -187,6 +197,50 @@ local function op_args(opts)
     force = opts.force or nil }
 end
 
+-- The machines --machines A,B or --group NAME name, in the plan's order
+-- (nil: all), or nil and why not. A subset that leaves out a machine one
+-- of its machines depends on is refused unless --ignore-depends-on.
+local function chosen_machines(plan, op, opts)
+  if not opts.machines and not opts.group then return nil end
+  if op ~= "drill" and op ~= "failover" and op ~= "replicate" then
+    return nil, "--machines and --group are for replicate, drill and failover (what follows a failover of some " ..
+      "machines runs on those)"
+  end
+  if opts.machines and opts.group then return nil, "--machines or --group, not both" end
+  local want = {}
+  if opts.group then
+    local g
+    for _, x in ipairs(plan.raw.groups) do if x.name == opts.group then g = x end end
+    if not g then
+      local names = {}
+      for _, x in ipairs(plan.raw.groups) do names[#names + 1] = x.name end
+      return nil, string.format("the plan has no group '%s' (groups: %s)", opts.group, table.concat(names, ", "))
+    end
+    for _, m in ipairs(g.machines) do want[m] = true end
+  else
+    for name in (opts.machines .. ","):gmatch("([^,]*),") do
+      if not plan.raw.machines[name] then
+        local near = util.nearest(name, plan.machine_order)
+        return nil, string.format("the plan has no machine '%s'%s", name, near and (", did you mean '" .. near .. "'?") or "")
+      end
+      want[name] = true
+    end
+  end
+  local list = {}
+  for _, m in ipairs(plan.machine_order) do
+    if want[m] then
+      list[#list + 1] = m
+      for _, dep in ipairs(op ~= "replicate" and plan.raw.machines[m].depends_on or {}) do
+        if not want[dep] and not opts.ignore_depends_on then
+          return nil, string.format("%s depends on %s, which is not among the machines: add it, or " ..
+            "--ignore-depends-on to bring %s up without it", m, dep, m)
+        end
+      end
+    end
+  end
+  return list
+end
+
 local NO_JOURNAL = { id = "-", event = function() end, flush = function() end, log = function() end,
   approvals = function() return {} end }
 local function one_step(fn, timeout)
@@ -236,7 +290,8 @@ local function prepare(plan, op, rt, state_dir)
 end
 
 function M.show(args)
-  local opts, pos, code = parse("show", args, { "dot", "json", "planned", "keep" }, { "op", "point" })
+  local opts, pos, code = parse("show", args, { "dot", "json", "planned", "keep", "ignore-depends-on" },
+    { "op", "point", "machines", "group" })
   if not opts then return code end
   if #pos ~= 1 then errln("show", "one plan file is needed"); return EXIT.bad end
   local op = opts.op or "drill"
@@ -246,7 +301,11 @@ function M.show(args)
   end
   local plan = load_plan("show", pos[1])
   if not plan then return EXIT.bad end
-  local ok, steps = pcall(ops.build, plan, op, { args = op_args(opts), opts = {} })
+  local args = op_args(opts)
+  local why
+  args.machines, why = chosen_machines(plan, op, opts)
+  if why then errln("show", "%s", why); return EXIT.bad end
+  local ok, steps = pcall(ops.build, plan, op, { args = args, opts = {} })
   if not ok then errln("show", "%s", steps); return EXIT.bad end
   if opts.dot then
     say("digraph \"" .. plan.name .. " " .. op .. "\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];")
@@ -324,7 +383,7 @@ local function preflight(plan, op, steps, rt)
       local have = {}
       for _, p in ipairs(list) do have[p.machine .. "/" .. p.dataset] = p end
       local threshold = (plan.raw.policy or {}).rpo_threshold or (plan.raw.objectives or {}).rpo
-      for _, name in ipairs(plan.machine_order) do
+      for _, name in ipairs(rt.args.machines or plan.machine_order) do
         for _, d in ipairs(plan.raw.machines[name].datasets or {}) do
           local p = have[name .. "/" .. d.name]
           if not p then
@@ -444,8 +503,8 @@ local function whoami() return core.getenv("LIFEBOAT_USER") or core.getenv("USER
 -- plan: the plan already loaded (protect keeps running the last good one
 -- while its file does not validate)
 function M.operation(op, args, loaded)
-  local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep", "app", "force" },
-    { "state", "point", "note" })
+  local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep", "app", "force",
+    "ignore-depends-on" }, { "state", "point", "note", "machines", "group" })
   if not opts then return code end
   if #pos ~= 1 then errln(op, "one plan file is needed (see 'lifeboat %s --help')", op); return EXIT.bad end
   if opts.planned and op ~= "failover" then errln(op, "--planned is for failover"); return EXIT.bad end
@@ -456,11 +515,25 @@ function M.operation(op, args, loaded)
   local plan = loaded or load_plan(op, pos[1])
   if not plan then return EXIT.bad end
   local rt = { args = op_args(opts), opts = { yes = opts.yes, interactive = interactive() } }
+  local machines, why = chosen_machines(plan, op, opts)
+  if why then errln(op, "%s", why); return EXIT.bad end
+  local _, perr = store.parse_point_spec(opts.point, plan.machine_order)
+  if perr then errln(op, "%s", perr); return EXIT.bad end
   local state = job_mod.state_dir(plan.file, opts.state)
   prepare(plan, op, rt, state)
   local refused = state_mod.refusal(op, rt.state, rt.args)
   if refused and rt.state.from_store then refused = refused .. " (the plan's state " .. rt.state.from_store .. ")" end
   if refused then errln(op, "%s", refused); return EXIT.bad end
+  local derived = state_mod.machines_for(op, rt.state, plan)
+  if derived and machines then
+    errln(op, "the plan failed over %s only: %s runs on %s", table.concat(rt.state.subset, ", "), op,
+      table.concat(derived, ", "))
+    return EXIT.bad
+  end
+  rt.args.machines = machines or derived
+  if rt.args.machines and #rt.args.machines == 0 then
+    errln(op, "no machine to %s: every machine of the plan failed over", op); return EXIT.bad
+  end
   local ok, steps = pcall(ops.build, plan, op, rt)
   if not ok then errln(op, "%s", steps); return EXIT.bad end
   local problems = preflight(plan, op, steps, rt)

@@ -130,6 +130,10 @@ end
 -- next stage waits for.
 local function builder(plan, rt, op)
   local b = { steps = {}, by_id = {}, tail = {}, plan = plan, rt = rt, op = op, kind = M.job_kind(op, rt) }
+  if (rt.args or {}).machines then
+    b.only = {}
+    for _, m in ipairs(rt.args.machines) do b.only[m] = true end
+  end
   function b.add(s)
     s.deps = s.deps or util.copy(b.tail)
     b.steps[#b.steps + 1] = s
@@ -235,6 +239,22 @@ local function machine_step(b, site, what, mname, group, id, extra)
   return b.add(s)
 end
 
+-- A job of a subset (--machines, --group) has steps for its machines
+-- only, and runs the actions of the groups that hold one of them.
+local function members(b, g)
+  if not b.only then return g.machines end
+  local list = {}
+  for _, m in ipairs(g.machines) do if b.only[m] then list[#list + 1] = m end end
+  return list
+end
+
+local function groups(b)
+  if not b.only then return b.plan.raw.groups end
+  local list = {}
+  for _, g in ipairs(b.plan.raw.groups) do if #members(b, g) > 0 then list[#list + 1] = g end end
+  return list
+end
+
 local function group_limit(plan, g)
   return g.max_parallel or plan.raw.max_parallel or M.DEFAULT_PARALLEL
 end
@@ -243,11 +263,11 @@ end
 local function stage_up(b, site, restore_kind)
   local plan = b.plan
   local last_of = {} -- machine -> its last step id (health)
-  for _, g in ipairs(plan.raw.groups) do
+  for _, g in ipairs(groups(b)) do
     actions_chain(b, site, g.before, g.name .. "/before", g.name)
     local entry = util.copy(b.tail)
     local tails = {}
-    for _, mname in ipairs(g.machines) do
+    for _, mname in ipairs(members(b, g)) do
       local m = plan.raw.machines[mname]
       local deps = util.copy(entry)
       for _, dep in ipairs(m.depends_on or {}) do
@@ -276,16 +296,16 @@ end
 -- hooks = {op=, before=, after=}: the group's before/after actions that
 -- name op run around its steps.
 local function stage_each(b, site, what, prefix, reverse, extra, only_groups, hooks)
-  local groups = only_groups or b.plan.raw.groups
+  local list = only_groups or groups(b)
   local start_tail, all_tails = util.copy(b.tail), {}
-  for i = reverse and #groups or 1, reverse and 1 or #groups, reverse and -1 or 1 do
-    local g = groups[i]
+  for i = reverse and #list or 1, reverse and 1 or #list, reverse and -1 or 1 do
+    local g = list[i]
     if not reverse then b.tail = start_tail end
     if hooks and hooks.before then
       actions_chain(b, site, g.before, prefix .. "/" .. g.name .. "/before", g.name, nil, hooks.op)
     end
     local entry, tails = util.copy(b.tail), {}
-    for _, mname in ipairs(g.machines) do
+    for _, mname in ipairs(members(b, g)) do
       local s = machine_step(b, site, what, mname, g.name, prefix .. "/" .. mname .. "/" .. what,
         { deps = util.copy(entry), chain = prefix .. "/" .. mname .. "/" .. what, limit = group_limit(b.plan, g),
           limit_key = prefix .. "/" .. g.name, last = true })
@@ -307,7 +327,7 @@ end
 local function run_hooks(b, site, g, which)
   return function(step)
     local done = {}
-    for _, mname in ipairs(g.machines) do
+    for _, mname in ipairs(members(b, g)) do
       local q = b.plan.raw.machines[mname].quiesce
       if q and q[which] then
         local scope = M.scope(b.plan, b.rt, site, mname)
@@ -322,14 +342,14 @@ local function run_hooks(b, site, g, which)
 end
 
 local function stage_quiesced_sync(b, site)
-  for _, g in ipairs(b.plan.raw.groups) do
+  for _, g in ipairs(groups(b)) do
     actions_chain(b, site, g.before, "sync/" .. g.name .. "/before", g.name)
     local q = b.add { id = g.name .. "/quiesce", group = g.name, title = "quiesce " .. g.name, kind = "quiesce",
-      describe = "quiesce.before of " .. table.concat(g.machines, ", "), run = run_hooks(b, site, g, "before") }
+      describe = "quiesce.before of " .. table.concat(members(b, g), ", "), run = run_hooks(b, site, g, "before") }
     b.tail = { q.id }
     stage_each(b, site, "sync", "sync", false, { consistency = "app" }, { g })
     b.add { id = g.name .. "/thaw", group = g.name, title = "thaw " .. g.name, kind = "thaw", always = true,
-      describe = "quiesce.after of " .. table.concat(g.machines, ", "), run = run_hooks(b, site, g, "after") }
+      describe = "quiesce.after of " .. table.concat(members(b, g), ", "), run = run_hooks(b, site, g, "after") }
     b.tail = { g.name .. "/thaw" }
     actions_chain(b, site, g.after, "sync/" .. g.name .. "/after", g.name)
   end
@@ -365,7 +385,7 @@ local function fence_step(b, phase, active, source, why)
       source and ("only " .. source .. " may replicate") or "no site may replicate"),
     run = function(step)
       local st = require("lifeboat.store").fence_set(b.rt, b.plan.name, { phase = phase, active = active, source = source,
-        machines = b.plan.machine_order, job = b.rt.job and b.rt.job.id })
+        machines = (b.rt.args or {}).machines or b.plan.machine_order, job = b.rt.job and b.rt.job.id })
       return { phase = phase, active = active, source = source, seq = st and st.seq }
     end }
   b.tail = { s.id }

@@ -182,6 +182,22 @@ local function check_machines(ctx, plan)
     end
     check_actions(ctx, plan, m.prepare, "machine '" .. name .. "' prepare")
   end
+  -- a consistency group: machines whose points come from one replicate run
+  local in_cgroup = {}
+  for _, cname in ipairs(util.sorted_keys(raw.consistency_groups or {})) do
+    local members = raw.consistency_groups[cname]
+    local lnode = ctx.pos[members] or {}
+    for i, name in ipairs(members) do
+      local node = lnode[i] or lnode
+      if not raw.machines[name] then
+        at(ctx, node, "consistency group '%s': undefined machine '%s'", cname, name)
+      elseif in_cgroup[name] then
+        at(ctx, node, "machine '%s' is in consistency group '%s' and in '%s'", name, in_cgroup[name], cname)
+      else
+        in_cgroup[name] = cname
+      end
+    end
+  end
   -- depends_on cycles, each reported once
   local state, stack, reported = {}, {}, false
   local function visit(name)

@@ -120,6 +120,7 @@ M.plan = obj({
   alerts = list(obj({ webhook = str(), command = command,
     events = { type = "list", items = enum("rpo_breach", "rpo_recovered", "replication_failed", "drill_overdue", "plan_invalid") } })),
   max_parallel = int { min = 1 },
+  consistency_groups = { type = "dict", values = strlist, names = true },
   vars = dict(any),
   sites = { type = "dict", values = site, names = true },
   machines = { type = "dict", values = machine, required = true, names = true },

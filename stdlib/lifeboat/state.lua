@@ -22,6 +22,27 @@ function M.save(state_dir, st)
   if not ok then error(e, 0) end
 end
 
+-- The machines a job of op runs on when the plan failed over only some
+-- (failover --machines/--group): those for what follows the failover; for
+-- replicate the others, which still run at the primary, except while the
+-- subset is reprotected: then replication carries the subset back (the
+-- others wait for its failback). nil: as the command line says.
+function M.machines_for(op, st, plan)
+  if not st.subset then return nil end
+  if op == "reprotect" or op == "failback" or op == "commit" then return st.subset end
+  if op == "replicate" and st.phase == "reprotected" then return st.subset end
+  if op == "replicate" then
+    local rest = {}
+    for _, m in ipairs(plan.machine_order) do
+      local moved = false
+      for _, s in ipairs(st.subset) do if s == m then moved = true end end
+      if not moved then rest[#rest + 1] = m end
+    end
+    return rest
+  end
+  return nil
+end
+
 -- The site replication reads from: the active one, unless fenced.
 function M.replication_source(st)
   if st.phase == "reprotected" then return "recovery" end
@@ -35,6 +56,8 @@ function M.refusal(op, st, args)
     return string.format("a kept drill (job %s) is still up; run 'lifeboat cleanup PLAN' first", kept)
   end
   if op == "replicate" then
+    -- machines that did not fail over with a subset go on replicating
+    if st.subset and (st.phase == "failed-over" or st.phase == "committed") then return nil end
     if st.phase == "failed-over" then
       return "the plan failed over to the recovery site, so the old primary is fenced: run 'lifeboat reprotect PLAN' " ..
         "to replicate the recovery site back, or 'lifeboat commit PLAN' to finish the migration"
@@ -72,11 +95,11 @@ function M.apply(op, st, job, args, ok)
   elseif not ok then
     return st
   elseif op == "failover" then
-    st.active, st.phase = "recovery", "failed-over"
+    st.active, st.phase, st.subset = "recovery", "failed-over", args.machines
   elseif op == "reprotect" then
     st.phase = "reprotected"
   elseif op == "failback" then
-    st.active, st.phase = "primary", "protected"
+    st.active, st.phase, st.subset = "primary", "protected", nil
   elseif op == "commit" then
     st.phase = "committed"
   end
@@ -97,7 +120,7 @@ end
 function M.record_in_store(rt, plan, st, job_id)
   if not rt.store then return end
   require("lifeboat.store").fence_set(rt, plan.name, { phase = st.phase, active = st.active,
-    source = M.fence_source(st.phase), machines = plan.machine_order, job = job_id })
+    source = M.fence_source(st.phase), machines = st.subset or plan.machine_order, job = job_id })
 end
 
 -- Things jobs created at a site (restored paths, processes) that no job

@@ -129,6 +129,91 @@ function M.choose_point(points, want)
   return chosen
 end
 
+-- --point SPEC: one spec for every machine ("latest", "latest-app",
+-- "latest-consistent", an id prefix, a time or an age), or per machine,
+-- "db=ID,web=latest-app", an item without '=' the one for the others.
+-- -> {default = SPEC, [machine] = SPEC} | nil, why
+function M.parse_point_spec(text, machines)
+  local spec = {}
+  if text == nil then return spec end
+  for item in (text .. ","):gmatch("([^,]*),") do
+    local name, value = item:match("^([^=]+)=(.*)$")
+    if item == "" or value == "" then return nil, string.format("--point '%s': an empty item", text) end
+    if name then
+      if not util.contains(machines, name) then
+        return nil, string.format("--point: the plan has no machine '%s' (machines: %s)", name, table.concat(machines, ", "))
+      end
+      if spec[name] then return nil, string.format("--point: '%s' is given twice", name) end
+      spec[name] = value
+    else
+      if spec.default then return nil, string.format("--point '%s': two points for every machine", text) end
+      spec.default = item
+    end
+  end
+  return spec
+end
+
+-- The newest replicate run (point `run`) with a point of every dataset of
+-- these machines: {[machine/dataset] = point} | nil.
+local function newest_consistent(rt, plan, machines)
+  local by_run, latest = {}, {}
+  local need = 0
+  for _, name in ipairs(machines) do
+    for _, d in ipairs(plan.raw.machines[name].datasets or {}) do
+      need = need + 1
+      for _, p in ipairs(M.points(rt, name .. "/" .. d.name)) do
+        if p.run then
+          local set = by_run[p.run] or { n = 0, points = {} }
+          by_run[p.run] = set
+          local key = name .. "/" .. d.name
+          if not set.points[key] then set.n = set.n + 1 end
+          set.points[key] = p -- oldest first: a run's last point of a dataset wins
+          latest[p.run] = math.max(latest[p.run] or 0, util.parse_time(p.time) or 0)
+        end
+      end
+    end
+  end
+  local best
+  for run, set in pairs(by_run) do
+    if set.n == need and (not best or latest[run] > latest[best]) then best = run end
+  end
+  return best and by_run[best].points or nil, best
+end
+
+-- The machines whose points must come from one replicate run with this one.
+function M.consistency_group(plan, machine)
+  for _, members in pairs(plan.raw.consistency_groups or {}) do
+    if util.contains(members, machine) then return members end
+  end
+  return { machine }
+end
+
+-- The point a job restores of machine/dataset, chosen by --point.
+function M.point_for(rt, plan, machine, dataset)
+  local spec = rt.point_spec or M.parse_point_spec(rt.args.point, plan.machine_order) or {}
+  rt.point_spec = spec
+  local want = spec[machine] or spec.default or "latest"
+  if want ~= "latest-consistent" then
+    local p = M.choose_point(M.points(rt, machine .. "/" .. dataset), want)
+    if not p then error(string.format("no %s point of %s/%s in the store", want, machine, dataset), 0) end
+    return p
+  end
+  local members = M.consistency_group(plan, machine)
+  rt.consistent = rt.consistent or {}
+  local key = table.concat(members, ",")
+  if not rt.consistent[key] then -- once per job: every member takes the same run
+    local points, run = newest_consistent(rt, plan, members)
+    if not points then
+      error(string.format("no replicate run has a point of every dataset of %s (latest-consistent)",
+        table.concat(members, ", ")), 0)
+    end
+    rt.consistent[key] = { points = points, run = run }
+  end
+  local p = rt.consistent[key].points[machine .. "/" .. dataset]
+  p.unix = util.parse_time(p.time)
+  return p
+end
+
 -- Forgets the points of these machines older than `within` seconds (the
 -- newest of each dataset always stays); returns how many went. A machine
 -- with no point to forget is not pruned at all: a prune marks everything

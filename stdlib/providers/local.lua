@@ -100,7 +100,7 @@ function P.sync(ctx, more_args)
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
     local args = { "sync", path, "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash",
-      "--site", ctx.site.name }
+      "--site", ctx.site.name, "--run", ctx.job.id }
     for _, a in ipairs(more_args and more_args(d) or {}) do args[#args + 1] = a end
     local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
@@ -127,11 +127,7 @@ function P.restore(ctx)
   local out = {}
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
-    local points = store.points(rt, m.name .. "/" .. d.name)
-    local p = store.choose_point(points, rt.args.point)
-    if not p then
-      error(string.format("no %s point of %s/%s in the store", rt.args.point or "recovery", m.name, d.name), 0)
-    end
+    local p = store.point_for(rt, ctx.plan, m.name, d.name)
     -- an existing copy (failback, a second failover) is updated in place:
     -- only what differs is written
     local exists = core.fs.stat(path) ~= nil

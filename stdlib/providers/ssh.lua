@@ -493,7 +493,7 @@ function P.sync(ctx)
   local out = {}
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local args = { "sync", m.datasets[d.name], "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash",
-      "--site", ctx.site.name }
+      "--site", ctx.site.name, "--run", ctx.job.id }
     local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     local r = agent(ctx, c, args)
@@ -508,8 +508,7 @@ function P.restore(ctx)
   local out = {}
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
-    local p = store.choose_point(store.points(rt, m.name .. "/" .. d.name), rt.args.point)
-    if not p then error(string.format("no %s point of %s/%s in the store", rt.args.point or "recovery", m.name, d.name), 0) end
+    local p = store.point_for(rt, ctx.plan, m.name, d.name)
     local exists = remote(ctx, c, { "test", "-e", path }, { show = "test -e " .. path }).code == 0
     if not exists then record(ctx, { kind = "path", path = path, host = c.dest }) end
     remote(ctx, c, { "mkdir", "-p", util.dirname(path) }, { check = true })

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# A subset of a plan (--machines, --group) with the local provider: a drill
+# and a failover of some machines, depends_on kept unless asked; after a
+# failover of a subset the others go on replicating and what follows runs
+# on the subset. --point per machine, and consistency groups whose
+# machines restore points of one replicate run (latest-consistent).
+. "$(dirname "$0")/lib.sh"
+
+last_job() { "$LB_BIN" jobs | tail -1 | cut -d" " -f1; }
+restored() { cat "site-$1/$2/data/v" 2>/dev/null || echo none; }
+
+cat > plan.yaml <<'YAML'
+lifeboat: 1
+name: sub
+store: replica
+sites:
+  primary: { provider: local, root: site-a }
+  recovery: { provider: local, root: site-b }
+  drill: { provider: local, root: site-d }
+consistency_groups:
+  erp: [db, app]
+machines:
+  db: { datasets: [ { name: data, kind: tree, path: data } ] }
+  app:
+    depends_on: [db]
+    datasets: [ { name: data, kind: tree, path: data } ]
+  web: { datasets: [ { name: data, kind: tree, path: data } ] }
+groups:
+  - name: back
+    machines: [db]
+  - name: mid
+    machines: [app]
+  - name: front
+    machines: [web]
+    after:
+      - exec: "echo front-after >> ../events"
+YAML
+for m in db app web; do mkdir -p site-a/$m/data; echo "$m v1" > site-a/$m/data/v; done
+check "replicate (run 1)" lb replicate plan.yaml
+R1=$(last_job)
+for m in db app web; do echo "$m v2" > site-a/$m/data/v; done
+check "replicate (run 2)" lb replicate plan.yaml
+# run 3 syncs only db: the newest points of db and app are from different runs
+echo "db v3" > site-a/db/data/v
+check "replicate --machines db (run 3)" lb replicate plan.yaml --machines db
+[ "$(lb points --store replica db/data --json | "$PYTHON" -c 'import json,sys; print(len({p["run"] for p in json.load(sys.stdin)}))')" = 3 ] && pass "each point records its replicate run" \
+	|| fail "run in points" "$(lb points --store replica db/data --json)"
+
+# subsets refused: a missing dependency, unknown names, the wrong operation
+expect 2 "*app depends on db, which is not among the machines: add it, or --ignore-depends-on*" "a subset that breaks depends_on is refused" \
+	lb drill plan.yaml --machines app
+expect 2 "*the plan has no machine 'webb', did you mean 'web'?" "an unknown machine" lb drill plan.yaml --machines webb
+expect 2 "*the plan has no group 'nope' (groups: back, mid, front)" "an unknown group" lb drill plan.yaml --group nope
+expect 2 "*--machines and --group are for replicate, drill and failover*" "--machines on commit" lb commit plan.yaml --machines web
+expect 2 "*--point: the plan has no machine 'dbx'*" "--point for an unknown machine" lb drill plan.yaml --point dbx=latest
+expect 2 "*--point: 'db' is given twice*" "--point naming a machine twice" lb drill plan.yaml --point db=latest,db=latest-app
+
+# a drill of one group: its machines and its actions only
+out=$(lb show plan.yaml --op drill --group front)
+[[ $out == *"front/web/restore"* ]] && [[ $out == *"front/after/1"* ]] && [[ $out != *"db/"* ]] && [[ $out != *"app/"* ]] \
+	&& pass "show --group front: that group's machine and actions only" || fail "show --group" "$out"
+check "drill --machines app --ignore-depends-on" lb drill plan.yaml --machines app --ignore-depends-on --keep
+[ "$(restored d app)" = "app v2" ] && [ ! -e site-d/db ] && pass "only app came up at the drill site" || fail "subset drill" "$(ls site-d)"
+check "cleanup" lb cleanup plan.yaml
+
+# --point per machine, and latest-consistent
+check "drill db=run 1, the rest latest" lb drill plan.yaml --point "db=$(lb points --store replica db/data --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'),latest" --keep
+[ "$(restored d db)" = "db v1" ] && [ "$(restored d app)" = "app v2" ] && [ "$(restored d web)" = "web v2" ] \
+	&& pass "--point db=ID,latest: db from its first point, the others their newest" || fail "per-machine point" "$(restored d db) $(restored d app)"
+check "cleanup" lb cleanup plan.yaml
+check "drill --point latest-consistent" lb drill plan.yaml --point latest-consistent --keep
+[ "$(restored d db)" = "db v2" ] && [ "$(restored d app)" = "app v2" ] && [ "$(restored d web)" = "web v2" ] \
+	&& pass "latest-consistent: db and app (one consistency group) from run 2, not db's newer run 3" \
+	|| fail "latest-consistent" "db $(restored d db) app $(restored d app) web $(restored d web)"
+J=$(last_job)
+grep -q '"point"' ".lifeboat/jobs/$J/report.json" && pass "the report names the points used" || fail "report points"
+check "cleanup" lb cleanup plan.yaml
+
+# a failover of a subset: web only; the others go on replicating
+check "failover --machines web" lb failover plan.yaml --machines web --yes
+[ "$(restored b web)" = "web v2" ] && [ ! -e site-b/db ] && pass "web runs at the recovery site, db and app do not" || fail "subset failover" "$(ls site-b)"
+echo "db v4" > site-a/db/data/v
+echo "web at a v3" > site-a/web/data/v
+check "replicate after a subset failover" lb replicate plan.yaml
+J=$(last_job)
+steps=$(lb job "$J" --json | "$PYTHON" -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)["steps"]))')
+[[ $steps == *"sync/db/sync"* ]] && [[ $steps == *"sync/app/sync"* ]] && [[ $steps != *"web"* ]] \
+	&& pass "replicate runs on db and app, not on the failed-over web" || fail "replicate after subset" "$steps"
+out=$(lb sync site-a/web/data --as web/data --site primary --store replica 2>&1); rc=$?
+[ $rc != 0 ] && [[ $out == *"machine web belongs to plan sub, which is failed-over"*"no site may replicate it"* ]] && pass "a sync of web from the primary is fenced" \
+	|| fail "web fenced" "exit $rc" "$out"
+out=$(lb sync site-a/db/data --as db/data --site primary --store replica 2>&1); rc=$?
+[ $rc = 0 ] && pass "db is not fenced" || fail "db fence" "exit $rc" "$out"
+expect 2 "*the plan failed over web only: replicate runs on db, app" "--machines after a subset failover" lb replicate plan.yaml --machines db
+check "reprotect (web)" lb reprotect plan.yaml
+check "failback (web)" lb failback plan.yaml --yes
+[ "$(restored a web)" = "web v2" ] && [ "$(lb status plan.yaml --json | "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d["phase"], d["active"])')" = "protected primary" ] \
+	&& pass "failback brings web back; the plan is protected at the primary again" || fail "failback subset" "$(restored a web)"
+check "replicate all again" lb replicate plan.yaml
