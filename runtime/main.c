@@ -22,33 +22,6 @@ static const struct {
 	{ "version", cmd_version, "print the versions of lifeboat and its libraries" },
 };
 
-/* Commands written in Lua (stdlib/lifeboat/cli.lua), run by the Lua host. */
-static const struct {
-	const char *name, *summary;
-} plan_commands[] = {
-	{ "validate", "check a recovery plan and report every problem" },
-	{ "show", "print the steps an operation would run, in order" },
-	{ "schema", "print the JSON Schema of the plan format" },
-	{ "replicate", "take a recovery point of every dataset of a plan" },
-	{ "drill", "test failover into the drill site, check, report, clean up" },
-	{ "cleanup", "remove what a kept or interrupted drill left" },
-	{ "failover", "bring the plan's machines up at the recovery site" },
-	{ "commit", "complete a migration: stop replication, drop replica data" },
-	{ "reprotect", "replicate the recovery site back to the primary" },
-	{ "failback", "planned failover back to the primary" },
-	{ "status", "active site, machine states, newest points, last drill" },
-	{ "resume", "continue a job that failed, paused or was interrupted" },
-	{ "approve", "approve a job's manual step" },
-	{ "jobs", "list recent jobs" },
-	{ "job", "show one job's steps with state, timing and error" },
-	{ "report", "print where a job's reports are" },
-	{ "protect", "keep plans within their RPO: scheduled replication, alerts" },
-	{ "agent", "the lifeboat on each host of a plan's ssh sites: status, install" },
-	{ "import", "write a lifeboat plan from an Azure Site Recovery plan" },
-	{ "run", "run a Lua script with the lifeboat API" },
-};
-#define N_PLAN_COMMANDS (sizeof(plan_commands) / sizeof(plan_commands[0]))
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: lifeboat COMMAND [OPTIONS]\n\n"
@@ -58,8 +31,10 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nrecovery plans:\n");
-	for (size_t i = 0; i < N_PLAN_COMMANDS; i++)
-		fprintf(f, "  %-9s %s\n", plan_commands[i].name, plan_commands[i].summary);
+	fflush(f);
+	/* the plan commands are Lua's (stdlib/lifeboat/cli.lua): it lists them */
+	char *list_argv[] = { "--list", f == stderr ? "2" : "1", NULL };
+	rt_lua_command("--list", 2, list_argv);
 	fprintf(f, "\n'lifeboat COMMAND --help' describes a command.\n"
 		   "exit codes: 0 done, 1 failed or done with failures, 2 bad input, 3 paused, 130 interrupted\n");
 }
@@ -82,9 +57,7 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 				if (!strcmp(commands[i].name, argv[2]))
 					return commands[i].run(2, help_argv);
-			for (size_t i = 0; i < N_PLAN_COMMANDS; i++)
-				if (!strcmp(plan_commands[i].name, argv[2]))
-					return rt_lua_command(argv[2], 2, help_argv);
+			return rt_lua_command(argv[2], 2, help_argv);
 		}
 		usage(stdout);
 		return EXIT_DONE;
@@ -96,9 +69,5 @@ int main(int argc, char **argv)
 			rt_install_signals();
 			return commands[i].run(argc - 1, argv + 1);
 		}
-	for (size_t i = 0; i < N_PLAN_COMMANDS; i++)
-		if (!strcmp(plan_commands[i].name, cmd))
-			return rt_lua_command(cmd, argc - 1, argv + 1);
-	fprintf(stderr, "lifeboat: unknown command '%s' (see 'lifeboat --help')\n", cmd);
-	return EXIT_BAD_INPUT;
+	return rt_lua_command(cmd, argc - 1, argv + 1); /* a plan command, or Lua says it is unknown */
 }

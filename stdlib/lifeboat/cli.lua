@@ -4,6 +4,7 @@
 local api = require("lifeboat.api")
 local job_mod = require("lifeboat.job")
 local json = require("lifeboat.json")
+local operations = require("lifeboat.operations")
 local ops = require("lifeboat.ops")
 local out = require("lifeboat.out")
 local plan_mod = require("lifeboat.plan")
@@ -42,17 +43,6 @@ local help = {
     "Prints the steps an operation (default: drill) would run, in order; steps in the\nsame wave run in parallel. --dot prints a Graphviz graph.\n",
   schema = "usage: lifeboat schema\n\nPrints the JSON Schema of the plan format (for editors).\n",
   run = "usage: lifeboat run SCRIPT.lua [ARGS...]\n\nRuns a Lua script with the lifeboat API (exec, http, json, fs, log, now, sleep,\nwait_until, secret) in the plan sandbox; ARGS are in `arg`. Exit 1 when it raises.\n",
-  replicate = "usage: lifeboat replicate PLAN [OPTIONS]\n\nTakes a recovery point of every dataset of every machine.\n\n" ..
-    SUBSET_FLAGS .. OP_FLAGS,
-  drill = "usage: lifeboat drill PLAN [--keep] [--point P] [OPTIONS]\n\nTest failover into the drill site: restore, start groups in order, health checks,\nafter-actions, then clean up (--keep leaves it up until 'lifeboat cleanup PLAN').\n\n" ..
-    POINT_FLAG .. SUBSET_FLAGS .. OP_FLAGS,
-  cleanup = "usage: lifeboat cleanup PLAN [OPTIONS]\n\nStops and removes what a kept or interrupted drill left at the drill site.\n\n" .. OP_FLAGS,
-  failover = "usage: lifeboat failover PLAN [--planned [--force]] [--point P] [OPTIONS]\n\n--planned: stop the primary in reverse group order, final sync of each machine once\nit is verified down, then bring the recovery site up. Without it the primary is\nassumed gone. A machine that is not verified down stops the failover before\nanything comes up; --force goes on, its final point crash-consistent.\n" ..
-    "A failover of some machines (--machines, --group) fences only those; reprotect,\nfailback and commit then run on them, and replicate on the others.\n\n" ..
-    POINT_FLAG .. SUBSET_FLAGS .. OP_FLAGS,
-  commit = "usage: lifeboat commit PLAN [OPTIONS]\n\nCompletes a migration: stops replication and drops the plan's replica data.\n\n" .. OP_FLAGS,
-  reprotect = "usage: lifeboat reprotect PLAN [OPTIONS]\n\nReplicates the recovery site back towards the primary.\n\n" .. OP_FLAGS,
-  failback = "usage: lifeboat failback PLAN [--force] [OPTIONS]\n\nPlanned failover back to the primary, restoring in place (--force: as for\nfailover --planned).\n\n" .. OP_FLAGS,
   status = "usage: lifeboat status PLAN [--json] [--state DIR]\n\nThe active site, each machine's protection (newest point and its age against\npolicy.rpo_threshold), and the last passing drill.\n",
   resume = "usage: lifeboat resume ID [--force] [--yes] [--json] [--state DIR]\n\nContinues a job that failed, paused, was interrupted or whose process died.\nFinished steps are not run again. A changed plan is refused unless --force.\n",
   approve = "usage: lifeboat approve ID [STEP] [--state DIR]\n\nApproves a job's waiting manual step (all of them without STEP); then\n'lifeboat resume ID' continues a paused job.\n",
@@ -89,6 +79,10 @@ local help = {
     "do it too, the first time they need a host, unless the site says agent_install:\n" ..
     "false). Exit 0 when every host answered (and took it), 1 when one did not.\n",
 }
+for _, rec in ipairs(operations.all()) do
+  help[rec.name] = "usage: " .. rec.usage .. "\n\n" .. rec.help .. "\n\n" .. (util.contains(rec.values, "point") and POINT_FLAG or "") ..
+    (rec.subset and SUBSET_FLAGS or "") .. OP_FLAGS
+end
 
 -- parse(cmd, args, flags, values) -> opts, positional | nil (usage printed)
 local function parse(cmd, args, flags, values)
@@ -108,7 +102,9 @@ local function parse(cmd, args, flags, values)
         if v == nil then errln(cmd, "--%s needs a value", name); return nil, nil, EXIT.bad end
         opts[key] = v
       else
-        errln(cmd, "unknown option '%s' (see 'lifeboat %s --help')", a, cmd)
+        local takers = operations.taking(name)
+        if #takers > 0 then errln(cmd, "--%s is for %s", name, util.and_list(takers))
+        else errln(cmd, "unknown option '%s' (see 'lifeboat %s --help')", a, cmd) end
         return nil, nil, EXIT.bad
       end
     else
@@ -202,9 +198,9 @@ end
 -- of its machines depends on is refused unless --ignore-depends-on.
 local function chosen_machines(plan, op, opts)
   if not opts.machines and not opts.group then return nil end
-  if op ~= "drill" and op ~= "failover" and op ~= "replicate" then
-    return nil, "--machines and --group are for replicate, drill and failover (what follows a failover of some " ..
-      "machines runs on those)"
+  if not operations.get(op).subset then
+    return nil, "--machines and --group are for " .. util.and_list(operations.taking("machines")) ..
+      " (what follows a failover of some machines runs on those)"
   end
   if opts.machines and opts.group then return nil, "--machines or --group, not both" end
   local want = {}
@@ -295,7 +291,7 @@ function M.show(args)
   if not opts then return code end
   if #pos ~= 1 then errln("show", "one plan file is needed"); return EXIT.bad end
   local op = opts.op or "drill"
-  if not util.contains(schema.ops, op) then
+  if not operations.get(op) then
     errln("show", "unknown operation '%s' (one of %s)", op, table.concat(schema.ops, ", "))
     return EXIT.bad
   end
@@ -370,11 +366,9 @@ local function open_job(cmd, opts, id)
   return job, state
 end
 
-local RESTORING = { drill = true, failover = true, failback = true }
-
 local function preflight(plan, op, steps, rt)
   local problems = {}
-  if rt and rt.store and RESTORING[op] and store_exists(rt) then
+  if rt and rt.store and operations.get(op).brings_up and store_exists(rt) then
     -- the store opens with the key, and every dataset has a point
     local ok, list = pcall(store_points, rt)
     if not ok then
@@ -455,8 +449,7 @@ local function run_steps(job, plan, steps, opts, done, rt)
   out.finish()
   if rt and rt.state_dir and (result == "done" or result == "failed") then
     job.rto = summary.rto
-    local st = state_mod.apply(job.op, state_mod.load(rt.state_dir), job, rt.args, result == "done")
-    if job.op == "replicate" and result == "done" and rt.quiesce then st.last_app = core.now() end
+    local st = state_mod.apply(job.op, state_mod.load(rt.state_dir), job, rt.args, result == "done", rt)
     state_mod.save(rt.state_dir, st)
     local rec_ok, rec_err = pcall(blocking, function() state_mod.record_in_store(rt, plan, st, job.id) end)
     if not rec_ok then
@@ -503,15 +496,17 @@ local function whoami() return core.getenv("LIFEBOAT_USER") or core.getenv("USER
 -- plan: the plan already loaded (protect keeps running the last good one
 -- while its file does not validate)
 function M.operation(op, args, loaded)
-  local opts, pos, code = parse(op, args, { "dry-run", "yes", "json", "planned", "keep", "app", "force",
-    "ignore-depends-on" }, { "state", "point", "note", "machines", "group" })
+  local rec = operations.get(op)
+  local flags, values = { "dry-run", "yes", "json", table.unpack(rec.flags) }, { "state", "note", table.unpack(rec.values) }
+  if rec.subset then
+    flags[#flags + 1] = "ignore-depends-on"
+    values[#values + 1] = "machines"; values[#values + 1] = "group"
+  end
+  local opts, pos, code = parse(op, args, flags, values)
   if not opts then return code end
   if #pos ~= 1 then errln(op, "one plan file is needed (see 'lifeboat %s --help')", op); return EXIT.bad end
-  if opts.planned and op ~= "failover" then errln(op, "--planned is for failover"); return EXIT.bad end
-  if opts.force and not (opts.planned or op == "failback") then
-    errln(op, "--force is for failover --planned and failback"); return EXIT.bad
-  end
-  if opts.keep and op ~= "drill" then errln(op, "--keep is for drill"); return EXIT.bad end
+  local misfit = rec.check and rec.check(opts)
+  if misfit then errln(op, "%s", misfit); return EXIT.bad end
   local plan = loaded or load_plan(op, pos[1])
   if not plan then return EXIT.bad end
   local rt = { args = op_args(opts), opts = { yes = opts.yes, interactive = interactive() } }
@@ -537,7 +532,7 @@ function M.operation(op, args, loaded)
   local ok, steps = pcall(ops.build, plan, op, rt)
   if not ok then errln(op, "%s", steps); return EXIT.bad end
   local problems = preflight(plan, op, steps, rt)
-  if rt.store and op ~= "replicate" and op ~= "cleanup" and not store_exists(rt) then
+  if rt.store and rec.needs_store and not store_exists(rt) then
     problems[#problems + 1] = string.format("the store %s does not exist: run 'lifeboat replicate PLAN' first",
       rt.store.url)
   end
@@ -901,26 +896,55 @@ function M.run(args)
   return EXIT.failed
 end
 
+function M.protect(args)
+  return require("lifeboat.protect").main(args, { parse = parse, load_plan = load_plan, operation = M.operation,
+    prepare = prepare, blocking = blocking, store_points = store_points, errln = errln, say = say, EXIT = EXIT })
+end
+
+-- The plan commands, each once: `lifeboat --help` lists them in this order.
+local COMMANDS = {
+  { "validate", "check a recovery plan and report every problem" },
+  { "show", "print the steps an operation would run, in order" },
+  { "schema", "print the JSON Schema of the plan format" },
+  "operations",
+  { "status", "active site, machine states, newest points, last drill" },
+  { "resume", "continue a job that failed, paused or was interrupted" },
+  { "approve", "approve a job's manual step" },
+  { "jobs", "list recent jobs" },
+  { "job", "one job's steps with state, timing and error; notes, sign-off" },
+  { "report", "print where a job's reports are" },
+  { "protect", "keep plans within their RPO: scheduled replication, alerts" },
+  { "agent", "the lifeboat on each host of a plan's ssh sites: status, install" },
+  { "import", "write a lifeboat plan from an Azure Site Recovery plan" },
+  { "run", "run a Lua script with the lifeboat API" },
+}
+
+local function command_list()
+  local list = {}
+  for _, c in ipairs(COMMANDS) do
+    if c == "operations" then
+      for _, rec in ipairs(operations.all()) do
+        list[#list + 1] = { name = rec.name, summary = rec.summary, run = function(args) return M.operation(rec.name, args) end }
+      end
+    else
+      list[#list + 1] = { name = c[1], summary = c[2], run = M[c[1]] }
+    end
+  end
+  return list
+end
+
 function M.main(command, args)
   local ok, rc = xpcall(function()
-    if command == "validate" then return M.validate(args) end
-    if command == "schema" then return M.schema(args) end
-    if command == "show" then return M.show(args) end
-    if command == "run" then return M.run(args) end
-    if command == "resume" then return M.resume(args) end
-    if command == "approve" then return M.approve(args) end
-    if command == "jobs" then return M.jobs(args) end
-    if command == "job" then return M.job(args) end
-    if command == "report" then return M.report(args) end
-    if command == "status" then return M.status(args) end
-    if command == "agent" then return M.agent(args) end
-    if command == "import" then return M.import(args) end
-    if command == "protect" then
-      return require("lifeboat.protect").main(args, { parse = parse, load_plan = load_plan, operation = M.operation,
-        prepare = prepare, blocking = blocking, store_points = store_points, errln = errln, say = say, EXIT = EXIT })
+    if command == "--list" then -- for `lifeboat --help`, on the fd it names
+      for _, c in ipairs(command_list()) do
+        core.write(tonumber(args[1]) or 1, string.format("  %-9s %s\n", c.name, c.summary))
+      end
+      return EXIT.done
     end
-    if util.contains(schema.ops, command) then return M.operation(command, args) end
-    errln(command, "unknown command")
+    for _, c in ipairs(command_list()) do
+      if c.name == command then return c.run(args) end
+    end
+    core.write(2, out.shown(string.format("lifeboat: unknown command '%s' (see 'lifeboat --help')", command)) .. "\n")
     return EXIT.bad
   end, function(e)
     if core.getenv("LIFEBOAT_DEBUG") then return core.traceback(tostring(e), 2) end

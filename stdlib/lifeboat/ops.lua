@@ -7,6 +7,7 @@
 local actions = require("lifeboat.actions")
 local expr = require("lifeboat.expr")
 local health = require("lifeboat.health")
+local operations = require("lifeboat.operations")
 local plan_mod = require("lifeboat.plan")
 local schema = require("lifeboat.schema")
 local secrets = require("lifeboat.secrets")
@@ -96,16 +97,13 @@ function M.scope(plan, rt, site, machine_name)
 end
 
 -- What an action's `only:` is matched against: the operation, whether it
--- is planned (failover --planned, failback) or not (failover), and its
--- direction: back to the primary for failback and reprotect, and for a
--- drill, cleanup or replicate while the recovery site is active; else
--- towards the recovery site.
+-- is planned (nil for operations that are neither) and its direction, as
+-- the operation's record says.
 function M.job_kind(op, rt)
+  local rec = operations.get(op)
   local planned
-  if op == "failback" then planned = true elseif op == "failover" then planned = (rt.args or {}).planned or false end
-  local back = op == "failback" or op == "reprotect" or
-    ((op == "drill" or op == "cleanup" or op == "replicate") and rt.state and rt.state.active == "recovery")
-  return { op = op, planned = planned, direction = back and "to-primary" or "to-recovery" }
+  if rec.planned then planned = rec.planned(rt.args or {}) end
+  return { op = op, planned = planned, direction = rec.direction(rt.state or {}) }
 end
 
 -- Whether an action runs in a job of this kind: each kind of condition the
@@ -397,55 +395,41 @@ local function need_site(plan, name, op)
   return s
 end
 
+-- The retention step after a replicate's syncs (prune needs the store to itself).
+local function retention_step(b, site)
+  local retention = (b.plan.raw.policy or {}).retention
+  local provider = M.provider(b.plan, site.provider)
+  if not (retention and provider.retention) then return end
+  b.add { id = "retention", title = "retention " .. util.fmt_duration(retention), kind = "retention",
+    describe = "forget points older than " .. util.fmt_duration(retention) .. " (the newest always stay)",
+    run = function(step)
+      return provider.retention({ plan = b.plan, job = b.rt.job, step = step, rt = b.rt, site = site }, retention)
+    end }
+end
+
+-- The stages an operation's record builds its steps from.
+local function stages(b)
+  return {
+    site = function(name) return need_site(b.plan, name, b.op) end,
+    up = function(site, restore_kind) return stage_up(b, site, restore_kind) end,
+    each = function(site, what, prefix, reverse, extra, hooks)
+      return stage_each(b, site, what, prefix, reverse, extra, nil, hooks)
+    end,
+    shutdown = function(site) return stage_shutdown(b, site) end,
+    quiesced_sync = function(site) return stage_quiesced_sync(b, site) end,
+    fence = function(phase, active, source, why) return fence_step(b, phase, active, source, why) end,
+    retention = function(site) return retention_step(b, site) end,
+    both = { before = true, after = true },
+  }
+end
+
 -- build(plan, op, rt) -> steps; rt carries job, opts and args at run time.
 function M.build(plan, op, rt)
+  local rec = operations.get(op)
+  if not rec then error("unknown operation '" .. tostring(op) .. "'", 0) end
+  rt.args = rt.args or {}
   local b = builder(plan, rt, op)
-  local o = rt.args or {}
-  local both = { before = true, after = true }
-  if op == "replicate" then
-    local site = need_site(plan, rt.source or "primary", op)
-    if rt.quiesce then stage_quiesced_sync(b, site) else stage_each(b, site, "sync", "sync", false, nil, nil, both) end
-    local retention = (plan.raw.policy or {}).retention
-    local provider = M.provider(plan, site.provider)
-    if retention and provider.retention then
-      -- after every sync: prune needs the store to itself
-      b.add { id = "retention", title = "retention " .. util.fmt_duration(retention), kind = "retention",
-        describe = "forget points older than " .. util.fmt_duration(retention) .. " (the newest always stay)",
-        run = function(step)
-          return provider.retention({ plan = plan, job = rt.job, step = step, rt = rt, site = site }, retention)
-        end }
-    end
-  elseif op == "drill" then
-    local site = need_site(plan, "drill", op)
-    stage_up(b, site, "restore")
-    if not o.keep then
-      -- a stop that fails does not keep remove from stopping what lifeboat started
-      stage_each(b, site, "stop", "cleanup", true, { always = true, on_error = "continue" }, nil,
-        { op = "cleanup", before = true })
-      stage_each(b, site, "remove", "cleanup", true, { always = true }, nil, { op = "cleanup", after = true })
-    end
-  elseif op == "cleanup" then
-    local site = need_site(plan, "drill", op)
-    stage_each(b, site, "stop", "cleanup", true, { on_error = "continue" }, nil, { before = true })
-    stage_each(b, site, "remove", "cleanup", true, nil, nil, { after = true })
-  elseif op == "failover" then
-    if o.planned then stage_shutdown(b, need_site(plan, "primary", op)) end
-    -- the primary may come back (unplanned) or still be syncing: fence it first
-    fence_step(b, "failed-over", "recovery", nil, "the primary may no longer replicate")
-    stage_up(b, need_site(plan, "recovery", op), "restore")
-  elseif op == "commit" then
-    stage_each(b, need_site(plan, "recovery", op), "forget", "commit", true, nil, nil, both)
-  elseif op == "reprotect" then
-    fence_step(b, "failed-over", "recovery", "recovery", "the recovery site replicates")
-    stage_each(b, need_site(plan, "recovery", op), "sync", "reprotect", false, nil, nil, both)
-  elseif op == "failback" then
-    stage_shutdown(b, need_site(plan, "recovery", op))
-    fence_step(b, "reprotected", "primary", nil, "the recovery site may no longer replicate")
-    rt.args.delta = true
-    stage_up(b, need_site(plan, "primary", op), "restore")
-  else
-    error("unknown operation '" .. tostring(op) .. "'", 0)
-  end
+  rec.build(b, stages(b), rt.args)
   return b.steps
 end
 

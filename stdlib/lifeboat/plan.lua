@@ -1,5 +1,6 @@
 -- plan.lua: loads a plan file and checks it. load() returns the plan, or
 -- nil and every problem found, each {line, col, msg}, in file order.
+local operations = require("lifeboat.operations")
 local schema = require("lifeboat.schema")
 local util = require("lifeboat.util")
 
@@ -44,11 +45,10 @@ end
 local function at(ctx, node, fmt, ...) schema.err(ctx, node or { line = 0, col = 0 }, fmt, ...) end
 
 -- Why an `only:` list names an operation that can never match its other
--- words (nil when each can): planned/unplanned narrow failover (either)
--- and failback (always planned); failover and commit always go to the
--- recovery site, failback and reprotect to the primary. With no operation
--- named, one of those where machines come up must match.
-local DIRECTION = { failover = "to-recovery", commit = "to-recovery", failback = "to-primary", reprotect = "to-primary" }
+-- words (nil when each can): planned/unplanned narrow the operations whose
+-- record says whether they are planned, directions those that always go
+-- one way. With no operation named, one of those where machines come up
+-- must match.
 local function only_never_matches(only)
   local ops, plans, dirs = {}, {}, {}
   for _, v in ipairs(only) do
@@ -57,18 +57,22 @@ local function only_never_matches(only)
     else ops[#ops + 1] = v end
   end
   local function why_not(op)
-    if #plans > 0 and op ~= "failover" and not (op == "failback" and util.contains(plans, "planned")) then
-      return string.format("'%s' is never %s", op, op == "failback" and "unplanned" or "planned or unplanned")
+    local rec = operations.get(op)
+    if #plans > 0 then
+      if not rec.planned then return string.format("'%s' is never planned or unplanned", op) end
+      local can = { planned = rec.planned({ planned = true }), unplanned = rec.planned({}) == false }
+      if not can[plans[1]] and not can[plans[2] or plans[1]] then
+        return string.format("'%s' is never %s", op, table.concat(plans, " or "))
+      end
     end
-    if #dirs > 0 and DIRECTION[op] and not util.contains(dirs, DIRECTION[op]) then
-      return string.format("'%s' always goes %s", op, DIRECTION[op])
+    local there, back = rec.direction({ active = "primary" }), rec.direction({ active = "recovery" })
+    if #dirs > 0 and there == back and not util.contains(dirs, there) then
+      return string.format("'%s' always goes %s", op, there)
     end
   end
   if #ops == 0 then
-    local why
     for _, op in ipairs(schema.action_ops) do
-      why = why_not(op)
-      if not why then return nil end
+      if not why_not(op) then return nil end
     end
     return "no operation where machines come up fits all of " .. table.concat(only, ", ") .. ", so the action would never run"
   end
@@ -116,19 +120,7 @@ end
 -- The actions stdlib has (from LIFEBOAT_STDLIB when set, else embedded).
 function M.stdlib_actions()
   local names = {}
-  local dir = core.getenv("LIFEBOAT_STDLIB")
-  if dir and dir ~= "" then
-    for _, pattern in ipairs({ "/actions/*.lua", "/actions/*/*.lua" }) do
-      for _, p in ipairs(core.fs.glob(dir .. pattern)) do
-        names[#names + 1] = p:sub(#dir + 10, -5):gsub("/", ".")
-      end
-    end
-  else
-    for _, n in ipairs(core.stdlib_names()) do
-      if n:sub(1, 8) == "actions." then names[#names + 1] = n:sub(9) end
-    end
-  end
-  table.sort(names)
+  for _, n in ipairs(util.stdlib_modules("actions")) do names[#names + 1] = n:sub(9) end
   return names
 end
 

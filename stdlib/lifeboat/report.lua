@@ -5,12 +5,12 @@
 -- junit.xml (one test case per step) and a self-contained report.html
 -- with an SVG timeline.
 local json = require("lifeboat.json")
+local operations = require("lifeboat.operations")
 local secrets = require("lifeboat.secrets")
 local util = require("lifeboat.util")
 
 local M = {}
 
-M.OPS = { drill = true, failover = true, failback = true }
 
 function M.summarize(job, plan, steps, result, err, rt)
   local started = job.started or core.now()
@@ -305,7 +305,7 @@ end
 
 -- Writes the reports of a drill, failover or failback; returns their paths.
 function M.write(job, plan, s)
-  if not M.OPS[job.op] or not job.dir then return {} end
+  if not operations.get(job.op).brings_up or not job.dir then return {} end
   -- secrets out before any escaping (an escaped secret would not match),
   -- then the text once more for their encoded forms
   s = secrets.redact_value(s)

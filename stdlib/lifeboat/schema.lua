@@ -19,10 +19,11 @@ local function list(items) return { type = "list", items = items } end
 local function dict(values) return { type = "dict", values = values } end
 local function enum(...) return { type = "enum", values = { ... } } end
 
-M.ops = { "replicate", "drill", "cleanup", "failover", "commit", "reprotect", "failback" }
+local operations = require("lifeboat.operations")
+M.ops = operations.names()
 -- Where machines come up: the operations an action without `only:` runs in,
 -- and the only ones a machine's prepare actions can run in.
-M.action_ops = { "drill", "failover", "failback" }
+M.action_ops = operations.bringing_up()
 -- `only:` narrows by operation, by planned/unplanned and by direction
 -- (towards the recovery site or back to the primary); see ops.runs_in.
 M.only_qualifiers = { "planned", "unplanned", "to-recovery", "to-primary" }
@@ -31,7 +32,9 @@ local function only_spec(ops, never)
   for _, q in ipairs(M.only_qualifiers) do values[#values + 1] = q end
   return { type = "list", items = { type = "enum", values = values, never = never } }
 end
-local prepare_never = "is not where machines come up: prepare runs only in drill, failover and failback"
+local prepare_never = "is not where machines come up: prepare runs only in " .. util.and_list(M.action_ops)
+local prepare_nevers = {}
+for _, op in ipairs(M.ops) do if not util.contains(M.action_ops, op) then prepare_nevers[op] = prepare_never end end
 
 local function common(only)
   return { name = str(), only = only, timeout = dur, retries = int { min = 0, max = 20 },
@@ -52,8 +55,7 @@ M.action_kinds = {
 }
 M.action = { type = "kinds", kinds = M.action_kinds, common = common(only_spec(M.ops)), what = "action" }
 M.prepare_action = { type = "kinds", kinds = M.action_kinds, what = "action",
-  common = common(only_spec(M.action_ops, { replicate = prepare_never, cleanup = prepare_never,
-    commit = prepare_never, reprotect = prepare_never })) }
+  common = common(only_spec(M.action_ops, prepare_nevers)) }
 
 M.health_kinds = {
   tcp = { main = str() },

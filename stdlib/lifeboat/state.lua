@@ -4,6 +4,7 @@
 -- does not fit, with a sentence saying what to run first.
 local json = require("lifeboat.json")
 local job_mod = require("lifeboat.job")
+local operations = require("lifeboat.operations")
 
 local M = {}
 
@@ -51,58 +52,18 @@ end
 
 -- nil when op may run now, else why not and what to run first.
 function M.refusal(op, st, args)
-  local kept = st.kept_drill
-  if kept and (op == "drill" or op == "failover" or op == "failback") then
-    return string.format("a kept drill (job %s) is still up; run 'lifeboat cleanup PLAN' first", kept)
+  local rec = operations.get(op)
+  if st.kept_drill and rec.brings_up then
+    return string.format("a kept drill (job %s) is still up; run 'lifeboat cleanup PLAN' first", st.kept_drill)
   end
-  if op == "replicate" then
-    -- machines that did not fail over with a subset go on replicating
-    if st.subset and (st.phase == "failed-over" or st.phase == "committed") then return nil end
-    if st.phase == "failed-over" then
-      return "the plan failed over to the recovery site, so the old primary is fenced: run 'lifeboat reprotect PLAN' " ..
-        "to replicate the recovery site back, or 'lifeboat commit PLAN' to finish the migration"
-    end
-    if st.phase == "committed" then return "the migration is committed: replication of this plan has stopped" end
-  elseif op == "drill" then
-    if st.phase == "committed" then return "the migration is committed: there is no replica left to drill" end
-  elseif op == "failover" then
-    if st.phase == "failed-over" then return "the plan already failed over to the recovery site" end
-    if st.phase == "reprotected" then return "the plan runs at the recovery site: use 'lifeboat failback PLAN'" end
-    if st.phase == "committed" then return "the migration is committed" end
-  elseif op == "commit" then
-    if st.phase ~= "failed-over" then return "nothing to commit: run 'lifeboat failover PLAN' first" end
-  elseif op == "reprotect" then
-    if st.phase ~= "failed-over" then return "reprotect follows a failover: run 'lifeboat failover PLAN' first" end
-  elseif op == "failback" then
-    if st.phase == "failed-over" then
-      return "the primary has no copy of what changed at the recovery site: run 'lifeboat reprotect PLAN' first"
-    end
-    if st.phase ~= "reprotected" then return "the plan runs at the primary: there is nothing to fail back" end
-  end
-  return nil
+  return rec.refusal and rec.refusal(st, args) or nil
 end
 
--- What a finished job changes. Machines moved by a job done with failures
--- did move, but a drill with a failed step did not pass.
-function M.apply(op, st, job, args, ok)
-  local now = core.now()
-  if op == "drill" then
-    st.last_drill = { job = job.id, ok = ok and not job.failures, t = now, rto = job.rto }
-    if st.last_drill.ok then st.last_good_drill = st.last_drill end
-    if ok and args.keep then st.kept_drill = job.id end
-  elseif op == "cleanup" and ok then
-    st.kept_drill = nil
-  elseif not ok then
-    return st
-  elseif op == "failover" then
-    st.active, st.phase, st.subset = "recovery", "failed-over", args.machines
-  elseif op == "reprotect" then
-    st.phase = "reprotected"
-  elseif op == "failback" then
-    st.active, st.phase, st.subset = "primary", "protected", nil
-  elseif op == "commit" then
-    st.phase = "committed"
-  end
+-- What a finished job changes (its operation's record says). Machines
+-- moved by a job done with failures did move.
+function M.apply(op, st, job, args, ok, rt)
+  local rec = operations.get(op)
+  if rec.apply then rec.apply(st, job, args or {}, ok, rt or {}) end
   return st
 end
 

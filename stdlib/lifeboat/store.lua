@@ -154,28 +154,32 @@ function M.parse_point_spec(text, machines)
 end
 
 -- The newest replicate run (point `run`) with a point of every dataset of
--- these machines: {[machine/dataset] = point} | nil.
+-- these machines: {[machine/dataset] = point} | nil. Runs are ordered by
+-- where their point is in the first dataset's list (oldest first), which
+-- every complete run has one in.
 local function newest_consistent(rt, plan, machines)
-  local by_run, latest = {}, {}
+  local by_run, rank = {}, nil
   local need = 0
   for _, name in ipairs(machines) do
     for _, d in ipairs(plan.raw.machines[name].datasets or {}) do
       need = need + 1
-      for _, p in ipairs(M.points(rt, name .. "/" .. d.name)) do
+      local key = name .. "/" .. d.name
+      local first = rank == nil
+      if first then rank = {} end
+      for i, p in ipairs(M.points(rt, key)) do
         if p.run then
           local set = by_run[p.run] or { n = 0, points = {} }
           by_run[p.run] = set
-          local key = name .. "/" .. d.name
           if not set.points[key] then set.n = set.n + 1 end
-          set.points[key] = p -- oldest first: a run's last point of a dataset wins
-          latest[p.run] = math.max(latest[p.run] or 0, util.parse_time(p.time) or 0)
+          set.points[key] = p -- a run's last point of a dataset wins
+          if first then rank[p.run] = i end
         end
       end
     end
   end
   local best
   for run, set in pairs(by_run) do
-    if set.n == need and (not best or latest[run] > latest[best]) then best = run end
+    if set.n == need and (not best or rank[run] > rank[best]) then best = run end
   end
   return best and by_run[best].points or nil, best
 end

@@ -14,6 +14,12 @@ function M.copy(t)
   return c
 end
 
+-- {"a", "b", "c"} -> "a, b and c"
+function M.and_list(list)
+  if #list <= 1 then return list[1] or "" end
+  return table.concat(list, ", ", 1, #list - 1) .. " and " .. list[#list]
+end
+
 function M.contains(list, x)
   for _, v in ipairs(list or {}) do if v == x then return true end end
   return false
@@ -98,6 +104,27 @@ function M.nearest(word, candidates)
   end
   if best and bestd <= math.max(2, #word // 3) then return best end
   return nil
+end
+
+-- The stdlib modules under PREFIX ("actions" -> "actions.log", ...,
+-- "actions.x.y" too), sorted: from LIFEBOAT_STDLIB when set, else embedded.
+function M.stdlib_modules(prefix)
+  local names = {}
+  local dir = core.getenv("LIFEBOAT_STDLIB")
+  if dir and dir ~= "" then
+    local root = dir .. "/" .. prefix:gsub("%.", "/")
+    for _, pattern in ipairs({ "/*.lua", "/*/*.lua" }) do
+      for _, p in ipairs(core.fs.glob(root .. pattern)) do
+        names[#names + 1] = prefix .. "." .. p:sub(#root + 2, -5):gsub("/", ".")
+      end
+    end
+  else
+    for _, n in ipairs(core.stdlib_names()) do
+      if n:sub(1, #prefix + 1) == prefix .. "." then names[#names + 1] = n end
+    end
+  end
+  table.sort(names)
+  return names
 end
 
 return M

@@ -51,7 +51,7 @@ expect 2 "*app depends on db, which is not among the machines: add it, or --igno
 	lb drill plan.yaml --machines app
 expect 2 "*the plan has no machine 'webb', did you mean 'web'?" "an unknown machine" lb drill plan.yaml --machines webb
 expect 2 "*the plan has no group 'nope' (groups: back, mid, front)" "an unknown group" lb drill plan.yaml --group nope
-expect 2 "*--machines and --group are for replicate, drill and failover*" "--machines on commit" lb commit plan.yaml --machines web
+expect 2 "*--machines is for replicate, drill and failover" "--machines on commit" lb commit plan.yaml --machines web
 expect 2 "*--point: the plan has no machine 'dbx'*" "--point for an unknown machine" lb drill plan.yaml --point dbx=latest
 expect 2 "*--point: 'db' is given twice*" "--point naming a machine twice" lb drill plan.yaml --point db=latest,db=latest-app
 
