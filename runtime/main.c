@@ -29,7 +29,7 @@ static void usage(FILE *f)
 		   "machines) on encrypted, deduplicated recovery points in a replica store.\n\n"
 		   "replication core:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nrecovery plans:\n");
 	fflush(f);
 	/* the plan commands are Lua's (stdlib/lifeboat/cli.lua): it lists them */

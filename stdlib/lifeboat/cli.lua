@@ -937,7 +937,7 @@ function M.main(command, args)
   local ok, rc = xpcall(function()
     if command == "--list" then -- for `lifeboat --help`, on the fd it names
       for _, c in ipairs(command_list()) do
-        core.write(tonumber(args[1]) or 1, string.format("  %-9s %s\n", c.name, c.summary))
+        core.write(tonumber(args[1]) or 1, string.format("  %-12s %s\n", c.name, c.summary))
       end
       return EXIT.done
     end

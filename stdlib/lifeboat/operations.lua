@@ -10,6 +10,8 @@
 --                       are written, a kept drill refuses it
 --   needs_store         the store must exist before it runs
 --   subset              takes --machines/--group
+--   machines(st, plan)  the machines it runs on after a failover of some
+--                       (the plan's state says which), or nil for all
 --   planned(args)       true/false for a failover-like operation, else nil
 --   direction(st)       "to-recovery" or "to-primary"
 --   refusal(st, args)   -> why the plan's state refuses it, or nil

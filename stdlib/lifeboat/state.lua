@@ -24,24 +24,11 @@ function M.save(state_dir, st)
 end
 
 -- The machines a job of op runs on when the plan failed over only some
--- (failover --machines/--group): those for what follows the failover; for
--- replicate the others, which still run at the primary, except while the
--- subset is reprotected: then replication carries the subset back (the
--- others wait for its failback). nil: as the command line says.
+-- (failover --machines/--group), as its record says; nil: as the command
+-- line says.
 function M.machines_for(op, st, plan)
-  if not st.subset then return nil end
-  if op == "reprotect" or op == "failback" or op == "commit" then return st.subset end
-  if op == "replicate" and st.phase == "reprotected" then return st.subset end
-  if op == "replicate" then
-    local rest = {}
-    for _, m in ipairs(plan.machine_order) do
-      local moved = false
-      for _, s in ipairs(st.subset) do if s == m then moved = true end end
-      if not moved then rest[#rest + 1] = m end
-    end
-    return rest
-  end
-  return nil
+  local rec = operations.get(op)
+  return rec.machines and rec.machines(st, plan) or nil
 end
 
 -- The site replication reads from: the active one, unless fenced.

@@ -92,8 +92,20 @@ out=$(lb sync site-a/web/data --as web/data --site primary --store replica 2>&1)
 out=$(lb sync site-a/db/data --as db/data --site primary --store replica 2>&1); rc=$?
 [ $rc = 0 ] && pass "db is not fenced" || fail "db fence" "exit $rc" "$out"
 expect 2 "*the plan failed over web only: replicate runs on db, app" "--machines after a subset failover" lb replicate plan.yaml --machines db
+
+# change the recovery point of what failed over: web starts again from its first point
+expect 2 "*change-point needs --point P*" "change-point without --point" lb change-point plan.yaml
+echo "changed at b" > site-b/web/data/v
+WEB1=$(lb points --store replica web/data --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "change-point --point web=FIRST" lb change-point plan.yaml --point "web=$WEB1" --yes
+J=$(last_job)
+steps=$(lb job "$J" --json | "$PYTHON" -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)["steps"]))')
+[ "$(restored b web)" = "web v1" ] && [[ $steps == "stop/web/stop front/web/restore front/web/start front/web/health front/after/1" ]] \
+	&& pass "change-point: web stopped, restored in place from its first point, started and checked" || fail "change-point" "$(restored b web)" "$steps"
+grep -q "\"point\":[[:space:]]*\"$WEB1\"" ".lifeboat/jobs/$J/report.json" && pass "its report names the point used" || fail "change-point report"
 check "reprotect (web)" lb reprotect plan.yaml
+expect 2 "*the recovery site already replicates back (reprotect)*" "change-point after reprotect" lb change-point plan.yaml --point latest
 check "failback (web)" lb failback plan.yaml --yes
-[ "$(restored a web)" = "web v2" ] && [ "$(lb status plan.yaml --json | "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d["phase"], d["active"])')" = "protected primary" ] \
-	&& pass "failback brings web back; the plan is protected at the primary again" || fail "failback subset" "$(restored a web)"
+[ "$(restored a web)" = "web v1" ] && [ "$(lb status plan.yaml --json | "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d["phase"], d["active"])')" = "protected primary" ] \
+	&& pass "failback brings web back as it ran at the recovery site; the plan is protected at the primary again" || fail "failback subset" "$(restored a web)"
 check "replicate all again" lb replicate plan.yaml

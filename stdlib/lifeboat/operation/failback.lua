@@ -1,6 +1,6 @@
 -- failback: a planned failover back to the primary, restoring in place.
 return {
-  name = "failback", order = 7,
+  name = "failback", order = 8,
   summary = "planned failover back to the primary",
   usage = "lifeboat failback PLAN [--force] [--point P] [OPTIONS]",
   help = "Planned failover back to the primary, restoring in place (--force: as for\n" ..
@@ -8,6 +8,7 @@ return {
   flags = { "force" }, values = { "point" },
   site = "primary", brings_up = true, needs_store = true,
   planned = function() return true end,
+  machines = function(st) return st.subset end,
   direction = function() return "to-primary" end,
   refusal = function(st)
     if st.phase == "failed-over" then

@@ -10,6 +10,18 @@ return {
   flags = { "app" }, values = {}, subset = true,
   site = "primary, or recovery once reprotected",
   direction = function(st) return st.active == "recovery" and "to-primary" or "to-recovery" end,
+  -- after a failover of some machines: the others, which still run at the
+  -- primary; while the subset is reprotected, the subset (the others wait)
+  machines = function(st, plan)
+    if not st.subset or st.phase == "reprotected" then return st.subset end
+    local rest = {}
+    for _, m in ipairs(plan.machine_order) do
+      local moved = false
+      for _, s in ipairs(st.subset) do if s == m then moved = true end end
+      if not moved then rest[#rest + 1] = m end
+    end
+    return rest
+  end,
   refusal = function(st)
     -- machines that did not fail over with a subset go on replicating
     if st.subset and (st.phase == "failed-over" or st.phase == "committed") then return nil end
