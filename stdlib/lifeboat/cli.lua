@@ -46,6 +46,13 @@ local help = {
   status = "usage: lifeboat status PLAN [--json] [--state DIR]\n\nThe active site, each machine's protection (newest point and its age against\npolicy.rpo_threshold), and the last passing drill.\n",
   resume = "usage: lifeboat resume ID [--force] [--yes] [--json] [--state DIR]\n\nContinues a job that failed, paused, was interrupted or whose process died.\nFinished steps are not run again. A changed plan is refused unless --force.\n",
   approve = "usage: lifeboat approve ID [STEP] [--state DIR]\n\nApproves a job's waiting manual step (all of them without STEP); then\n'lifeboat resume ID' continues a paused job.\n",
+  cancel = "usage: lifeboat cancel ID [--wait DURATION] [--json] [--state DIR]\n\n" ..
+    "Cancels a job: a running one (in another shell) stops its running steps within a\n" ..
+    "second, skips the rest and runs its clean-up steps (a drill's stop and remove);\n" ..
+    "for a paused, failed or interrupted job the clean-up steps run here. The job ends\n" ..
+    "cancelled and cannot be resumed. Waits up to --wait (default 1m) for a running job.\n" ..
+    "Exit 0 when the job ended cancelled with its clean-up done, 1 when a clean-up step\n" ..
+    "failed or the job did not stop in time.\n",
   jobs = "usage: lifeboat jobs [--json] [--state DIR]\n\nLists recent jobs: id, plan, operation, state, duration.\n",
   job = "usage: lifeboat job ID [--json] [--state DIR]\n" ..
     "       lifeboat job ID note TEXT [--by NAME]\n       lifeboat job ID sign --by NAME\n\n" ..
@@ -425,7 +432,8 @@ local function run_steps(job, plan, steps, opts, done, rt)
   out.line(string.format("job %s: %s of plan '%s', %d steps (journal: %s)", job.id, job.op, plan.name, #steps,
     job.journal))
   local started = core.now()
-  local ran, result, failed = pcall(sched.run, job, steps, { on_event = out.event, done = done })
+  local ran, result, failed = pcall(sched.run, job, steps, { on_event = out.event, done = done,
+    cancelled = function() return job:cancel_requested() end })
   if not ran then
     -- a defect of lifeboat's own: the job must not look like it still runs
     pcall(function()
@@ -472,6 +480,9 @@ local function run_steps(job, plan, steps, opts, done, rt)
       job.id, table.concat(waiting, ", "), job.id, job.id)))
   elseif result == "interrupted" then
     say(out.paint("33", string.format("job %s interrupted; continue with: lifeboat resume %s", job.id, job.id)))
+  elseif result == "cancelled" then
+    say(out.paint("33", string.format("job %s cancelled%s", job.id,
+      err and (": a clean-up step failed: " .. out.shown(err)) or "; its clean-up steps ran")))
   else
     say(out.paint("31", string.format("job %s failed: %s", job.id, err and out.shown(err) or "see 'lifeboat job " .. job.id .. "'")))
   end
@@ -571,6 +582,7 @@ function M.resume(args)
   local job, state = open_job("resume", opts, pos[1])
   if not job then return EXIT.bad end
   if job.state == "done" then say(string.format("job %s is already done", job.id)); return EXIT.done end
+  if job.state == "cancelled" then errln("resume", "job %s was cancelled: start a new one", job.id); return EXIT.bad end
   local plan = load_plan("resume", job.plan)
   if not plan then return EXIT.bad end
   if plan.sha ~= job.plan_sha and not opts.force then
@@ -592,6 +604,56 @@ function M.resume(args)
   local rc = run_steps(job, plan, steps, opts, done, rt)
   lock:close()
   return rc
+end
+
+-- cancel ID: a job that runs now stops its steps, skips what is left and
+-- runs its clean-up steps (the running process does that, within a
+-- second); a paused, failed or interrupted job gets its clean-up steps run
+-- here. Either way it ends cancelled, not to be resumed.
+function M.cancel(args)
+  local opts, pos, code = parse("cancel", args, { "json" }, { "state", "wait" })
+  if not opts then return code end
+  if #pos ~= 1 then errln("cancel", "a job id is needed"); return EXIT.bad end
+  local wait = opts.wait and util.parse_duration(opts.wait) or (not opts.wait and 60)
+  if not wait then errln("cancel", "--wait must be a duration like 30s, not '%s'", opts.wait); return EXIT.bad end
+  local job, state = open_job("cancel", opts, pos[1])
+  if not job then return EXIT.bad end
+  if job.state == "done" or job.state == "cancelled" then
+    errln("cancel", "job %s is %s already: there is nothing to cancel", job.id, job.state); return EXIT.bad
+  end
+  job:request_cancel(whoami())
+  local lock = core.fs.lock(state .. "/lock")
+  if not lock then
+    -- another process holds the plan: the job's own, which sees the request
+    say(string.format("job %s: cancel requested; waiting up to %s for it to stop", job.id, util.fmt_duration(wait)))
+    local deadline = core.mono() + wait
+    while core.mono() < deadline do
+      local j = job_mod.open(state, job.id)
+      if j and j.state ~= "running" then
+        say(string.format("job %s %s", j.id, j.state))
+        return j.state == "cancelled" and not j.error and EXIT.done or EXIT.failed
+      end
+      blocking(function() require("lifeboat.api").sleep(0.2) end)
+    end
+    errln("cancel", "job %s did not stop within %s (the plan's state folder is held by another process; the " ..
+      "request stays in %s)", job.id, util.fmt_duration(wait), job:cancel_path())
+    return EXIT.failed
+  end
+  local plan = load_plan("cancel", job.plan)
+  if not plan then lock:close(); return EXIT.bad end
+  local rt = { args = job.args or {}, opts = { yes = true, interactive = false }, job = job }
+  prepare(plan, job.op, rt, state)
+  local ok, steps = pcall(ops.build, plan, job.op, rt)
+  if not ok then lock:close(); errln("cancel", "%s", steps); return EXIT.bad end
+  local done = {}
+  for id, s in pairs(job.steps) do
+    if s.state == "done" or (s.state == "failed" and s.continued) then done[id] = s end
+  end
+  job:event { ev = "resumed", cancel = true }
+  run_steps(job, plan, steps, opts, done, rt)
+  lock:close()
+  local j = job_mod.open(state, job.id)
+  return j and j.state == "cancelled" and not j.error and EXIT.done or EXIT.failed
 end
 
 function M.approve(args)
@@ -910,6 +972,7 @@ local COMMANDS = {
   { "status", "active site, machine states, newest points, last drill" },
   { "resume", "continue a job that failed, paused or was interrupted" },
   { "approve", "approve a job's manual step" },
+  { "cancel", "cancel a running or paused job; its clean-up steps run" },
   { "jobs", "list recent jobs" },
   { "job", "one job's steps with state, timing and error; notes, sign-off" },
   { "report", "print where a job's reports are" },

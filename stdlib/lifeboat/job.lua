@@ -173,6 +173,15 @@ function Job:sign(by)
   self.signoffs[#self.signoffs + 1] = { by = by, t = t }
 end
 
+-- A request to cancel the job (`lifeboat cancel`), which its running
+-- process looks for.
+function Job:cancel_path() return self.dir .. "/cancel" end
+function Job:request_cancel(by)
+  local ok, e = core.fs.write(self:cancel_path(), json.encode({ by = by, t = core.now() }) .. "\n")
+  if not ok then error(e, 0) end
+end
+function Job:cancel_requested() return core.fs.stat(self:cancel_path()) ~= nil end
+
 -- Approvals given with `lifeboat approve`, one step id per line ("*" = all).
 function Job:approvals()
   local text = core.fs.read(self.dir .. "/approvals") or ""

@@ -80,6 +80,9 @@ function M.event(kind, s)
     return
   end
   if kind == "interrupt" then M.line(paint("33", "interrupted: stopping running steps")); return end
+  if kind == "cancel" and not s then
+    M.line(paint("33", "cancelled: stopping running steps, skipping the rest, running the clean-up steps")); return
+  end
   if kind == "start" then
     M.running[s.id] = true
     if M.mode == "plain" then M.line(os.date("%H:%M:%S") .. "  start  " .. shown(s.id) .. "  " .. shown(s.title)) end

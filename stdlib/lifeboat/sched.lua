@@ -60,9 +60,12 @@ local function error_handler(s)
   end
 end
 
--- run(job, steps, opts) -> "done" | "failed" | "paused" | "interrupted"
+-- run(job, steps, opts) -> "done" | "failed" | "paused" | "interrupted" | "cancelled"
 -- opts.done = {id = true} for steps a previous run finished (resume),
--- opts.on_event(kind, step) for output, opts.dry_run.
+-- opts.on_event(kind, step) for output, opts.dry_run, opts.cancelled() true
+-- once the job is to be cancelled (asked at least every second): running
+-- steps stop, what is left is skipped, but steps marked always (clean-up)
+-- still run.
 function M.run(job, steps, opts)
   opts = opts or {}
   local by_id, dependents = {}, {}
@@ -89,7 +92,7 @@ function M.run(job, steps, opts)
   local active_chains, chain_count = {}, {}
   local running, timers, waiting = {}, {}, {} -- step set, sleeping steps, ticket -> step
   local n_running = 0
-  local aborting, pausing, interrupted = false, false, false
+  local aborting, pausing, interrupted, cancelling = false, false, false, false
   local failed_steps = {}
   local emit = opts.on_event or function() end
 
@@ -141,10 +144,11 @@ function M.run(job, steps, opts)
     end
     s.error = msg
     if s.traceback then job:log(s.id, s.traceback .. "\n"); s.traceback = nil end
-    if s.stopped_for == "interrupted" then
+    if s.stopped_for == "interrupted" or s.stopped_for == "cancelled" then
       s.state = "cancelled"
-      job:event { ev = "cancel", step = s.id, error = "interrupted" }
+      job:event { ev = "cancel", step = s.id, error = s.stopped_for }
       emit("cancel", s)
+      if s.stopped_for == "cancelled" then settle(s) end -- the clean-up after it still runs
       return
     end
     if s.attempt <= (s.retries or 0) and not interrupted then
@@ -229,6 +233,15 @@ function M.run(job, steps, opts)
     end
   end
 
+  local function notice_cancel()
+    if cancelling or not (opts.cancelled and opts.cancelled()) then return end
+    cancelling = true
+    emit("cancel", nil)
+    for s in pairs(running) do
+      if not s.stopped_for and not s.always then stop(s, "cancelled") end
+    end
+  end
+
   -- Ctrl-C or SIGTERM: nothing new starts, running steps stop
   local function notice_interrupt()
     if interrupted or not core.interrupted() then return end
@@ -252,6 +265,7 @@ function M.run(job, steps, opts)
   for _, s in ipairs(steps) do
     if s.waiting_on == 0 then push_ready(s) end
   end
+  notice_cancel()
 
   while true do
     -- start what can start
@@ -264,7 +278,13 @@ function M.run(job, steps, opts)
       ready_head = ready_head + 1
       if s.state == "done" or s.state == "skipped" or (s.state == "failed" and s.resumed) then
         if s.resumed and not s.settled then s.settled = true; settle(s) end
-      elseif interrupted or pausing then
+      elseif cancelling and not s.always and not interrupted then
+        s.state = "skipped"
+        s.skipped_because = "the job was cancelled"
+        job:event { ev = "skip", step = s.id, error = s.skipped_because }
+        emit("blocked", s)
+        settle(s)
+      elseif interrupted or (pausing and not cancelling) then
         deferred[#deferred + 1] = s
       elseif s.blocked and not s.always then
         s.state = "skipped"
@@ -300,7 +320,7 @@ function M.run(job, steps, opts)
     if n_running == 0 then
       local queued = ready_tail - ready_head + 1
       -- only steps deferred for later (backoff) remain, or nothing at all
-      if queued == 0 or interrupted or pausing then break end
+      if queued == 0 or interrupted or (pausing and not cancelling) then break end
     end
     -- wait for a task, a timer or a deadline
     local now = core.mono()
@@ -314,9 +334,11 @@ function M.run(job, steps, opts)
       if ready[i].not_before then next_at = math.min(next_at, ready[i].not_before) end
     end
     local timeout = next_at == math.huge and -1 or math.max(0, next_at - now)
+    if opts.cancelled and not cancelling and (timeout < 0 or timeout > 1) then timeout = 1 end
     if ready_tail > last then timeout = 0 end -- steps became ready: start them first
     local done, intr = core.poll(timeout)
     if intr then notice_interrupt() end
+    notice_cancel()
     for _, d in ipairs(done) do
       local s = waiting[d.ticket]
       waiting[d.ticket] = nil
@@ -352,6 +374,7 @@ function M.run(job, steps, opts)
     end
   end
   job:flush()
+  if cancelling then return "cancelled", failed_steps end
   if interrupted or core.interrupted() then return "interrupted", failed_steps end
   if pausing then return "paused", failed_steps end
   if aborting then return "failed", failed_steps end
