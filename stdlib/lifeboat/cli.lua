@@ -195,9 +195,17 @@ local function print_steps(plan, op, steps, dry)
   end
 end
 
-local function op_args(opts)
-  return { planned = opts.planned or nil, keep = opts.keep or nil, point = opts.point, app = opts.app or nil,
-    force = opts.force or nil }
+-- The job's arguments (kept in its journal for resume): the options its
+-- operation's record takes.
+local function op_args(op, opts)
+  local rec, args = operations.get(op), {}
+  for _, list in ipairs({ rec.flags, rec.values }) do
+    for _, name in ipairs(list) do
+      local key = name:gsub("%-", "_")
+      args[key] = opts[key] or nil
+    end
+  end
+  return args
 end
 
 -- The machines --machines A,B or --group NAME name, in the plan's order
@@ -265,8 +273,8 @@ local function adopt_store_state(plan, rt)
   if not rt.store then return end
   local ok, rec = pcall(blocking, function() return store.exists(rt) and store.fence_get(rt, plan.name) end)
   if not ok or type(rec) ~= "table" then return end
-  if rec.phase ~= rt.state.phase or rec.active ~= rt.state.active then
-    rt.state.phase, rt.state.active = rec.phase, rec.active
+  if rec.phase ~= rt.state.phase or rec.active ~= state_mod.site_of(rt.state, rt.state.active) then
+    rt.state.phase, rt.state.active = rec.phase, state_mod.role_of(rt.state, rec.active)
     rt.state.from_store = string.format("recorded in the store by %s at %s", rec.host or "?", rec.time or "?")
   end
 end
@@ -304,7 +312,7 @@ function M.show(args)
   end
   local plan = load_plan("show", pos[1])
   if not plan then return EXIT.bad end
-  local args = op_args(opts)
+  local args = op_args(op, opts)
   local why
   args.machines, why = chosen_machines(plan, op, opts)
   if why then errln("show", "%s", why); return EXIT.bad end
@@ -520,7 +528,7 @@ function M.operation(op, args, loaded)
   if misfit then errln(op, "%s", misfit); return EXIT.bad end
   local plan = loaded or load_plan(op, pos[1])
   if not plan then return EXIT.bad end
-  local rt = { args = op_args(opts), opts = { yes = opts.yes, interactive = interactive() } }
+  local rt = { args = op_args(op, opts), opts = { yes = opts.yes, interactive = interactive() } }
   local machines, why = chosen_machines(plan, op, opts)
   if why then errln(op, "%s", why); return EXIT.bad end
   local _, perr = store.parse_point_spec(opts.point, plan.machine_order)
@@ -815,12 +823,14 @@ function M.status(args)
   local prot = json.decode(core.fs.read(state .. "/protect.json") or "null")
   if type(prot) ~= "table" then prot = nil end
   if opts.json then
-    say(json.encode { plan = plan.name, active = st.active, phase = st.phase, kept_drill = st.kept_drill,
+    say(json.encode { plan = plan.name, active = state_mod.site_of(st, st.active), phase = st.phase, roles = st.roles,
+      kept_drill = st.kept_drill,
       rpo_threshold = threshold, machines = machines, last_passing_drill = drill, last_drill = st.last_drill,
       drill_overdue = overdue, protect = prot })
     return EXIT.done
   end
-  say(string.format("plan %s: active site %s (%s)%s", plan.name, st.active, st.phase,
+  say(string.format("plan %s: active site %s (%s)%s%s", plan.name, state_mod.site_of(st, st.active), st.phase,
+    st.roles and string.format(", protected onward: primary %s, recovery %s", st.roles.primary, st.roles.recovery) or "",
     st.kept_drill and (", kept drill " .. st.kept_drill .. " is up") or ""))
   say(string.format("  %-16s %-8s %-13s %-18s %s", "MACHINE", "GROUP", "PROTECTION", "NEWEST POINT", "AGE"))
   for _, m in ipairs(machines) do

@@ -11,6 +11,7 @@ local operations = require("lifeboat.operations")
 local plan_mod = require("lifeboat.plan")
 local schema = require("lifeboat.schema")
 local secrets = require("lifeboat.secrets")
+local state_mod = require("lifeboat.state")
 local util = require("lifeboat.util")
 
 local M = {}
@@ -382,7 +383,8 @@ local function fence_step(b, phase, active, source, why)
     describe = string.format("record in the store: plan %s, active site %s, %s", phase, active,
       source and ("only " .. source .. " may replicate") or "no site may replicate"),
     run = function(step)
-      local st = require("lifeboat.store").fence_set(b.rt, b.plan.name, { phase = phase, active = active, source = source,
+      local st = require("lifeboat.store").fence_set(b.rt, b.plan.name, { phase = phase,
+        active = state_mod.site_of(b.rt.state, active), source = source and state_mod.site_of(b.rt.state, source),
         machines = (b.rt.args or {}).machines or b.plan.machine_order, job = b.rt.job and b.rt.job.id })
       return { phase = phase, active = active, source = source, seq = st and st.seq }
     end }
@@ -410,7 +412,8 @@ end
 -- The stages an operation's record builds its steps from.
 local function stages(b)
   return {
-    site = function(name) return need_site(b.plan, name, b.op) end,
+    site = function(role) return need_site(b.plan, state_mod.site_of(b.rt.state, role), b.op) end,
+    named_site = function(name) return need_site(b.plan, name, b.op) end,
     up = function(site, restore_kind) return stage_up(b, site, restore_kind) end,
     each = function(site, what, prefix, reverse, extra, hooks)
       return stage_each(b, site, what, prefix, reverse, extra, nil, hooks)

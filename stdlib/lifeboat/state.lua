@@ -31,6 +31,19 @@ function M.machines_for(op, st, plan)
   return rec.machines and rec.machines(st, plan) or nil
 end
 
+-- Operations name sites by role: primary, recovery, drill. After a commit
+-- that protects onward (commit --onward SITE) the roles move: the site the
+-- machines now run at is the primary, SITE the recovery site. site_of
+-- gives the plan's site that has a role, role_of the role of a site.
+function M.site_of(st, role)
+  return (st and st.roles and st.roles[role]) or role
+end
+
+function M.role_of(st, site)
+  for role, name in pairs(st and st.roles or {}) do if name == site then return role end end
+  return site
+end
+
 -- The site replication reads from: the active one, unless fenced.
 function M.replication_source(st)
   if st.phase == "reprotected" then return "recovery" end
@@ -67,8 +80,9 @@ end
 -- sync from any other site is refused by sync itself.
 function M.record_in_store(rt, plan, st, job_id)
   if not rt.store then return end
-  require("lifeboat.store").fence_set(rt, plan.name, { phase = st.phase, active = st.active,
-    source = M.fence_source(st.phase), machines = st.subset or plan.machine_order, job = job_id })
+  local source = M.fence_source(st.phase)
+  require("lifeboat.store").fence_set(rt, plan.name, { phase = st.phase, active = M.site_of(st, st.active),
+    source = source and M.site_of(st, source), machines = st.subset or plan.machine_order, job = job_id })
 end
 
 -- Things jobs created at a site (restored paths, processes) that no job
