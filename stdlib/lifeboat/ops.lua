@@ -219,8 +219,12 @@ local function machine_step(b, site, what, mname, group, id, extra)
       ctx.machine_view = ctx.scope.machine
       step.ctx = ctx
       if step.after_stop then ctx.consistency = final_consistency(b, ctx, provider, step) end
+      if what == "forget" and not provider.forget then -- the contract's default: its points go
+        require("lifeboat.store").forget(rt, mname)
+        return { forgotten = mname }
+      end
       if what == "health" then
-        if provider.noop then return provider.health(ctx) end
+        if provider.health then return provider.health(ctx) end
         local ok, ev = pcall(health.run, plan.raw.machines[mname].health, ctx.scope, plan)
         if not ok and provider.diagnose then
           -- what the machine said about itself (a VM's console) helps more than the timeout
@@ -254,8 +258,11 @@ local function groups(b)
   return list
 end
 
-local function group_limit(plan, g)
-  return g.max_parallel or plan.raw.max_parallel or M.DEFAULT_PARALLEL
+-- Machine chains of a group at once: the group's max_parallel, the plan's,
+-- else 16; never more than the site's provider allows.
+local function group_limit(plan, g, site)
+  local n = g.max_parallel or plan.raw.max_parallel or M.DEFAULT_PARALLEL
+  return math.min(n, M.provider(plan, site.provider).max_parallel or n)
 end
 
 -- Bring every group up at site, in order.
@@ -272,7 +279,7 @@ local function stage_up(b, site, restore_kind)
       for _, dep in ipairs(m.depends_on or {}) do
         if last_of[dep] then deps[#deps + 1] = last_of[dep] end
       end
-      local chain = { chain = g.name .. "/" .. mname, limit = group_limit(plan, g), limit_key = g.name }
+      local chain = { chain = g.name .. "/" .. mname, limit = group_limit(plan, g, site), limit_key = g.name }
       local first = machine_step(b, site, restore_kind, mname, g.name, g.name .. "/" .. mname .. "/restore",
         { deps = deps, chain = chain.chain, limit = chain.limit, limit_key = chain.limit_key })
       b.tail = { first.id }
@@ -306,7 +313,7 @@ local function stage_each(b, site, what, prefix, reverse, extra, only_groups, ho
     local entry, tails = util.copy(b.tail), {}
     for _, mname in ipairs(members(b, g)) do
       local s = machine_step(b, site, what, mname, g.name, prefix .. "/" .. mname .. "/" .. what,
-        { deps = util.copy(entry), chain = prefix .. "/" .. mname .. "/" .. what, limit = group_limit(b.plan, g),
+        { deps = util.copy(entry), chain = prefix .. "/" .. mname .. "/" .. what, limit = group_limit(b.plan, g, site),
           limit_key = prefix .. "/" .. g.name, last = true })
       for k, v in pairs(extra or {}) do s[k] = v end
       tails[#tails + 1] = s.id
@@ -401,11 +408,14 @@ end
 local function retention_step(b, site)
   local retention = (b.plan.raw.policy or {}).retention
   local provider = M.provider(b.plan, site.provider)
-  if not (retention and provider.retention) then return end
+  if not retention or provider.noop then return end
   b.add { id = "retention", title = "retention " .. util.fmt_duration(retention), kind = "retention",
     describe = "forget points older than " .. util.fmt_duration(retention) .. " (the newest always stay)",
     run = function(step)
-      return provider.retention({ plan = b.plan, job = b.rt.job, step = step, rt = b.rt, site = site }, retention)
+      if provider.retention then
+        return provider.retention({ plan = b.plan, job = b.rt.job, step = step, rt = b.rt, site = site }, retention)
+      end
+      return { points_forgotten = require("lifeboat.store").retention(b.rt, b.plan.machine_order, retention) }
     end }
 end
 

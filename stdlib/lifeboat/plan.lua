@@ -38,6 +38,10 @@ function M.load_module(plan_dir, kind, name)
     if not src then error(e, 0) end
     m = require("lifeboat.sandbox").module(src, "@" .. where.path, plan_dir, kind)
   end
+  if kind == "providers" then
+    local why = require("lifeboat.provider").check(name, m)
+    if why then error(why, 0) end
+  end
   modules[key] = m
   return m
 end
@@ -239,6 +243,9 @@ local function check_sites(ctx, plan)
       end
     end
     local ok, p = pcall(M.load_module, plan.dir, "providers", s.provider)
+    if not ok and type(s.provider) == "string" and M.find_module(plan.dir, "providers", s.provider) then
+      at(ctx, ctx.seen[s] and ctx.seen[s].provider or ctx.pos[s], "site '%s': %s", name, tostring(p))
+    end
     if ok and p.check_site then
       p.check_site(name, s, plan, function(node, fmt, ...) at(ctx, node or ctx.pos[s], fmt, ...) end, ctx)
     end

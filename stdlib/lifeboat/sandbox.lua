@@ -35,6 +35,7 @@ local REQUIRABLE = {
   ["lifeboat.json"] = function() return require("lifeboat.json") end,
   ["lifeboat.util"] = function() return require("lifeboat.util") end,
   ["lifeboat.schema"] = function() return require("lifeboat.schema") end,
+  ["lifeboat.provider"] = function() return require("lifeboat.provider") end,
   ["lifeboat.state"] = function() return { resources = require("lifeboat.state").resources } end,
 }
 local function stdlib_module(name)
@@ -127,7 +128,7 @@ function M.env(scope, plan_dir)
       m = stdlib_module(name)
       if m == nil then
         error("module '" .. name .. "' is part of lifeboat itself; plan code may require lifeboat.json, " ..
-          "lifeboat.util, lifeboat.state (resources), lifeboat.schema, actions.* and providers.*", 2)
+          "lifeboat.util, lifeboat.state (resources), lifeboat.schema, lifeboat.provider, actions.* and providers.*", 2)
       end
       m = readonly.view(m)
     else

@@ -309,15 +309,4 @@ function P.remove(ctx)
   return { removed = removed }
 end
 
--- Applies policy.retention to every machine of the plan (after replicate).
-function P.retention(ctx, within)
-  return { points_forgotten = store.retention(ctx.rt, ctx.plan.machine_order, within) }
-end
-
--- Forgets the machine's points (commit).
-function P.forget(ctx)
-  store.forget(ctx.rt, ctx.machine_view.name)
-  return { forgotten = ctx.machine_view.name }
-end
-
 return P

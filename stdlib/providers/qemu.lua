@@ -1,7 +1,7 @@
 -- providers/qemu.lua: each machine is a QEMU virtual machine whose disks
 -- are the machine's image datasets, kept under the site's root folder
--- (ROOT/MACHINE/PATH, as with the local provider, which restores, keeps
--- retention and forgets here too). A site may have a network of its own:
+-- (ROOT/MACHINE/PATH, as with the local provider, which restores them too;
+-- retention and forgetting are the store's). A site may have a network of its own:
 -- a network namespace holding a bridge with the subnet's first address,
 -- each VM on a tap of that bridge. Nothing else reaches it; lifeboat's
 -- steps and health checks at the site run inside it. An `isolated`
@@ -40,8 +40,6 @@ end
 
 P.dataset_path = base.dataset_path
 P.restore = base.restore
-P.retention = base.retention
-P.forget = base.forget
 
 local QEMU = "qemu-system-x86_64"
 

@@ -47,8 +47,6 @@ function P.keys(t)
   }
 end
 
-P.retention = base.retention
-P.forget = base.forget
 
 local function opt(site, key) local v = site.raw[key]; if v == nil then return P.DEFAULTS[key] end; return v end
 
