@@ -224,7 +224,7 @@ local function machine_step(b, site, what, mname, group, id, extra)
         return { forgotten = mname }
       end
       if what == "health" then
-        if provider.health then return provider.health(ctx) end
+        if provider.noop then return provider.health(ctx) end
         local ok, ev = pcall(health.run, plan.raw.machines[mname].health, ctx.scope, plan)
         if not ok and provider.diagnose then
           -- what the machine said about itself (a VM's console) helps more than the timeout

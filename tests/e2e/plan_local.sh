@@ -93,6 +93,9 @@ function P.dataset_path(site, m, ds) return "stubborn:" .. m.name end
 function P.stop(ctx) return { said = "stopped" } end
 function P.running(ctx) return true end
 function P.sync(ctx) fs.write("synced." .. ctx.consistency, "x"); return {} end
+function P.restore(ctx) return {} end
+function P.start(ctx) return {} end
+function P.remove(ctx) return {} end
 return P
 LUA
 cat > plan.yaml <<'YAML'

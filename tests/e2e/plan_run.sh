@@ -162,6 +162,7 @@ function P.dataset_path(site, m, ds) return "paper2:" .. m.name end
 for _, what in ipairs({ "sync", "restore", "start", "stop", "remove", "health", "forget" }) do
   P[what] = function(ctx) fs.write(ctx.machine_view.name .. "." .. what, what); return {} end
 end
+function P.running() return false end
 return P
 LUA
 cat > plan.yaml <<'YAML'
