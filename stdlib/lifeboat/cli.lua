@@ -455,7 +455,7 @@ local function run_steps(job, plan, steps, opts, done, rt)
   for _, s in ipairs(failed) do if not s.continued then err = s.id .. ": " .. tostring(s.error) break end end
   local failures = {} -- steps that failed under on_error: continue, in this run or before a resume
   for _, s in ipairs(steps) do
-    if s.state == "failed" and s.continued and not s.forced then failures[#failures + 1] = s.id end
+    if s.state == "failed" and s.continued and not s.tolerated then failures[#failures + 1] = s.id end
   end
   if result == "done" and #failures > 0 then job.failures = #failures end
   local summary = report.summarize(job, plan, steps, job_mod.state_label(result, job.failures), err, rt)

@@ -367,7 +367,7 @@ end
 local function stage_shutdown(b, site)
   local force = (b.rt.args or {}).force
   -- (a stop that --force goes past is asked for, not a failure of the job)
-  stage_each(b, site, "stop", "shutdown", true, { on_error = force and "continue" or nil, forced = force or nil })
+  stage_each(b, site, "stop", "shutdown", true, { on_error = force and "continue" or nil, tolerated = force or nil })
   stage_each(b, site, "sync", "final", false, { consistency = "planned" })
   for _, s in ipairs(b.steps) do
     if s.id:match("^final/.*/sync$") then s.after_stop = "shutdown/" .. s.machine .. "/stop" end

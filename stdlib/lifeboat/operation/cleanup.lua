@@ -9,7 +9,8 @@ return {
   direction = function(st) return st.active == "recovery" and "to-primary" or "to-recovery" end,
   build = function(b, h)
     local site = h.site("drill")
-    h.each(site, "stop", "cleanup", true, { on_error = "continue" }, { before = true })
+    -- a failed stop is reported; remove still stops what lifeboat started
+    h.each(site, "stop", "cleanup", true, { on_error = "continue", tolerated = true }, { before = true })
     h.each(site, "remove", "cleanup", true, nil, { after = true })
   end,
   apply = function(st, _, _, ok) if ok then st.kept_drill = nil end end,

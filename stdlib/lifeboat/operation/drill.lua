@@ -16,8 +16,10 @@ return {
     local site = h.site("drill")
     h.up(site, "restore")
     if not args.keep then
-      -- a stop that fails does not keep remove from stopping what lifeboat started
-      h.each(site, "stop", "cleanup", true, { always = true, on_error = "continue" }, { op = "cleanup", before = true })
+      -- a stop that fails does not keep remove from stopping what lifeboat
+      -- started: it is reported, not a failure of the job
+      h.each(site, "stop", "cleanup", true, { always = true, on_error = "continue", tolerated = true },
+        { op = "cleanup", before = true })
       h.each(site, "remove", "cleanup", true, { always = true }, { op = "cleanup", after = true })
     end
   end,
