@@ -26,5 +26,8 @@ _G.core = core
 -- make much short-lived garbage (a sandbox per step)
 collectgarbage("incremental", 120, 200)
 dofile, loadfile = nil, nil
+-- stdlib reads no global it did not set: a name missing its require or
+-- local is a defect, said where it happens rather than read as nil
+setmetatable(_G, { __index = function(_, name) error("stdlib reads undefined global '" .. tostring(name) .. "'", 2) end })
 
 return require("lifeboat.cli").main(command, args)

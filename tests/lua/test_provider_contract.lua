@@ -28,11 +28,11 @@ local typo = { max_parallel = 2 }
 for name in pairs(contract.required) do typo[name] = function() end end
 typo.stop, typo.stpo = nil, function() end
 T.ok((contract.check("x", typo) or ""):find("lacks stop", 1, true), "a misspelt required method is missing")
-typo.stop = function() end
+typo.stop, typo.stpo = function() end, nil
 typo.restor = function() end
 T.ok((contract.check("x", typo) or ""):find("'restor', which is no method of providers: did you mean 'restore'?", 1, true),
   "a misspelt optional one is named")
-typo.restor, typo.stpo = nil, nil
+typo.restor = nil
 typo.max_parallel = 0
 T.ok((contract.check("x", typo) or ""):find("max_parallel must be a whole number", 1, true), "max_parallel 0 is refused")
 T.done()
