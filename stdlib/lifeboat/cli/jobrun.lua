@@ -315,7 +315,8 @@ function M.cancel(args)
     while core.mono() < deadline do
       local j = job_mod.open(state, job.id)
       if j and j.state ~= "running" then
-        say(string.format("job %s %s", j.id, j.state))
+        say(opts.json and json.encode { job = j.id, state = j.state, error = j.error } or
+          string.format("job %s %s", j.id, j.state))
         return j.state == "cancelled" and not j.error and EXIT.done or EXIT.failed
       end
       blocking(function() require("lifeboat.api").sleep(0.2) end)
