@@ -86,6 +86,9 @@ J=$(last_job)
 steps=$(lb job "$J" --json | "$PYTHON" -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)["steps"]))')
 [[ $steps == *"sync/db/sync"* ]] && [[ $steps == *"sync/app/sync"* ]] && [[ $steps != *"web"* ]] \
 	&& pass "replicate runs on db and app, not on the failed-over web" || fail "replicate after subset" "$steps"
+out=$(lb status plan.yaml)
+[[ $out == *"db "*"protected"* ]] && [[ $out == *"web "*"failed over"* ]] && pass "status: web failed over, db protected" \
+	|| fail "status after subset failover" "$out"
 out=$(lb sync site-a/web/data --as web/data --site primary --store replica 2>&1); rc=$?
 [ $rc != 0 ] && [[ $out == *"machine web belongs to plan sub, which is failed-over"*"no site may replicate it"* ]] && pass "a sync of web from the primary is fenced" \
 	|| fail "web fenced" "exit $rc" "$out"

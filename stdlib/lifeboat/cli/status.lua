@@ -133,7 +133,10 @@ function M.status(args)
     local p = points[name]
     local age = p and (now - (util.parse_time(p.time) or now)) or nil
     local protection = not p and "unprotected" or (threshold and age > threshold and "over RPO" or "protected")
-    if st.phase == "committed" then protection = "committed" end
+    local moved = st.subset == nil or util.contains(st.subset, name) -- this machine is in the plan's phase
+    if st.phase == "committed" and moved then protection = "committed"
+    elseif st.phase == "failed-over" and moved then protection = "failed over"
+    end
     machines[#machines + 1] = { name = name, group = plan.group_of[name] and plan.group_of[name].name,
       newest_point = p and p.id, consistency = p and p.consistency, age = age, protection = protection }
   end
