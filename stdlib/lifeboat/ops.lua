@@ -275,9 +275,14 @@ local function stage_up(b, site, restore_kind)
     local tails = {}
     for _, mname in ipairs(members(b, g)) do
       local m = plan.raw.machines[mname]
-      local deps = util.copy(entry)
+      -- the machines of a group share one list of what they wait for (a
+      -- copy each would be groups x machines long); steps never change it
+      local deps = entry
       for _, dep in ipairs(m.depends_on or {}) do
-        if last_of[dep] then deps[#deps + 1] = last_of[dep] end
+        if last_of[dep] then
+          if deps == entry then deps = util.copy(entry) end
+          deps[#deps + 1] = last_of[dep]
+        end
       end
       local chain = { chain = g.name .. "/" .. mname, limit = group_limit(plan, g, site), limit_key = g.name }
       local first = machine_step(b, site, restore_kind, mname, g.name, g.name .. "/" .. mname .. "/restore",
@@ -313,7 +318,7 @@ local function stage_each(b, site, what, prefix, reverse, extra, only_groups, ho
     local entry, tails = util.copy(b.tail), {}
     for _, mname in ipairs(members(b, g)) do
       local s = machine_step(b, site, what, mname, g.name, prefix .. "/" .. mname .. "/" .. what,
-        { deps = util.copy(entry), chain = prefix .. "/" .. mname .. "/" .. what, limit = group_limit(b.plan, g, site),
+        { deps = entry, chain = prefix .. "/" .. mname .. "/" .. what, limit = group_limit(b.plan, g, site),
           limit_key = prefix .. "/" .. g.name, last = true })
       for k, v in pairs(extra or {}) do s[k] = v end
       tails[#tails + 1] = s.id

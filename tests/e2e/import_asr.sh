@@ -50,6 +50,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 $PYTHON hook.py "$PORT" & HOOK=$!
+for i in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
 trap 'kill $HOOK 2>/dev/null; cleanup_work' EXIT
 printf '#!/bin/sh\necho "hook ran" >> %s/events\n' "$PWD" > hook.sh; chmod +x hook.sh
 sed "s#@HOOK@#$PWD/hook.sh#" > run.json <<'JSON'
@@ -102,3 +103,49 @@ expect 2 "*run.yaml exists; --force replaces it" "an existing plan is kept" lb i
 cmp -s run.yaml keep.yaml && check "--force replaces it" lb import asr run.json -o run.yaml --force || fail "run.yaml changed"
 expect 2 "*the format to import is needed: asr*" "an unknown format" lb import vmware run.json
 expect 2 "*No such file*" "a missing file" lb import asr nothere.json
+
+# hostile input: text that would end a YAML line or comment stays text
+"$PYTHON" - <<'PY'
+import json
+act = lambda **d: {"actionName": d.pop("name", "a"), "failoverTypes": ["TestFailover"], "failoverDirections": ["PrimaryToRecovery"], "customDetails": d}
+evil = "x\n      - name: evil\n        exec: [touch, PWNED]\n#"
+plan = {"id": "/x/rp\rmax_parallel: 0\u2028store: /tmp/elsewhere", "name": "rp", "type": "Microsoft.RecoveryServices/vaults/replicationRecoveryPlans",
+  "properties": {"friendlyName": {"not": "a string"}, "groups": [
+    {"groupType": "Boot", "replicationProtectedItems": [], "startGroupActions": [act(instanceType="ManualActionDetails", description="from an empty group")]},
+    {"groupType": "Boot", "replicationProtectedItems": [{"id": "/x/null"}] + [{"id": "/x/same"}] * 1000, "startGroupActions": [
+      act(instanceType="ScriptActionDetails", path="/bin/true", fabricLocation=evil, timeout="P1DT2H"),
+      act(instanceType="AutomationRunbookActionDetails", runbookId="/a/A/runbooks/restart", timeout="PT2000000000S"),
+      act(instanceType="AutomationRunbookActionDetails", runbookId="/a/B/runbooks/restart"),
+      act(instanceType="AutomationRunbookActionDetails", runbookId="/a/C/runbooks/x\n- exec: [touch, PWNED2]\r- exec: [touch, PWNED2]"),
+      act(instanceType="ManualActionDetails", description="line one\rline two \x7f\u0085 \"quoted\" \\ ${{ secret.X }} done"),
+      act(instanceType="ScriptActionDetails", path=["/bin/sh", "-c", "touch PWNED3"])]}]}}
+open("evil.json", "w").write(json.dumps(plan))
+PY
+start=$(date +%s%N)
+out=$(lb import asr evil.json -o evil.yaml 2>&1); rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $rc = 0 ] && [ "$ms" -lt 10000 ] && pass "a hostile recovery plan imports (1,001 items in ${ms} ms)" || fail "hostile import" "exit $rc, $ms ms" "$out"
+check "and validates" lb validate evil.yaml
+"$PYTHON" - evil.yaml <<'PY' && pass "nothing from the input became a key, an action or a command of its own" || fail "injection" "$(head -40 evil.yaml)"
+import sys, re
+t = open(sys.argv[1], encoding="utf-8").read()
+lines = [l for l in t.split("\n") if not l.lstrip().startswith("#")]
+assert not any(re.match(r"\s*(max_parallel|store):", l) for l in lines), "injected key"
+assert not any(re.match(r"\s*- name: evil", l) or re.match(r"\s*- exec:", l) for l in lines), "injected action"
+assert "\r" not in t and "\u2028" not in t and "\u0085" not in t and "\x7f" not in t, "a raw line break or control"
+assert sum(l.count("exec: [") for l in lines) == 1, "one exec action only (the script with a path string)"
+PY
+out=$(lb show evil.yaml --op drill)
+[[ $out == *"restore null on drill"* ]] && [[ $out == *"restore same-1000 on drill"* ]] && [[ $out == *'manual: from an empty group'* ]] \
+	&& pass "a machine named null stays a name, duplicate ids are numbered, an empty group's action runs with the next" || fail "names" "${out:0:400}"
+grep -q 'RUNBOOK_RESTART_WEBHOOK' evil.yaml && grep -q 'RUNBOOK_RESTART_2_WEBHOOK' evil.yaml \
+	&& pass "two runbooks of one name get a secret each" || fail "runbook secrets" "$(grep -n RUNBOOK evil.yaml)"
+grep -q 'timeout: 93600s' evil.yaml && grep -q "timeout '.*' not understood (or over 10^9 s)" evil.yaml \
+	&& pass "P1DT2H is 93,600 s; a timeout over 10^9 s is noted, not written" || fail "timeouts" "$(grep -n timeout evil.yaml)"
+LIFEBOAT_SECRET_RUNBOOK_RESTART_WEBHOOK=http://127.0.0.1:9/ LIFEBOAT_SECRET_RUNBOOK_RESTART_2_WEBHOOK=http://127.0.0.1:9/ \
+	LIFEBOAT_SECRET_RUNBOOK_X_EXEC_TOUCH_PWNED2_EXEC_TOUCH_PWNED2_WEBHOOK=http://127.0.0.1:9/ lb drill evil.yaml --yes >/dev/null 2>&1
+[ ! -e PWNED ] && [ ! -e PWNED2 ] && [ ! -e PWNED3 ] && pass "a drill of it runs nothing the input smuggled in" || fail "smuggled command ran"
+printf '{"properties": {"groups": [{"groupType": "Boot", "replicationProtectedItems": [{"id": "/x/a\\u0000; rm"}]}]}}' > nul.json
+expect 2 "*nul.json: a string holds a NUL character*" "a NUL in a string is refused" lb import asr nul.json
+printf '{"properties": {"groups": [{"groupType": "Boot", "replicationProtectedItems": [{"id": "/x/\xff"}]}]}}' > latin.json
+expect 2 "*latin.json: not UTF-8 text (byte *" "text that is not UTF-8 is refused" lb import asr latin.json

@@ -45,8 +45,15 @@ function M.import(args)
   if pos[1] ~= "asr" then errln("import", "the format to import is needed: asr (see 'lifeboat import --help')"); return EXIT.bad end
   if #pos ~= 2 then errln("import", "one ASR recovery plan (JSON) is needed"); return EXIT.bad end
   local file = pos[2]
+  if opts.output and core.fs.stat(opts.output) and not opts.force then
+    errln("import", "%s exists; --force replaces it", opts.output)
+    return EXIT.bad
+  end
   local text, e = core.fs.read(file)
   if not text then errln("import", "%s", e); return EXIT.bad end
+  local _, bad_at = utf8.len(text)
+  if bad_at then errln("import", "%s: not UTF-8 text (byte %d)", file, bad_at); return EXIT.bad end
+  if text:find("\\u0000", 1, true) then errln("import", "%s: a string holds a NUL character (\\u0000)", file); return EXIT.bad end
   local doc, jerr = json.decode(text)
   if doc == nil then errln("import", "%s: not JSON: %s", file, tostring(jerr)); return EXIT.bad end
   local yaml, notes = require("lifeboat.import_asr").convert(doc)
@@ -61,12 +68,8 @@ function M.import(args)
   end
   for _, n in ipairs(notes) do errln("import", "not carried over: %s", n) end
   if not opts.output then core.write(1, yaml); return EXIT.done end
-  if core.fs.stat(opts.output) and not opts.force then
-    errln("import", "%s exists; --force replaces it", opts.output)
-    return EXIT.bad
-  end
   local ok, werr = core.fs.write(opts.output, yaml)
-  if not ok then errln("import", "%s", werr); return EXIT.bad end
+  if not ok then errln("import", "%s", werr); return EXIT.failed end
   say(string.format("%s: plan '%s' with %d machines in %d groups (%d note(s) on what was not carried over)",
     opts.output, plan.name, #plan.machine_order, #plan.raw.groups, #notes))
   return EXIT.done
