@@ -285,6 +285,8 @@ double rt_seconds(double s)
 	return round(s * 1000) / 1000;
 }
 
+#define MAX_DURATION_US 1000000000000000LL
+
 bool rt_parse_duration(const char *s, int64_t *us)
 {
 	static const struct { const char *unit; int64_t us; } units[] = {
@@ -313,6 +315,9 @@ bool rt_parse_duration(const char *s, int64_t *us)
 		}
 		if (u == N_UNITS)
 			return false; /* a missing, unknown or out-of-order unit */
+		/* at most 10^9 seconds in all (31 years): no product overflows */
+		if (v > MAX_DURATION_US / units[u].us || total > MAX_DURATION_US - v * units[u].us)
+			return false;
 		total += v * units[u].us;
 		next_unit = u + 1;
 		s += len;

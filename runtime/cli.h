@@ -56,7 +56,8 @@ void rt_progress_init(rt_progress *p, const char *label, bool json);
 void rt_progress_cb(void *ctx, uint64_t done, uint64_t total);
 void rt_progress_done(rt_progress *p);
 
-/* Parses "90s", "15m", "24h", "7d", "1h30m" into microseconds. */
+/* Parses "90s", "15m", "24h", "7d", "1h30m", "500ms" (units largest first,
+ * each once, at most 10^9 seconds) into microseconds. */
 bool rt_parse_duration(const char *s, int64_t *us);
 
 /* Parses --threads N (1 to RT_MAX_THREADS, the engine's limit); false (with
