@@ -27,6 +27,7 @@ check "drill" lb drill plan.yaml
 check "failover" lb failover plan.yaml
 expect 2 "*--onward recovery: the machines run there now*" "onward to where the machines run" lb commit plan.yaml --onward recovery
 expect 2 "*operation 'commit' needs a site named 'nowhere'*" "onward to a site the plan lacks" lb commit plan.yaml --onward nowhere
+expect 2 "*--onward drill: that is the plan's drill site, which drills clean up*" "onward to the drill site" lb commit plan.yaml --onward drill
 check "commit --onward cloud" lb commit plan.yaml --onward cloud
 out=$(lb status plan.yaml)
 [[ $out == *"active site recovery (protected), protected onward: primary recovery, recovery cloud"* ]] && [[ $out == *"last passing drill: none"* ]] \

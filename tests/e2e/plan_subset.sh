@@ -106,6 +106,7 @@ steps=$(lb job "$J" --json | "$PYTHON" -c 'import json,sys; print(" ".join(s["id
 [ "$(restored b web)" = "web v1" ] && [[ $steps == "stop/web/stop front/web/restore front/web/start front/web/health front/after/1" ]] \
 	&& pass "change-point: web stopped, restored in place from its first point, started and checked" || fail "change-point" "$(restored b web)" "$steps"
 grep -q "\"point\":[[:space:]]*\"$WEB1\"" ".lifeboat/jobs/$J/report.json" && pass "its report names the point used" || fail "change-point report"
+expect 2 "*only web failed over: a commit is for the whole plan; fail back*" "a commit after a failover of some machines" lb commit plan.yaml
 check "reprotect (web)" lb reprotect plan.yaml
 expect 2 "*the recovery site already replicates back (reprotect)*" "change-point after reprotect" lb change-point plan.yaml --point latest
 check "failback (web)" lb failback plan.yaml --yes

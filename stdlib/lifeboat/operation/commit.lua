@@ -14,10 +14,13 @@ return {
   site = "recovery",
   machines = function(st) return st.subset end,
   direction = function() return "to-recovery" end,
-  refusal = function(st, args)
+  refusal = function(st)
     if st.phase ~= "failed-over" then return "nothing to commit: run 'lifeboat failover PLAN' first" end
-    if args.onward and st.subset then
-      return "only some machines failed over: the plan cannot be protected onward until all of them have"
+    -- the plan's state is one for all its machines: committing some would
+    -- end the protection of the others too
+    if st.subset then
+      return string.format("only %s failed over: a commit is for the whole plan; fail back (reprotect, " ..
+        "failback) instead", table.concat(st.subset, ", "))
     end
   end,
   build = function(b, h, args)
@@ -26,6 +29,10 @@ return {
       local next_site = h.named_site(args.onward)
       if next_site.name == here.name then
         error(string.format("--onward %s: the machines run there now; name the site to protect them to", args.onward), 0)
+      end
+      -- drills restore into the drill site and clean it up: never production's
+      if next_site.name == h.site("drill").name then
+        error(string.format("--onward %s: that is the plan's drill site, which drills clean up; name another", args.onward), 0)
       end
     end
     h.each(here, "forget", "commit", true, nil, h.both)

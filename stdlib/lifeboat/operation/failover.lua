@@ -8,8 +8,8 @@ return {
     "it is verified down, then bring the recovery site up. Without it the primary is\n" ..
     "assumed gone. A machine that is not verified down stops the failover before\n" ..
     "anything comes up; --force goes on, its final point crash-consistent.\n" ..
-    "A failover of some machines (--machines, --group) fences only those; reprotect,\n" ..
-    "failback and commit then run on them, and replicate on the others.",
+    "A failover of some machines (--machines, --group) fences only those; change-point,\n" ..
+    "reprotect and failback then run on them, and replicate on the others.",
   flags = { "planned", "force" }, values = { "point" }, subset = true,
   site = "recovery", brings_up = true, needs_store = true,
   check = function(args)
