@@ -395,9 +395,11 @@ local function fence_step(b, phase, active, source, why)
     describe = string.format("record in the store: plan %s, active site %s, %s", phase, active,
       source and ("only " .. source .. " may replicate") or "no site may replicate"),
     run = function(step)
-      local st = require("lifeboat.store").fence_set(b.rt, b.plan.name, { phase = phase,
-        active = state_mod.site_of(b.rt.state, active), source = source and state_mod.site_of(b.rt.state, source),
-        machines = (b.rt.args or {}).machines or b.plan.machine_order, job = b.rt.job and b.rt.job.id })
+      -- a job of some machines fences them in their own record (state.record_in_store)
+      local subset = (b.rt.args or {}).machines
+      local st = require("lifeboat.store").fence_set(b.rt, subset and state_mod.subset_key(b.plan) or b.plan.name, {
+        phase = phase, active = state_mod.site_of(b.rt.state, active), source = source and state_mod.site_of(b.rt.state, source),
+        machines = subset or b.plan.machine_order, job = b.rt.job and b.rt.job.id })
       return { phase = phase, active = active, source = source, seq = st and st.seq }
     end }
   b.tail = { s.id }

@@ -5,6 +5,7 @@
 local json = require("lifeboat.json")
 local job_mod = require("lifeboat.job")
 local operations = require("lifeboat.operations")
+local util = require("lifeboat.util")
 
 local M = {}
 
@@ -78,11 +79,43 @@ end
 -- The store records the plan's state (store.fence_set), so every host that
 -- shares the store sees which site is active and which may replicate: a
 -- sync from any other site is refused by sync itself.
+--
+-- After a failover of some machines the store holds two records: the
+-- plan's own for the machines that stayed (protected at the primary) and
+-- PLAN.subset for those that moved. A sync is refused when any record
+-- that lists its machine says so, so each machine is bound to its site.
+function M.subset_key(plan) return plan.name .. ".subset" end
+
+function M.others(plan, subset)
+  local rest = {}
+  for _, m in ipairs(plan.machine_order) do
+    if not util.contains(subset, m) then rest[#rest + 1] = m end
+  end
+  return rest
+end
+
 function M.record_in_store(rt, plan, st, job_id)
   if not rt.store then return end
+  local store = require("lifeboat.store")
   local source = M.fence_source(st.phase)
-  require("lifeboat.store").fence_set(rt, plan.name, { phase = st.phase, active = M.site_of(st, st.active),
-    source = source and M.site_of(st, source), machines = st.subset or plan.machine_order, job = job_id })
+  local here = { phase = st.phase, active = M.site_of(st, st.active), source = source and M.site_of(st, source),
+    job = job_id }
+  if st.subset then
+    local primary = M.site_of(st, "primary")
+    store.fence_set(rt, plan.name, { phase = "protected", active = primary, source = primary,
+      machines = M.others(plan, st.subset), job = job_id })
+    here.machines = st.subset
+    store.fence_set(rt, M.subset_key(plan), here)
+  else
+    here.machines = plan.machine_order
+    store.fence_set(rt, plan.name, here)
+    -- a subset that came back: its record agrees with the plan's again
+    local old = store.fence_get(rt, M.subset_key(plan))
+    if old then
+      here.machines = old.machines
+      store.fence_set(rt, M.subset_key(plan), here)
+    end
+  end
 end
 
 -- Things jobs created at a site (restored paths, processes) that no job

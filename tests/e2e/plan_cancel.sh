@@ -64,3 +64,21 @@ check "a drill with --yes" lb drill plan.yaml --yes
 expect 2 "*is done already: there is nothing to cancel*" "a done job cannot be cancelled" lb cancel "$(last_job)"
 expect 2 "*no job 'nothere'*" "an unknown job" lb cancel nothere
 expect 2 "*--wait must be a duration like 30s, not 'soon'*" "a bad --wait" lb cancel "$J" --wait soon
+
+# a failover cancelled after its fence step: the store gets the plan's state back
+cat >> plan.yaml <<'YAML'
+    before:
+      - exec: "sleep 60"
+        only: [failover]
+YAML
+"$LB_BIN" failover plan.yaml --yes > failover.out 2>&1 &
+FO=$!
+for i in $(seq 100); do grep -q "start  g/before/1" failover.out 2>/dev/null && break; sleep 0.1; done
+J=$(last_job)
+[[ $(lb store state can --store replica) == *"failed-over"* ]] && pass "the failover fenced the primary in the store" \
+	|| fail "fence before cancel" "$(lb store state can --store replica)"
+check "cancel the failover" lb cancel "$J"
+wait $FO
+[[ $(lb store state can --store replica) == *"protected"* ]] && pass "after the cancel the store says protected again" \
+	|| fail "store state after cancel" "$(lb store state can --store replica)"
+check "and replicate runs" lb replicate plan.yaml

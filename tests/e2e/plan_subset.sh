@@ -90,10 +90,17 @@ out=$(lb status plan.yaml)
 [[ $out == *"db "*"protected"* ]] && [[ $out == *"web "*"failed over"* ]] && pass "status: web failed over, db protected" \
 	|| fail "status after subset failover" "$out"
 out=$(lb sync site-a/web/data --as web/data --site primary --store replica 2>&1); rc=$?
-[ $rc != 0 ] && [[ $out == *"machine web belongs to plan sub, which is failed-over"*"no site may replicate it"* ]] && pass "a sync of web from the primary is fenced" \
+[ $rc != 0 ] && [[ $out == *"machine web belongs to plan sub.subset, which is failed-over"*"no site may replicate it"* ]] && pass "a sync of web from the primary is fenced" \
 	|| fail "web fenced" "exit $rc" "$out"
 out=$(lb sync site-a/db/data --as db/data --site primary --store replica 2>&1); rc=$?
-[ $rc = 0 ] && pass "db is not fenced" || fail "db fence" "exit $rc" "$out"
+[ $rc = 0 ] && pass "db still replicates from the primary" || fail "db fence" "exit $rc" "$out"
+for site in recovery drill; do
+	out=$(lb sync site-a/db/data --as db/data --site $site --store replica 2>&1); rc=$?
+	[ $rc = 2 ] && [[ $out == *"only site primary may replicate it"* ]] && pass "but db stays fenced at the $site site" \
+		|| fail "db from $site" "exit $rc" "$out"
+done
+expect 2 "*say which site this is with --site (only primary may replicate it now)*" "and a sync of db that names no site is refused" \
+	lb sync site-a/db/data --as db/data --store replica
 expect 2 "*the plan failed over web only: replicate runs on db, app" "--machines after a subset failover" lb replicate plan.yaml --machines db
 
 # change the recovery point of what failed over: web starts again from its first point

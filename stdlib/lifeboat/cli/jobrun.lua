@@ -143,10 +143,15 @@ local function run_steps(job, plan, steps, opts, done, rt)
     failures = job.failures }
   job:flush()
   out.finish()
-  if rt and rt.state_dir and (result == "done" or result == "failed") then
+  -- a cancelled job changes nothing, but its fence step may have: the
+  -- store gets the plan's state back
+  if rt and rt.state_dir and (result == "done" or result == "failed" or result == "cancelled") then
     job.rto = summary.rto
-    local st = state_mod.apply(job.op, state_mod.load(rt.state_dir), job, rt.args, result == "done", rt)
-    state_mod.save(rt.state_dir, st)
+    local st = state_mod.load(rt.state_dir)
+    if result ~= "cancelled" then
+      st = state_mod.apply(job.op, st, job, rt.args, result == "done", rt)
+      state_mod.save(rt.state_dir, st)
+    end
     local rec_ok, rec_err = pcall(blocking, function() state_mod.record_in_store(rt, plan, st, job.id) end)
     if not rec_ok then
       say(out.paint("33", "warning: the plan's state could not be recorded in the store: " .. out.shown(rec_err)))

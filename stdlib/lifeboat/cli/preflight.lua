@@ -29,12 +29,21 @@ end
 -- The store's record of the plan's state is what every host shares: when
 -- it says another phase or site than this host's state folder (another host
 -- failed over, say), it wins, so a refusal says so before anything runs.
+-- A subset's record (PLAN.subset) that is not protected is where the plan
+-- stands: those machines failed over.
 local function adopt_store_state(plan, rt)
   if not rt.store then return end
-  local ok, rec = pcall(blocking, function() return store.exists(rt) and store.fence_get(rt, plan.name) end)
-  if not ok or type(rec) ~= "table" then return end
+  local ok, recs = pcall(blocking, function()
+    if not store.exists(rt) then return nil end
+    return { store.fence_get(rt, plan.name), store.fence_get(rt, state_mod.subset_key(plan)) }
+  end)
+  if not ok or type(recs) ~= "table" or type(recs[1]) ~= "table" then return end
+  local rec, sub = recs[1], recs[2]
+  local subset
+  if type(sub) == "table" and sub.phase ~= "protected" then rec, subset = sub, sub.machines end
   if rec.phase ~= rt.state.phase or rec.active ~= state_mod.site_of(rt.state, rt.state.active) then
     rt.state.phase, rt.state.active = rec.phase, state_mod.role_of(rt.state, rec.active)
+    rt.state.subset = subset
     rt.state.from_store = string.format("recorded in the store by %s at %s", rec.host or "?", rec.time or "?")
   end
 end
