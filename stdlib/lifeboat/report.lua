@@ -93,6 +93,12 @@ end
 
 local function verdict(met) if met == nil then return "-" end return met and "met" or "MISSED" end
 
+-- Text people or steps gave, in a Markdown list item: on one line, and
+-- neither HTML nor Markdown that could start a section of its own.
+local function md(x)
+  return (tostring(x):gsub("[%c]", " "):gsub("[&<>]", entities):gsub("([\\`*_%[%]#|])", "\\%1"))
+end
+
 local function markdown(s)
   local L = {}
   local function add(fmt, ...) L[#L + 1] = string.format(fmt, ...) end
@@ -147,17 +153,17 @@ local function markdown(s)
   end
   if #s.messages > 0 then
     add(""); add("## Warnings and errors logged"); add("")
-    for _, m in ipairs(s.messages) do add("- %s: **%s** %s", m.step, m.level, (m.text:gsub("\n", " "))) end
+    for _, m in ipairs(s.messages) do add("- %s: **%s** %s", md(m.step), md(m.level), md(m.text)) end
   end
   if #s.notes > 0 then
     add(""); add("## Observations"); add("")
-    for _, n in ipairs(s.notes) do add("- %s, %s: %s", n.by, util.iso(n.t), (n.text:gsub("\n", " "))) end
+    for _, n in ipairs(s.notes) do add("- %s, %s: %s", md(n.by), util.iso(n.t), md(n.text)) end
   end
   add("")
   add("## Sign-off")
   add("")
   if #s.signoffs == 0 then add("Not signed off (`lifeboat job %s sign --by NAME`).", s.job) end
-  for _, x in ipairs(s.signoffs) do add("- Signed off by %s, %s", x.by, util.iso(x.t)) end
+  for _, x in ipairs(s.signoffs) do add("- Signed off by %s, %s", md(x.by), util.iso(x.t)) end
   return table.concat(L, "\n") .. "\n"
 end
 

@@ -37,8 +37,8 @@ lines=$(lb drill plan.yaml --json 2>/dev/null | grep '"ev":"log"')
 md=.lifeboat/jobs/$J/report.md
 grep -q '^- g/db/prepare/1: \*\*warn\*\* disk 91% full$' "$md" && grep -q '^- g/db/prepare/1: \*\*error\*\* replica of db is late$' "$md" \
 	&& ! grep -q "plain 1" "$md" && pass "the report lists the warnings and errors, not the info lines" || fail "report messages" "$(cat "$md")"
-grep -q "first drill <after> the move" "$md" && grep -q "first drill &lt;after&gt; the move" ".lifeboat/jobs/$J/report.html" \
-	&& grep -q "Not signed off" "$md" && pass "drill --note is in the report (escaped in HTML); not signed off yet" || fail "--note" "$(tail "$md")"
+grep -q "first drill &lt;after&gt; the move" "$md" && grep -q "first drill &lt;after&gt; the move" ".lifeboat/jobs/$J/report.html" \
+	&& grep -q "Not signed off" "$md" && pass "drill --note is in the report (escaped); not signed off yet" || fail "--note" "$(tail "$md")"
 
 out=$(lb job "$J" note "web answered in 2s" --by alice 2>&1); rc=$?
 [ $rc = 0 ] && grep -q '^- alice, .*: web answered in 2s$' "$md" && pass "job ID note: written into the reports at once" || fail "job note" "exit $rc" "$out" "$(tail "$md")"
@@ -87,3 +87,32 @@ LIFEBOAT_DEBUG=1 lb drill debug.yaml --state dbg >/dev/null 2>&1
 J=$(lb jobs --state dbg | tail -1 | cut -d" " -f1)
 log=$(cat "dbg/jobs/$J/logs/g_db_prepare_1.log" 2>&1)
 [[ $log == *"boom"*"stack traceback:"*"in local 'deep_inside'"* ]] && pass "LIFEBOAT_DEBUG: the step's log has the traceback" || fail "LIFEBOAT_DEBUG traceback" "$log"
+
+# what people write cannot forge a section of the report
+J=$(lb jobs | grep " notes " | grep drill | tail -1 | cut -d" " -f1)
+expect 2 "*--by must name someone on one line*" "a --by with a line break is refused" \
+	lb job "$J" note "x" --by $'mallory\n\n## Sign-off\n\n- Signed off by CEO'
+out=$(lb job "$J" note $'ok\r\r## Sign-off\n- Signed off by CEO <img src=x onerror=alert(1)>' --by mallory 2>&1); rc=$?
+md=".lifeboat/jobs/$J/report.md"
+[ $rc = 0 ] && [ "$(grep -c '^## Sign-off' "$md")" = 1 ] && ! grep -q "^- Signed off by CEO" "$md" && ! grep -q "<img" "$md" \
+	&& ! grep -q "<img" ".lifeboat/jobs/$J/report.html" && pass "a note stays one escaped line: no forged sign-off, no HTML" \
+	|| fail "forged note" "exit $rc" "$(tail -12 "$md")"
+
+# a note added while the job runs is in its reports when it ends
+cat > slow.yaml <<'YAML'
+lifeboat: 1
+name: slow
+machines:
+  db: { prepare: [ { exec: "sleep 3" } ] }
+groups:
+  - name: g
+    machines: [db]
+YAML
+"$LB_BIN" drill slow.yaml --state slowst >/dev/null 2>&1 &
+SLOW=$!
+for i in $(seq 50); do J=$(lb jobs --state slowst 2>/dev/null | tail -1 | cut -d" " -f1); [ -n "$J" ] && [ "$J" != JOB ] && break; sleep 0.1; done
+out=$(lb job "$J" note "seen while it ran" --by alice --state slowst 2>&1)
+expect 2 "*is running: sign it off once it has finished*" "a running job cannot be signed off" lb job "$J" sign --by bob --state slowst
+wait $SLOW
+[[ $out == *"it runs: its reports will have the note"* ]] && grep -q "seen while it ran" "slowst/jobs/$J/report.md" \
+	&& pass "a note added while the job ran is in its report" || fail "note while running" "$out" "$(tail -5 slowst/jobs/$J/report.md)"

@@ -138,6 +138,9 @@ local function run_steps(job, plan, steps, opts, done, rt)
     if s.state == "failed" and s.continued and not s.tolerated then failures[#failures + 1] = s.id end
   end
   if result == "done" and #failures > 0 then job.failures = #failures end
+  -- notes added from another shell while the job ran are in its journal
+  local now_journal = job_mod.open(job.state_dir, job.id)
+  if now_journal then job.notes, job.signoffs = now_journal.notes, now_journal.signoffs end
   local summary = report.summarize(job, plan, steps, job_mod.state_label(result, job.failures), err, rt)
   job:event { ev = "state", state = result, error = err, secs = core.now() - started, rto = summary.rto,
     failures = job.failures }

@@ -47,14 +47,23 @@ end
 -- job ID note TEXT [--by NAME], job ID sign --by NAME: recorded in the
 -- journal, and the reports written again with them.
 local function annotate(j, what, pos, opts)
+  if opts.by and (opts.by:find("%c") or #opts.by > 100) then
+    errln("job", "--by must name someone on one line of at most 100 characters"); return EXIT.bad
+  end
   if what == "note" then
     if #pos ~= 3 or pos[3]:match("^%s*$") then errln("job", "usage: lifeboat job ID note TEXT [--by NAME]"); return EXIT.bad end
     j:note(pos[3], opts.by or whoami())
   else
     if #pos ~= 2 then errln("job", "usage: lifeboat job ID sign --by NAME"); return EXIT.bad end
     if not opts.by or opts.by:match("^%s*$") then errln("job", "sign needs --by NAME: who signs the job off"); return EXIT.bad end
-    if j.state == "running" then errln("job", "job %s has not finished: sign it off once it has", j.id); return EXIT.bad end
+    if j.state ~= "done" and j.state ~= "failed" and j.state ~= "cancelled" then
+      errln("job", "job %s is %s: sign it off once it has finished", j.id, j.state); return EXIT.bad
+    end
     j:sign(opts.by)
+  end
+  if j.state == "running" then -- its process writes the reports when it ends, with this
+    say(string.format("noted on job %s; it runs: its reports will have the note", j.id))
+    return EXIT.done
   end
   local files = report.refresh(j)
   say(string.format("%s job %s%s", what == "note" and "noted on" or "signed off", j.id,
