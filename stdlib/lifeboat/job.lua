@@ -181,6 +181,7 @@ function Job:request_cancel(by)
   if not ok then error(e, 0) end
 end
 function Job:cancel_requested() return core.fs.stat(self:cancel_path()) ~= nil end
+function Job:withdraw_cancel() core.fs.remove(self:cancel_path()) end
 
 -- Approvals given with `lifeboat approve`, one step id per line ("*" = all).
 function Job:approvals()

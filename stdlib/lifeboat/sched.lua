@@ -374,8 +374,9 @@ function M.run(job, steps, opts)
     end
   end
   job:flush()
-  if cancelling then return "cancelled", failed_steps end
+  -- Ctrl-C during a cancel's clean-up: interrupted, and resume finishes the cancel
   if interrupted or core.interrupted() then return "interrupted", failed_steps end
+  if cancelling then return "cancelled", failed_steps end
   if pausing then return "paused", failed_steps end
   if aborting then return "failed", failed_steps end
   for _, s in ipairs(failed_steps) do if not s.continued then return "failed", failed_steps end end

@@ -82,3 +82,28 @@ wait $FO
 [[ $(lb store state can --store replica) == *"protected"* ]] && pass "after the cancel the store says protected again" \
 	|| fail "store state after cancel" "$(lb store state can --store replica)"
 check "and replicate runs" lb replicate plan.yaml
+
+# a paused job whose plan another job holds: refused, and no request is left behind
+sed -i '/^    before:$/,+2d' plan.yaml
+out=$(lb drill plan.yaml 2>&1); rc=$?
+P=$(last_job)
+[ $rc = 3 ] || fail "pause for the lock test" "exit $rc" "$out"
+cat > busy.yaml <<'YAML'
+lifeboat: 1
+name: busy
+machines:
+  m: { prepare: [ { exec: "sleep 4" } ] }
+groups:
+  - name: g
+    machines: [m]
+YAML
+"$LB_BIN" drill busy.yaml --state .lifeboat >/dev/null 2>&1 &
+BUSY=$!
+sleep 1
+expect 2 "*job $P is paused, and another job holds the plan's state folder*" "cancel of a paused job while another job runs is refused" \
+	lb cancel "$P" --wait 2s
+wait $BUSY
+[ ! -e ".lifeboat/jobs/$P/cancel" ] && pass "and leaves no request for a later resume" || fail "stale cancel request"
+check "approve" lb approve "$P"
+out=$(lb resume "$P" --yes 2>&1); rc=$?
+[ $rc = 0 ] && [[ $out == *"done   g/after/1"* ]] && pass "the paused job resumes as it was" || fail "resume after refused cancel" "exit $rc" "$out"

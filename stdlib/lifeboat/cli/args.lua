@@ -38,13 +38,15 @@ local help = {
   status = "usage: lifeboat status PLAN [--json] [--state DIR]\n\nThe active site, each machine's protection (newest point and its age against\npolicy.rpo_threshold), and the last passing drill.\n",
   resume = "usage: lifeboat resume ID [--force] [--yes] [--json] [--state DIR]\n\nContinues a job that failed, paused, was interrupted or whose process died.\nFinished steps are not run again. A changed plan is refused unless --force.\n",
   approve = "usage: lifeboat approve ID [STEP] [--state DIR]\n\nApproves a job's waiting manual step (all of them without STEP); then\n'lifeboat resume ID' continues a paused job.\n",
-  cancel = "usage: lifeboat cancel ID [--wait DURATION] [--json] [--state DIR]\n\n" ..
+  cancel = "usage: lifeboat cancel ID [--wait DURATION] [--force] [--json] [--state DIR]\n\n" ..
     "Cancels a job: a running one (in another shell) stops its running steps within a\n" ..
     "second, skips the rest and runs its clean-up steps (a drill's stop and remove);\n" ..
     "for a paused, failed or interrupted job the clean-up steps run here. The job ends\n" ..
     "cancelled and cannot be resumed. Waits up to --wait (default 1m) for a running job.\n" ..
+    "A plan changed since the job started is refused unless --force; Ctrl-C during the\n" ..
+    "clean-up leaves the job interrupted, and 'lifeboat resume ID' finishes the cancel.\n" ..
     "Exit 0 when the job ended cancelled with its clean-up done, 1 when a clean-up step\n" ..
-    "failed or the job did not stop in time.\n",
+    "failed or the job did not stop in time, 2 when another job holds the plan.\n",
   jobs = "usage: lifeboat jobs [--json] [--state DIR]\n\nLists recent jobs: id, plan, operation, state, duration.\n",
   job = "usage: lifeboat job ID [--json] [--state DIR]\n" ..
     "       lifeboat job ID note TEXT [--by NAME]\n       lifeboat job ID sign --by NAME\n\n" ..

@@ -304,20 +304,29 @@ end
 -- second); a paused, failed or interrupted job gets its clean-up steps run
 -- here. Either way it ends cancelled, not to be resumed.
 function M.cancel(args)
-  local opts, pos, code = parse("cancel", args, { "json" }, { "state", "wait" })
+  local opts, pos, code = parse("cancel", args, { "json", "force" }, { "state", "wait" })
   if not opts then return code end
   if #pos ~= 1 then errln("cancel", "a job id is needed"); return EXIT.bad end
   local wait = opts.wait and util.parse_duration(opts.wait) or (not opts.wait and 60)
   if not wait then errln("cancel", "--wait must be a duration like 30s, not '%s'", opts.wait); return EXIT.bad end
   local job, state = open_job("cancel", opts, pos[1])
   if not job then return EXIT.bad end
-  if job.state == "done" or job.state == "cancelled" then
-    errln("cancel", "job %s is %s already: there is nothing to cancel", job.id, job.state); return EXIT.bad
+  local function finished(j)
+    if j.state == "done" or j.state == "cancelled" then
+      errln("cancel", "job %s is %s already: there is nothing to cancel", j.id, j.state)
+      return true
+    end
   end
-  job:request_cancel(whoami())
+  if finished(job) then return EXIT.bad end
   local lock = core.fs.lock(state .. "/lock")
+  if not lock and job.state ~= "running" then
+    errln("cancel", "job %s is %s, and another job holds the plan's state folder: cancel it once that one has ended",
+      job.id, job.state)
+    return EXIT.bad
+  end
   if not lock then
-    -- another process holds the plan: the job's own, which sees the request
+    -- the job runs in another process, which sees the request within a second
+    job:request_cancel(whoami())
     say(string.format("job %s: cancel requested; waiting up to %s for it to stop", job.id, util.fmt_duration(wait)))
     local deadline = core.mono() + wait
     while core.mono() < deadline do
@@ -329,12 +338,22 @@ function M.cancel(args)
       end
       blocking(function() require("lifeboat.api").sleep(0.2) end)
     end
-    errln("cancel", "job %s did not stop within %s (the plan's state folder is held by another process; the " ..
-      "request stays in %s)", job.id, util.fmt_duration(wait), job:cancel_path())
+    job:withdraw_cancel() -- not left for a later run of the job to find
+    errln("cancel", "job %s did not stop within %s; the plan's state folder is held by another process", job.id,
+      util.fmt_duration(wait))
     return EXIT.failed
   end
+  -- no process runs it: its clean-up runs here, on the journal as it is now
+  job = job_mod.open(state, job.id)
+  if finished(job) then lock:close(); return EXIT.bad end
   local plan = load_plan("cancel", job.plan)
   if not plan then lock:close(); return EXIT.bad end
+  if plan.sha ~= job.plan_sha and not opts.force then
+    lock:close()
+    errln("cancel", "the plan %s changed since job %s started; cancel with --force to clean up with the changed plan",
+      job.plan, job.id)
+    return EXIT.bad
+  end
   local rt = { args = job.args or {}, opts = { yes = true, interactive = false }, job = job }
   prepare(plan, job.op, rt, state)
   local ok, steps = pcall(ops.build, plan, job.op, rt)
@@ -343,9 +362,11 @@ function M.cancel(args)
   for id, s in pairs(job.steps) do
     if s.state == "done" or (s.state == "failed" and s.continued) then done[id] = s end
   end
+  job:request_cancel(whoami())
   job:event { ev = "resumed", cancel = true }
-  run_steps(job, plan, steps, opts, done, rt)
+  local rc = run_steps(job, plan, steps, opts, done, rt)
   lock:close()
+  if rc == EXIT.interrupted then return rc end
   local j = job_mod.open(state, job.id)
   return j and j.state == "cancelled" and not j.error and EXIT.done or EXIT.failed
 end
