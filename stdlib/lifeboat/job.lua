@@ -72,6 +72,8 @@ function M.open(state_dir, id)
         job.created[#job.created + 1] = e
       elseif e.ev == "removed" then
         job.created[#job.created + 1] = e
+      elseif e.ev == "resumed" then
+        job.resumes = (job.resumes or 0) + 1
       elseif e.ev == "message" then
         job.messages[#job.messages + 1] = { step = e.step, level = e.level, text = e.text }
       elseif e.ev == "note" then

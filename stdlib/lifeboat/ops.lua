@@ -104,7 +104,15 @@ function M.job_kind(op, rt)
   local rec = operations.get(op)
   local planned
   if rec.planned then planned = rec.planned(rt.args or {}) end
-  return { op = op, planned = planned, direction = rec.direction(rt.state or {}) }
+  -- after a failover of some machines, a job of only the others goes
+  -- their way: they still run at the primary
+  local st, args = rt.state or {}, rt.args or {}
+  if st.subset and args.machines then
+    local moved = false
+    for _, m in ipairs(args.machines) do if util.contains(st.subset, m) then moved = true end end
+    if not moved then st = { active = "primary" } end
+  end
+  return { op = op, planned = planned, direction = rec.direction(st) }
 end
 
 -- Whether an action runs in a job of this kind: each kind of condition the

@@ -100,7 +100,7 @@ function P.sync(ctx, more_args)
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local path = m.datasets[d.name]
     local args = { "sync", path, "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash",
-      "--site", ctx.site.name, "--run", ctx.job.id }
+      "--site", ctx.site.name, "--run", ctx.rt.run_id or ctx.job.id }
     for _, a in ipairs(more_args and more_args(d) or {}) do args[#args + 1] = a end
     local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end

@@ -491,7 +491,7 @@ function P.sync(ctx)
   local out = {}
   for _, d in ipairs(ctx.machine.datasets or {}) do
     local args = { "sync", m.datasets[d.name], "--as", m.name .. "/" .. d.name, "--consistency", ctx.consistency or "crash",
-      "--site", ctx.site.name, "--run", ctx.job.id }
+      "--site", ctx.site.name, "--run", ctx.rt.run_id or ctx.job.id }
     local block = d.block_size or (ctx.plan.raw.policy or {}).block_size
     if block and d.kind == "image" then args[#args + 1] = "--block-size"; args[#args + 1] = tostring(block) end
     local r = agent(ctx, c, args)

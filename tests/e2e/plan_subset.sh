@@ -28,6 +28,9 @@ machines:
 groups:
   - name: back
     machines: [db]
+    after:
+      - { name: toward recovery, exec: "true", only: [replicate, to-recovery] }
+      - { name: back to primary, exec: "true", only: [replicate, to-primary] }
   - name: mid
     machines: [app]
   - name: front
@@ -49,6 +52,8 @@ check "replicate --machines db (run 3)" lb replicate plan.yaml --machines db
 # subsets refused: a missing dependency, unknown names, the wrong operation
 expect 2 "*app depends on db, which is not among the machines: add it, or --ignore-depends-on*" "a subset that breaks depends_on is refused" \
 	lb drill plan.yaml --machines app
+out=$(lb show plan.yaml --op drill --machines web,db,app)
+[[ $out == *"back/db/restore"* ]] && [[ $out == *"front/web/restore"* ]] && pass "--machines naming every machine is the whole plan" || fail "all machines" "$out"
 expect 2 "*the plan has no machine 'webb', did you mean 'web'?" "an unknown machine" lb drill plan.yaml --machines webb
 expect 2 "*the plan has no group 'nope' (groups: back, mid, front)" "an unknown group" lb drill plan.yaml --group nope
 expect 2 "*--machines is for replicate, drill and failover" "--machines on commit" lb commit plan.yaml --machines web
@@ -86,6 +91,9 @@ J=$(last_job)
 steps=$(lb job "$J" --json | "$PYTHON" -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)["steps"]))')
 [[ $steps == *"sync/db/sync"* ]] && [[ $steps == *"sync/app/sync"* ]] && [[ $steps != *"web"* ]] \
 	&& pass "replicate runs on db and app, not on the failed-over web" || fail "replicate after subset" "$steps"
+out=$(lb replicate plan.yaml --dry-run)
+[[ $out == *"sync/back/after/1"* ]] && [[ $out != *"sync/back/after/2"* ]] \
+	&& pass "the others' replicate still goes toward the recovery site (only: directions)" || fail "direction after subset" "$out"
 out=$(lb status plan.yaml)
 [[ $out == *"db "*"protected"* ]] && [[ $out == *"web "*"failed over"* ]] && pass "status: web failed over, db protected" \
 	|| fail "status after subset failover" "$out"
@@ -120,3 +128,17 @@ check "failback (web)" lb failback plan.yaml --yes
 [ "$(restored a web)" = "web v1" ] && [ "$(lb status plan.yaml --json | "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d["phase"], d["active"])')" = "protected primary" ] \
 	&& pass "failback brings web back as it ran at the recovery site; the plan is protected at the primary again" || fail "failback subset" "$(restored a web)"
 check "replicate all again" lb replicate plan.yaml
+
+# preflight checks the point --point names: nothing is fenced or restored for a point that is not there
+mkdir pre && cd pre || exit 1
+sed 's/^consistency_groups:/consistency_groups_unused:/' ../plan.yaml | sed '/^consistency_groups_unused:/,+1d' > plan.yaml
+for m in db app web; do mkdir -p site-a/$m/data; echo "$m" > site-a/$m/data/v; done
+lb store init replica >/dev/null
+for m in db app web; do lb sync site-a/$m/data --as $m/data --store replica >/dev/null; done
+expect 2 "*preflight: no replicate run has a point of every dataset of db (latest-consistent)*" \
+	"latest-consistent without a replicate run is refused at preflight" lb failover plan.yaml --point latest-consistent
+expect 2 "*preflight: no nosuch point of db/data in the store*" "an unknown point id is refused at preflight" \
+	lb drill plan.yaml --point db=nosuch
+[ "$(lb store state sub --store replica)" = "" ] || [[ $(lb store state sub --store replica 2>&1) != *"failed-over"* ]] \
+	&& pass "and nothing was fenced" || fail "fenced after a refused failover" "$(lb store state sub --store replica)"
+cd .. || exit 1

@@ -174,6 +174,9 @@ local function chosen_machines(plan, op, opts)
     end
   end
   local list = {}
+  local all = true
+  for _, m in ipairs(plan.machine_order) do if not want[m] then all = false end end
+  if all then return nil end -- every machine: the whole plan, not a subset
   for _, m in ipairs(plan.machine_order) do
     if want[m] then
       list[#list + 1] = m

@@ -294,6 +294,9 @@ function M.resume(args)
     if s.state == "done" or (s.state == "failed" and s.continued) then done[id] = s end
   end
   job:event { ev = "resumed", forced = opts.force or nil, plan_sha = plan.sha }
+  -- the syncs of a resumed job are another moment than its first run's:
+  -- a run of their own, so latest-consistent never mixes the two
+  rt.run_id = job.id .. "-" .. ((job.resumes or 0) + 1)
   local rc = run_steps(job, plan, steps, opts, done, rt)
   lock:close()
   return rc

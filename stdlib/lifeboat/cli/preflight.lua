@@ -97,11 +97,20 @@ local function preflight(plan, op, steps, rt)
       local have = {}
       for _, p in ipairs(list) do have[p.machine .. "/" .. p.dataset] = p end
       local threshold = (plan.raw.policy or {}).rpo_threshold or (plan.raw.objectives or {}).rpo
+      -- the point --point names exists (a planned switch makes its own with its final syncs)
+      local rec = operations.get(op)
+      local check_point = rt.args.point and not (rec.planned and rec.planned(rt.args))
       for _, name in ipairs(rt.args.machines or plan.machine_order) do
         for _, d in ipairs(plan.raw.machines[name].datasets or {}) do
           local p = have[name .. "/" .. d.name]
+          local pok, perr = true, nil
+          if p and check_point then
+            pok, perr = pcall(blocking, function() return store.point_for(rt, plan, name, d.name) end)
+          end
           if not p then
             problems[#problems + 1] = string.format("no recovery point of %s/%s in the store: run 'lifeboat replicate PLAN' first", name, d.name)
+          elseif not pok then
+            problems[#problems + 1] = tostring(perr)
           elseif threshold then
             local age = core.now() - (util.parse_time(p.time) or core.now())
             if age > threshold then
