@@ -59,9 +59,9 @@ end
 
 function M.main(command, args)
   local ok, rc = xpcall(function()
-    if command == "--list" then -- for `lifeboat --help`, on the fd it names
+    if command == "--list" then -- for `lifeboat --help`: on stdout, or stderr with "2"
       for _, c in ipairs(command_list()) do
-        core.write(tonumber(args[1]) or 1, string.format("  %-12s %s\n", c.name, c.summary))
+        core.write(args[1] == "2" and 2 or 1, string.format("  %-12s %s\n", c.name, c.summary))
       end
       return EXIT.done
     end

@@ -187,6 +187,8 @@ local function check_machines(ctx, plan)
       local node = lnode[i] or lnode
       if not raw.machines[name] then
         at(ctx, node, "consistency group '%s': undefined machine '%s'", cname, name)
+      elseif in_cgroup[name] == cname then
+        at(ctx, node, "machine '%s' is listed twice in consistency group '%s'", name, cname)
       elseif in_cgroup[name] then
         at(ctx, node, "machine '%s' is in consistency group '%s' and in '%s'", name, in_cgroup[name], cname)
       else

@@ -91,6 +91,9 @@ function M.run(args)
     core.write(1, (level ~= "info" and (level .. ": ") or "") .. secrets.redact(text) .. "\n")
   end
   local timeout = core.getenv("LIFEBOAT_RUN_TIMEOUT")
+  if timeout and not util.parse_duration(timeout) then
+    errln("run", "LIFEBOAT_RUN_TIMEOUT must be a duration like 30s, not '%s'", timeout); return EXIT.bad
+  end
   local result, step = one_step(function() return fn(table.unpack(script_args)) end,
     timeout and util.parse_duration(timeout) or nil)
   if result == "done" then
