@@ -142,3 +142,20 @@ expect 2 "*preflight: no nosuch point of db/data in the store*" "an unknown poin
 [ "$(lb store state sub --store replica)" = "" ] || [[ $(lb store state sub --store replica 2>&1) != *"failed-over"* ]] \
 	&& pass "and nothing was fenced" || fail "fenced after a refused failover" "$(lb store state sub --store replica)"
 cd .. || exit 1
+
+# a replicate resumed later is a run of its own: latest-consistent never mixes its two moments
+mkdir resumed && cd resumed || exit 1
+cp ../plan.yaml . && for m in db app web; do mkdir -p site-a/$m/data; echo "$m old" > site-a/$m/data/v; done
+check "replicate (complete run)" lb replicate plan.yaml
+echo "db new" > site-a/db/data/v; mv site-a/app/data site-a/app/gone
+out=$(lb replicate plan.yaml 2>&1); rc=$?
+J=$(last_job)
+mv site-a/app/gone site-a/app/data; echo "app new" > site-a/app/data/v
+[ $rc = 1 ] && check "resume it once app is back" lb resume "$J" || fail "replicate with app missing" "exit $rc" "$out"
+runs=$(lb points --store replica --json | "$PYTHON" -c 'import json,sys; print(" ".join(sorted({p["machine"]+"="+p["run"].split("-")[-1] for p in json.load(sys.stdin) if p["run"].startswith(sys.argv[1])})))' "$J")
+[[ $runs == *"app=1"* ]] && pass "the resumed syncs record run $J-1 ($runs)" || fail "resumed run id" "$runs"
+check "drill --point latest-consistent" lb drill plan.yaml --point latest-consistent --keep
+[ "$(restored d db)" = "db old" ] && [ "$(restored d app)" = "app old" ] \
+	&& pass "latest-consistent takes the complete run, not db and app from two moments" || fail "mixed run" "db $(restored d db) app $(restored d app)"
+check "cleanup" lb cleanup plan.yaml
+cd .. || exit 1
