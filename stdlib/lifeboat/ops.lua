@@ -284,7 +284,7 @@ local function stage_up(b, site, restore_kind)
     for _, mname in ipairs(members(b, g)) do
       local m = plan.raw.machines[mname]
       -- the machines of a group share one list of what they wait for (a
-      -- copy each would be groups x machines long); steps never change it
+      -- copy each grows with the square of the group); steps never change it
       local deps = entry
       for _, dep in ipairs(m.depends_on or {}) do
         if last_of[dep] then
