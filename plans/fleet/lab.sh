@@ -118,14 +118,16 @@ on() { # on HOST COMMAND: runs COMMAND on the host, over SSH
 		-o StrictHostKeyChecking=yes -o ConnectTimeout=5 "root@$(addr "$h")" "$@"
 }
 for h in $HOSTS; do
-	for i in $(seq 100); do on $h true 2>/dev/null && break; sleep 0.1; done
-	on $h true || { echo "lab.sh: sshd of $h does not answer:" >&2; tail -3 "$LAB/hosts/$h/sshd.log" >&2; exit 1; }
+	i=0
+	until on $h true 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "lab.sh: sshd of $h does not answer:" >&2; tail -3 "$LAB/hosts/$h/sshd.log" >&2; exit 1; }
+		sleep 0.1
+	done
 done
 
-# software every application host has: the start and stop scripts
+# software every application host has: the start and stop scripts (in its /srv)
 for h in db web db2 web2; do
-	on $h 'mkdir -p /srv/bin && cat > /srv/bin/pg.sh && chmod 755 /srv/bin/pg.sh' < host/pg.sh
-	on $h 'cat > /srv/bin/web.sh && chmod 755 /srv/bin/web.sh' < host/web.sh
+	install -D -m 755 -t "$LAB/hosts/$h/srv/bin" host/pg.sh host/web.sh
 done
 
 # the store: S3 over https, with a certificate of the lab's own

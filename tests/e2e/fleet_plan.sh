@@ -30,8 +30,18 @@ sql() { psql -X -q -A -t -h "$1" -U postgres -d shop -c "$2"; }
 host_ps() { ip netns pids "lbfl-$1" | xargs -r ps -o args= -p; }
 # in_host HOST CMD...: a command in the host's namespaces (its /srv)
 in_host() { local h=$1; shift; nsenter -t "$(cat "lab/hosts/$h/sshd.pid")" -m -n -r -w "$@"; } # its root too (a chroot)
-masters_down() { pkill -f "ControlPath=$WORK/.lifeboat/ssh" 2>/dev/null; sleep 0.3; }
+masters_down() {
+	pkill -f "ControlPath=$WORK/.lifeboat/ssh" 2>/dev/null
+	for _ in $(seq 60); do pgrep -f "ControlPath=$WORK/.lifeboat/ssh" >/dev/null || break; sleep 0.05; done
+}
 lbj() { lb "$@" 2>&1; }
+# reload_sshd HOST: its sshd re-reads its configuration (and says so again in its log)
+reload_sshd() {
+	local log=lab/hosts/$1/sshd.log n
+	n=$(grep -c "Server listening" "$log")
+	kill -HUP "$(cat "lab/hosts/$1/sshd.pid")"
+	for _ in $(seq 100); do [ "$(grep -c "Server listening" "$log")" -gt "$n" ] && break; sleep 0.05; done
+}
 
 # a first replicate installs the agent on each primary host
 out=$(lbj replicate plan.yaml)
@@ -133,13 +143,13 @@ ft=$(ls /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 2>/dev/null)
 if [ -n "$ft" ]; then
 	cp lab/hosts/web/sshd_config sshd_config.web
 	printf 'SetEnv LD_PRELOAD=%s FAKETIME=-2d\n' "$ft" >> lab/hosts/web/sshd_config
-	kill -HUP "$(cat lab/hosts/web/sshd.pid)"; sleep 0.5; masters_down
+	reload_sshd web; masters_down
 	before=$(lb points --store s3://fleet/replica --key-file store.key --json | grep -o '"id"' | wc -l)
 	out=$(lbj replicate plan.yaml)
 	rc=$?
 	after=$(lb points --store s3://fleet/replica --key-file store.key --json | grep -o '"id"' | wc -l)
 	cp sshd_config.web lab/hosts/web/sshd_config
-	kill -HUP "$(cat lab/hosts/web/sshd.pid)"; sleep 0.5; masters_down
+	reload_sshd web; masters_down
 	if [ $rc = 1 ] && [[ $out == *"host root@10.233.1.11 of web: its clock is 4"[78]"h"*"behind this host's"*"NTP"* ]] &&
 		[ "$after" = $((before + 1)) ]; then
 		pass "a host whose clock is 2 days behind takes no point (the others do) and the error says so"

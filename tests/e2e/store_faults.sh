@@ -53,7 +53,9 @@ DIRECT=$AWS_ENDPOINT_URL
 check "s3: store init" lb store init "$S3_URL" --encrypt
 start_proxy --http "$S3_PORT" --error 0.08 --reset 0.04 --truncate 0.04 --stall 0.01 --stall-seconds 30
 export AWS_ENDPOINT_URL=http://127.0.0.1:$PROXY_PORT
-faulty_round s3 "$S3_URL"
+# a stalled request is given up after a second (the proxy answers the
+# others in a fraction of that)
+LIFEBOAT_IO_TIMEOUT=1 faulty_round s3 "$S3_URL"
 export AWS_ENDPOINT_URL=$DIRECT
 check "s3: the store verifies afterwards" lb verify --store "$S3_URL" --full
 grep -q ' error \| reset \| truncate ' "$WORK/proxy.log" && pass "s3: the proxy did inject faults" || fail "s3: the proxy did inject faults"

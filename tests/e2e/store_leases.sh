@@ -10,8 +10,16 @@ source "$E2E_DIR/lib_stores.sh"
 start_s3rver || { fail "s3rver starts"; exit 1; }
 URL=$S3_URL
 # lease objects in the store's locks/ (s3rver keeps objects as files; so does sshd)
-leases() { find "$WORK/s3rver" "$WORK/sshd/data" -path '*/locks/*' \( -name 's-*' -o -name 'x-*' \) \
-	! -name '*._S3rver_metadata.json' ! -name '*.md5' 2>/dev/null | wc -l; }
+lease_files() { find "$WORK/s3rver" "$WORK/sshd/data" -path '*/locks/*' \( -name 's-*' -o -name 'x-*' \) \
+	! -name '*._S3rver_metadata.json' ! -name '*.md5' 2>/dev/null; }
+leases() { lease_files | wc -l; }
+# until_expired: waits until the leases there now are past the expiry they
+# name (whole seconds), so that the next command finds them stale
+until_expired() {
+	local e
+	e=$(lease_files | xargs -r cat 2>/dev/null | grep -o '"expires":[0-9]*' | cut -d: -f2 | sort -n | tail -1)
+	while [ "$(date +%s)" -le "${e:-0}" ]; do sleep 0.1; done
+}
 # prune_while_held URL PID: stops the sync, tries prune while its lease is
 # there, keeps it stopped a little longer (well within its lease), lets it
 # go on; counts refusals (busy) and prunes that got in
@@ -33,8 +41,10 @@ check "store init" lb store init "$URL"
 check "a first sync" lb sync img --store "$URL" --as vm/disk
 
 # a long sync with 5-second leases (renewed every 2 s), slowed down by
-# stops far shorter than that: prune never gets in
-$GEN mutate img 40 $((SEED + RANDOM)) >/dev/null 2>&1
+# stops far shorter than that: prune never gets in. The whole image is
+# rewritten: as long a sync, and the prune after it deletes the old packs
+# instead of repacking most of them.
+$GEN mutate img 100 $((SEED + RANDOM)) >/dev/null 2>&1
 LIFEBOAT_LEASE_SECONDS=5 "$LB_BIN" sync img --store "$URL" --as vm/disk --threads 1 >/dev/null 2>sync.err &
 SYNC=$!
 for _ in $(seq 100); do [ "$(leases)" != 0 ] && break; sleep 0.05; done   # it holds its lease
@@ -52,7 +62,7 @@ check "the store verifies" lb verify --store "$URL" --full
 start_sshd || { fail "sshd starts"; exit 1; }
 check "sftp: store init" lb store init "$SFTP_URL"
 check "sftp: a first sync" lb sync img --store "$SFTP_URL" --as vm/disk
-$GEN mutate img 40 $((SEED + RANDOM)) >/dev/null 2>&1
+$GEN mutate img 100 $((SEED + RANDOM)) >/dev/null 2>&1
 LIFEBOAT_LEASE_SECONDS=5 "$LB_BIN" sync img --store "$SFTP_URL" --as vm/disk --threads 1 >/dev/null 2>sync.err &
 SYNC=$!
 for _ in $(seq 100); do [ "$(leases)" != 0 ] && break; sleep 0.05; done
@@ -71,7 +81,7 @@ LIFEBOAT_LEASE_SECONDS=3 "$LB_BIN" sync img --store "$SFTP_URL" --as vm/disk --t
 SYNC=$!
 sleep 0.5
 kill -STOP $SYNC
-sleep 4
+until_expired
 lb prune --store "$SFTP_URL" --keep-last 1 >/dev/null 2>prune.err && pass "prune takes over the expired lease of a stopped sync" ||
 	fail "prune takes over an expired lease" "$(cat prune.err)"
 before=$(lb points --store "$SFTP_URL" --json)
@@ -91,7 +101,7 @@ for _ in $(seq 100); do [ "$(leases)" != 0 ] && break; sleep 0.05; done
 sleep 0.3
 kill -9 $OTHER; wait $OTHER 2>/dev/null
 expect 1 "*locked by sync on other-host*" "the killed sync's live lease blocks prune" lb prune --store "$URL" --keep-last 1
-sleep 4.5
+until_expired
 err=$(lb prune --store "$URL" --keep-last 1 2>&1 >/dev/null); rc=$?
 [ $rc = 0 ] && [[ $err == *"took over the stale lease of sync on other-host"* ]] && pass "after it expired, prune takes it over and says so" ||
 	fail "stale lease taken over" "exit $rc" "$err"

@@ -88,11 +88,17 @@ def read_request(sock):
     if buf is None:
         return None
     head, _, rest = buf.partition(b"\r\n\r\n")
-    length = 0
+    length, expect = 0, False
     for line in head.split(b"\r\n")[1:]:
         k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
+        k = k.strip().lower()
+        if k == b"content-length":
             length = int(v.strip())
+        elif k == b"expect" and v.strip().lower() == b"100-continue":
+            expect = True
+    # as a server does: else the client waits a second before each body
+    if expect and len(rest) < length:
+        sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
     while len(rest) < length:
         data = sock.recv(min(1 << 20, length - len(rest)))
         if not data:
@@ -102,7 +108,8 @@ def read_request(sock):
 
 
 def with_close(head):
-    lines = [l for l in head.split(b"\r\n") if not l.lower().startswith(b"connection:")]
+    # (no Expect: the body goes along, and no interim answer comes back)
+    lines = [l for l in head.split(b"\r\n") if not l.lower().startswith((b"connection:", b"expect:"))]
     return b"\r\n".join(lines + [b"Connection: close"]) + b"\r\n\r\n"
 
 
