@@ -268,6 +268,31 @@ function M.operation(op, args, loaded)
   return rc, job.id
 end
 
+-- The plan a job ran, unless it changed since (then only with --force).
+local function job_plan(cmd, job, force)
+  local plan = load_plan(cmd, job.plan)
+  if plan and plan.sha ~= job.plan_sha and not force then
+    errln(cmd, "the plan %s changed since job %s started; %s with --force to go on with the changed plan",
+      job.plan, job.id, cmd)
+    return nil
+  end
+  return plan
+end
+
+-- What going on with a job needs (resume, cancel): its steps built again
+-- from the plan, and those an earlier run finished. nil, why if they cannot be.
+local function job_steps(job, plan, state, run_opts)
+  local rt = { args = job.args or {}, opts = run_opts, job = job }
+  prepare(plan, job.op, rt, state)
+  local ok, steps = pcall(ops.build, plan, job.op, rt)
+  if not ok then return nil, steps end
+  local done = {}
+  for id, s in pairs(job.steps) do
+    if s.state == "done" or (s.state == "failed" and s.continued) then done[id] = s end
+  end
+  return rt, steps, done
+end
+
 function M.resume(args)
   local opts, pos, code = parse("resume", args, { "force", "yes", "json" }, { "state" })
   if not opts then return code end
@@ -276,23 +301,12 @@ function M.resume(args)
   if not job then return EXIT.bad end
   if job.state == "done" then say(string.format("job %s is already done", job.id)); return EXIT.done end
   if job.state == "cancelled" then errln("resume", "job %s was cancelled: start a new one", job.id); return EXIT.bad end
-  local plan = load_plan("resume", job.plan)
+  local plan = job_plan("resume", job, opts.force)
   if not plan then return EXIT.bad end
-  if plan.sha ~= job.plan_sha and not opts.force then
-    errln("resume", "the plan %s changed since job %s started; resume with --force to run the changed plan",
-      job.plan, job.id)
-    return EXIT.bad
-  end
   local lock = lock_state("resume", state)
   if not lock then return EXIT.bad end
-  local rt = { args = job.args or {}, opts = { yes = opts.yes, interactive = interactive() }, job = job }
-  prepare(plan, job.op, rt, state)
-  local ok, steps = pcall(ops.build, plan, job.op, rt)
-  if not ok then errln("resume", "%s", steps); return EXIT.bad end
-  local done = {}
-  for id, s in pairs(job.steps) do
-    if s.state == "done" or (s.state == "failed" and s.continued) then done[id] = s end
-  end
+  local rt, steps, done = job_steps(job, plan, state, { yes = opts.yes, interactive = interactive() })
+  if not rt then lock:close(); errln("resume", "%s", steps); return EXIT.bad end
   job:event { ev = "resumed", forced = opts.force or nil, plan_sha = plan.sha }
   -- the syncs of a resumed job are another moment than its first run's:
   -- a run of their own, so latest-consistent never mixes the two
@@ -349,22 +363,10 @@ function M.cancel(args)
   -- no process runs it: its clean-up runs here, on the journal as it is now
   job = job_mod.open(state, job.id)
   if finished(job) then lock:close(); return EXIT.bad end
-  local plan = load_plan("cancel", job.plan)
+  local plan = job_plan("cancel", job, opts.force)
   if not plan then lock:close(); return EXIT.bad end
-  if plan.sha ~= job.plan_sha and not opts.force then
-    lock:close()
-    errln("cancel", "the plan %s changed since job %s started; cancel with --force to clean up with the changed plan",
-      job.plan, job.id)
-    return EXIT.bad
-  end
-  local rt = { args = job.args or {}, opts = { yes = true, interactive = false }, job = job }
-  prepare(plan, job.op, rt, state)
-  local ok, steps = pcall(ops.build, plan, job.op, rt)
-  if not ok then lock:close(); errln("cancel", "%s", steps); return EXIT.bad end
-  local done = {}
-  for id, s in pairs(job.steps) do
-    if s.state == "done" or (s.state == "failed" and s.continued) then done[id] = s end
-  end
+  local rt, steps, done = job_steps(job, plan, state, { yes = true, interactive = false })
+  if not rt then lock:close(); errln("cancel", "%s", steps); return EXIT.bad end
   job:request_cancel(whoami())
   job:event { ev = "resumed", cancel = true }
   local rc = run_steps(job, plan, steps, opts, done, rt)

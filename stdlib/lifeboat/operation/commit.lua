@@ -40,7 +40,7 @@ return {
   apply = function(st, job, args, ok)
     if not ok then return end
     if not args.onward then st.phase = "committed"; return end
-    local site_of = function(role) return (st.roles and st.roles[role]) or role end
+    local function site_of(role) return require("lifeboat.state").site_of(st, role) end
     st.roles = { primary = site_of("recovery"), recovery = args.onward, drill = site_of("drill") }
     st.phase, st.active, st.subset = "protected", "primary", nil
     st.onward = { job = job.id, t = core.now() }

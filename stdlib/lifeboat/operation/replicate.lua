@@ -14,13 +14,7 @@ return {
   -- primary; while the subset is reprotected, the subset (the others wait)
   machines = function(st, plan)
     if not st.subset or st.phase == "reprotected" then return st.subset end
-    local rest = {}
-    for _, m in ipairs(plan.machine_order) do
-      local moved = false
-      for _, s in ipairs(st.subset) do if s == m then moved = true end end
-      if not moved then rest[#rest + 1] = m end
-    end
-    return rest
+    return require("lifeboat.state").others(plan, st.subset)
   end,
   refusal = function(st)
     -- machines that did not fail over with a subset go on replicating
