@@ -119,6 +119,7 @@ bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) $(DEMO_PACKAGES) $(VM_PACKAGES) $(FLEET_PACKAGES)"
 	@$(MAKE) --no-print-directory lifeboat $(TOOL_BIN)
 	@BUILD=$(BUILD) tests/bench/run.sh
+	@BUILD=$(BUILD) tests/bench/realdisk.sh
 	@BUILD=$(BUILD) tests/bench/tree.sh
 	@BUILD=$(BUILD) tests/bench/remote.sh
 	@BUILD=$(BUILD) tests/bench/plan.sh

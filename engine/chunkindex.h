@@ -20,6 +20,7 @@ typedef struct eng_loc {
 	uint32_t length;
 	uint32_t raw_length;
 	uint8_t type;
+	bool grouped; /* the blob is a group of small chunks (codec.h) */
 } eng_loc;
 
 typedef struct eng_pack_ref {

@@ -347,6 +347,7 @@ int eng_store_open(const char *url, const eng_secret *secret, eng_store **out, e
 	memcpy(s->store_id, sid, 33);
 	s->zstd_level = (int)st.zstd_level;
 	s->pack_target = st.pack_size;
+	s->group_chunks = st.format >= 3;
 	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(cfg, "encryption");
 	if (cJSON_IsObject(enc)) {
 		if ((rc = unlock_keys(s, enc, &st, secret, err)))

@@ -96,6 +96,7 @@ struct copy_job {
 	size_t ndirs, cap_dirs;
 	eng_copy_result *r;
 	const eng_copy_opts *o;
+	eng_loc last_read;      /* the blob counted last: a group's members share one */
 };
 
 static const uint8_t hole[ENG_ID_LEN];
@@ -116,14 +117,16 @@ static int store_chunk(void *ctx, const eng_fetch *f, const uint8_t *plain, size
 	if (known(j, f->id))
 		return ENG_OK; /* wanted twice in one batch */
 	uint8_t id[ENG_ID_LEN];
-	uint64_t added;
+	eng_put_stats added = { 0 };
 	eng_codec_id(j->dc, plain, len, id);
 	int rc = eng_packer_store(j->pw, j->dc, id, f->loc.type, plain, len, j->seal, &added, err);
 	if (!rc && map_put(&j->ids, f->id, id))
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
-	j->r->bytes_read += f->loc.length;
-	j->r->bytes_added += added;
-	j->r->chunks_copied += added ? 1 : 0;
+	if (!f->loc.grouped || f->loc.pack != j->last_read.pack || f->loc.offset != j->last_read.offset)
+		j->r->bytes_read += f->loc.length;
+	j->last_read = f->loc;
+	j->r->bytes_added += added.bytes;
+	j->r->chunks_copied += added.chunks;
 	return rc;
 }
 
@@ -148,10 +151,10 @@ static int copy_chunks(struct copy_job *j, const uint8_t *ids, size_t n, size_t 
 /* Stores a metadata chunk (a block list) written for the destination. */
 static int store_meta(struct copy_job *j, const uint8_t *plain, size_t len, uint8_t id[ENG_ID_LEN], eng_err *err)
 {
-	uint64_t added;
+	eng_put_stats added = { 0 };
 	eng_codec_id(j->dc, plain, len, id);
 	int rc = eng_packer_store(j->pw, j->dc, id, ENG_CHUNK_META, plain, len, j->seal, &added, err);
-	j->r->bytes_added += added;
+	j->r->bytes_added += added.bytes;
 	return rc;
 }
 
@@ -307,7 +310,9 @@ static int copy_point(struct copy_job *j, const eng_point_info *info, struct idm
 		rc = copy_image(j, &p, &q, err);
 	else if (!rc)
 		rc = copy_dir(j, p.root_refs.v, (uint32_t)p.root_refs.n, &q.root_refs, 0, err);
-	int wrc = eng_pack_writer_close(j->pw, rc != ENG_OK, rc ? NULL : err);
+	eng_put_stats last = { 0 };
+	int wrc = eng_pack_writer_close(j->pw, rc != ENG_OK, &last, rc ? NULL : err);
+	j->r->bytes_added += last.bytes;
 	if (!rc)
 		rc = wrc;
 	int frc = j->pk ? eng_packer_finish(j->pk, rc ? NULL : err) : ENG_OK;

@@ -45,7 +45,7 @@ int eng_envelope_open(eng_codec *c, const char magic[ENG_MAGIC_LEN], const uint8
 	if (!buf)
 		return eng_fail(err, ENG_ENOMEM, "out of memory opening %s", name);
 	eng_err e;
-	int rc = eng_codec_open(c, id, in + ENG_ENVELOPE_HEAD, in_len - ENG_ENVELOPE_HEAD, buf, raw, true, &e);
+	int rc = eng_codec_open(c, id, false, in + ENG_ENVELOPE_HEAD, in_len - ENG_ENVELOPE_HEAD, buf, raw, true, &e);
 	if (rc) {
 		free(buf);
 		return eng_fail(err, rc, "%s: %s", name, e.msg);
@@ -61,7 +61,7 @@ int eng_envelope_open(eng_codec *c, const char magic[ENG_MAGIC_LEN], const uint8
 void eng_entry_put(uint8_t *p, const uint8_t id[ENG_ID_LEN], const eng_loc *loc)
 {
 	memcpy(p, id, ENG_ID_LEN);
-	p[32] = loc->type;
+	p[32] = (uint8_t)(loc->type | (loc->grouped ? ENG_ENTRY_GROUPED : 0));
 	put_u32(p + 33, loc->offset);
 	put_u32(p + 37, loc->length);
 	put_u32(p + 41, loc->raw_length);
@@ -70,7 +70,8 @@ void eng_entry_put(uint8_t *p, const uint8_t id[ENG_ID_LEN], const eng_loc *loc)
 void eng_entry_get(const uint8_t *p, uint8_t id[ENG_ID_LEN], eng_loc *loc)
 {
 	memcpy(id, p, ENG_ID_LEN);
-	loc->type = p[32];
+	loc->type = p[32] & (uint8_t)~ENG_ENTRY_GROUPED;
+	loc->grouped = (p[32] & ENG_ENTRY_GROUPED) != 0;
 	loc->offset = get_u32(p + 33);
 	loc->length = get_u32(p + 37);
 	loc->raw_length = get_u32(p + 41);

@@ -14,6 +14,7 @@
 #define ENG_MAGIC_LEN 8
 #define ENG_ENVELOPE_HEAD (ENG_MAGIC_LEN + ENG_ID_LEN + 4)
 #define ENG_ENTRY_LEN 45
+#define ENG_ENTRY_GROUPED 0x80 /* in the type byte: the blob is a group */
 #define ENG_OBJECT_MAX (256u << 20)
 
 /* Seals data into a new buffer; id_out (may be NULL) receives its id. */

@@ -13,11 +13,17 @@
 #define GAP_LOCAL (64u << 10)
 #define RANGE_LOCAL (1u << 20)
 
+/* The largest blob a fetcher may meet: its largest chunk's, or a group's. */
+static size_t blob_max(size_t max_plain)
+{
+	return eng_codec_bound(max_plain > ENG_GROUP_PLAIN_MAX ? max_plain : ENG_GROUP_PLAIN_MAX);
+}
+
 bool eng_fetcher_init(eng_fetcher *f, const eng_store *s, size_t max_plain)
 {
 	memset(f, 0, sizeof(*f));
 	size_t range = s->be->remote ? RANGE_REMOTE : RANGE_LOCAL;
-	f->range_cap = range + eng_codec_bound(max_plain);
+	f->range_cap = range + blob_max(max_plain);
 	f->plain_cap = max_plain;
 	f->range = malloc(f->range_cap);
 	f->plain = malloc(max_plain ? max_plain : 1);
@@ -35,14 +41,18 @@ void eng_fetcher_free(eng_fetcher *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* By place, then in the caller's order: a group's members share a place,
+ * and a restore writes them in runs when they come in the order of the
+ * blocks or bytes that want them. */
 static int by_place(const void *a, const void *b)
 {
-	const eng_loc *x = &((const eng_fetch *)a)->loc, *y = &((const eng_fetch *)b)->loc;
+	const eng_fetch *p = a, *q = b;
+	const eng_loc *x = &p->loc, *y = &q->loc;
 	if (x->pack != y->pack)
 		return x->pack < y->pack ? -1 : 1;
 	if (x->offset != y->offset)
 		return x->offset < y->offset ? -1 : 1;
-	return 0;
+	return p->tag < q->tag ? -1 : p->tag > q->tag;
 }
 
 int eng_fetch_run(eng_store *s, eng_codec *c, eng_fetcher *f, eng_fetch *v, size_t n, eng_fetched_fn fn, void *ctx,
@@ -54,7 +64,8 @@ int eng_fetch_run(eng_store *s, eng_codec *c, eng_fetcher *f, eng_fetch *v, size
 			eng_hex(v[i].id, ENG_ID_LEN, hex);
 			return eng_fail(err, ENG_ECORRUPT, "chunk %s is missing from the index of store %s", hex, s->be->where);
 		}
-		if (v[i].loc.raw_length > f->plain_cap || v[i].loc.length > eng_codec_bound(f->plain_cap)) {
+		size_t blob_max = v[i].loc.grouped ? ENG_GROUP_PLAIN_MAX : f->plain_cap;
+		if (v[i].loc.raw_length > f->plain_cap || v[i].loc.length > eng_codec_bound(blob_max)) {
 			eng_hex(v[i].id, ENG_ID_LEN, hex);
 			return eng_fail(err, ENG_ECORRUPT, "store %s: chunk %s has an implausible size in the index", s->be->where,
 					hex);
@@ -62,7 +73,7 @@ int eng_fetch_run(eng_store *s, eng_codec *c, eng_fetcher *f, eng_fetch *v, size
 	}
 	qsort(v, n, sizeof(*v), by_place);
 	uint64_t gap = s->be->remote ? GAP_REMOTE : GAP_LOCAL;
-	uint64_t max = f->range_cap - eng_codec_bound(f->plain_cap);
+	uint64_t max = f->range_cap - blob_max(f->plain_cap);
 	for (size_t i = 0; i < n;) {
 		/* one range: v[i..j) */
 		uint64_t start = v[i].loc.offset, end = start + v[i].loc.length;
@@ -70,7 +81,7 @@ int eng_fetch_run(eng_store *s, eng_codec *c, eng_fetcher *f, eng_fetch *v, size
 		while (j < n && v[j].loc.pack == v[i].loc.pack && v[j].loc.offset <= end + gap) {
 			uint64_t e = (uint64_t)v[j].loc.offset + v[j].loc.length;
 			uint64_t new_end = e > end ? e : end;
-			if (new_end - start > max && j > i)
+			if (new_end > end && new_end - start > max) /* more members of a blob in range cost nothing */
 				break;
 			end = new_end;
 			j++;
@@ -86,7 +97,7 @@ int eng_fetch_run(eng_store *s, eng_codec *c, eng_fetcher *f, eng_fetch *v, size
 			bool same = k > i && !memcmp(v[k].id, v[k - 1].id, ENG_ID_LEN);
 			if (!same) {
 				eng_err e;
-				rc = eng_codec_open(c, v[k].id, f->range + (l->offset - start), l->length, f->plain, l->raw_length,
+				rc = eng_codec_open(c, v[k].id, l->grouped, f->range + (l->offset - start), l->length, f->plain, l->raw_length,
 						    false, &e);
 				if (rc) {
 					eng_hex(v[k].id, ENG_ID_LEN, hex);

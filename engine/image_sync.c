@@ -49,6 +49,7 @@ struct sync_tls {
 	eng_codec *codec;
 	eng_pack_writer *writer;
 	uint8_t *buf, *seal, *list, *plist, *blob;
+	bool apart; /* blocks were skipped since the last one stored: start a new group */
 };
 
 static void *sync_tls_new(void *ctx)
@@ -67,7 +68,7 @@ static void *sync_tls_new(void *ctx)
 	t->plist = malloc(ENG_LIST_BYTES);
 	if (!t->codec || !t->writer || !t->buf || !t->seal || !t->blob || !t->list || !t->plist) {
 		eng_codec_free(t->codec);
-		eng_pack_writer_close(t->writer, true, NULL);
+		eng_pack_writer_close(t->writer, true, NULL, NULL);
 		free(t->buf); free(t->seal); free(t->blob); free(t->list); free(t->plist);
 		free(t);
 		return NULL;
@@ -78,9 +79,11 @@ static void *sync_tls_new(void *ctx)
 /* Finishes the thread's open pack, or drops it when the run failed. */
 static int sync_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 {
-	(void)ctx;
+	struct sync_job *j = ctx;
 	struct sync_tls *t = p;
-	int rc = eng_pack_writer_close(t->writer, failed, err);
+	eng_put_stats last = { 0 };
+	int rc = eng_pack_writer_close(t->writer, failed, &last, err);
+	atomic_fetch_add(&j->added, last.bytes);
 	eng_codec_free(t->codec);
 	free(t->buf); free(t->seal); free(t->blob); free(t->list); free(t->plist);
 	free(t);
@@ -115,7 +118,8 @@ static bool parent_list(struct sync_job *j, struct sync_tls *t, size_t k, size_t
 }
 
 struct seg_stats {
-	uint64_t holes, read_bytes, chunks, added;
+	uint64_t holes, read_bytes;
+	eng_put_stats put;
 };
 
 /* Ids of the n blocks of buf (len bytes) that start at block b0 of the
@@ -135,14 +139,14 @@ static int store_blocks(struct sync_job *j, struct sync_tls *t, const uint8_t *b
 			continue;
 		}
 		eng_codec_id(t->codec, blk, blen, id);
-		if (have_parent && b0 + i < n_parent && memcmp(id, t->plist + (b0 + i) * ENG_ID_LEN, ENG_ID_LEN) == 0)
+		if (have_parent && b0 + i < n_parent && memcmp(id, t->plist + (b0 + i) * ENG_ID_LEN, ENG_ID_LEN) == 0) {
+			t->apart = true;
 			continue;
-		uint64_t added;
-		rc = eng_packer_store(t->writer, t->codec, id, ENG_CHUNK_DATA, blk, blen, t->seal, &added, err);
-		if (added) {
-			st->added += added;
-			st->chunks++;
 		}
+		if (t->apart && (rc = eng_pack_writer_break(t->writer, &st->put, err)))
+			break;
+		t->apart = false;
+		rc = eng_packer_store(t->writer, t->codec, id, ENG_CHUNK_DATA, blk, blen, t->seal, &st->put, err);
 	}
 	return rc;
 }
@@ -170,6 +174,7 @@ static int sync_changed(struct sync_job *j, struct sync_tls *t, uint64_t first, 
 	for (size_t i = 0; i < n && rc == ENG_OK;) {
 		if (!block_changed(j, first + b0 + i)) {
 			memcpy(t->list + (b0 + i) * ENG_ID_LEN, t->plist + (b0 + i) * ENG_ID_LEN, ENG_ID_LEN);
+			t->apart = true;
 			i++;
 			continue;
 		}
@@ -198,11 +203,11 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 	uint64_t end = start + nb * j->bs < j->size ? start + nb * j->bs : j->size;
 	size_t n_parent = 0;
 	bool have_parent = parent_list(j, t, k, &n_parent);
+	t->apart = true; /* a restore reads a segment's blocks together, not its neighbour's */
 	if (j->changed && (!have_parent || n_parent != nb))
 		return eng_fail(err, ENG_EINPUT, "the parent point's block list of segment %zu cannot be read: "
 				"changed-block tracking needs it", k);
 	struct seg_stats st = { 0 };
-	uint64_t added;
 	int rc = ENG_OK;
 	for (uint64_t off = start; off < end && rc == ENG_OK; off += j->window) {
 		if (eng_par_stopping(&j->par))
@@ -227,16 +232,13 @@ static int sync_segment(void *ctx, void *tlsp, size_t k, eng_err *err)
 	if (rc == ENG_OK) {
 		size_t list_len = (size_t)nb * ENG_ID_LEN;
 		eng_codec_id(t->codec, t->list, list_len, j->lists[k]);
-		rc = eng_packer_store(t->writer, t->codec, j->lists[k], ENG_CHUNK_META, t->list, list_len, t->seal, &added, err);
-		if (added) {
-			st.added += added;
-			st.chunks++;
-		}
+		rc = eng_packer_store(t->writer, t->codec, j->lists[k], ENG_CHUNK_META, t->list, list_len, t->seal, &st.put,
+				      err);
 	}
 	atomic_fetch_add(&j->bytes_read, st.read_bytes);
 	atomic_fetch_add(&j->holes, st.holes);
-	atomic_fetch_add(&j->added, st.added);
-	atomic_fetch_add(&j->chunks_added, st.chunks);
+	atomic_fetch_add(&j->added, st.put.bytes);
+	atomic_fetch_add(&j->chunks_added, st.put.chunks);
 	return rc;
 }
 

@@ -13,8 +13,9 @@
 #include <time.h>
 
 /* The store format this build writes; it reads every format up to it.
- * Format 2 authenticates an encrypted store's settings (docs/store-format.md). */
-#define ENG_FORMAT_VERSION 2
+ * Format 2 authenticates an encrypted store's settings; format 3 seals small
+ * data chunks in groups (docs/store-format.md). */
+#define ENG_FORMAT_VERSION 3
 
 /* Statuses: 0 is success, every failure is negative. */
 enum {

@@ -37,6 +37,13 @@ struct eng_pack_writer {
 	struct open_pack *cur;
 	uint8_t *buf;
 	size_t buffered;
+	/* the group being gathered: members' ids, sizes and bytes */
+	eng_codec *gcodec;
+	uint8_t *gplain; /* ENG_GROUP_PLAIN_MAX: room for the header, then the bytes */
+	uint8_t *gseal;
+	uint8_t gids[ENG_GROUP_MEMBERS][ENG_ID_LEN];
+	uint32_t glens[ENG_GROUP_MEMBERS];
+	size_t gn, gbytes;
 };
 
 #define QUEUE_MAX 4 /* full packs waiting to be published */
@@ -371,13 +378,15 @@ eng_pack_writer *eng_pack_writer_new(eng_packer *p)
 	return w;
 }
 
-int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_err *err)
+static int group_seal(eng_pack_writer *w, eng_put_stats *added, eng_err *err);
+
+int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_put_stats *added, eng_err *err)
 {
 	if (!w)
 		return ENG_OK;
-	int rc = ENG_OK;
+	int rc = discard ? ENG_OK : group_seal(w, added, err);
 	struct open_pack *op = w->cur;
-	if (op && (discard || op->n == 0)) {
+	if (op && (discard || rc || op->n == 0)) {
 		pack_free(w->p, op);
 	} else if (op) {
 		rc = writer_flush(w, err);
@@ -386,22 +395,28 @@ int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_err *err)
 		else
 			rc = enqueue(w->p, op, err);
 	}
+	eng_codec_free(w->gcodec);
+	free(w->gplain);
+	free(w->gseal);
 	free(w->buf);
 	free(w);
 	return rc;
 }
 
-/* Appends a sealed blob to the writer's open pack, publishing it when full. */
-static int append_blob(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], eng_loc loc, const uint8_t *blob,
-		       size_t blob_len, eng_err *err)
+/* Appends a sealed blob holding the n chunks ids to the writer's open pack,
+ * publishing the pack when full. */
+static int append_blob(eng_pack_writer *w, const uint8_t (*ids)[ENG_ID_LEN], const eng_loc *locs, size_t n,
+		       const uint8_t *blob, size_t blob_len, eng_err *err)
 {
 	eng_packer *p = w->p;
 	int rc;
 	if (!w->cur && (rc = pack_open(w, err)))
 		return rc;
 	struct open_pack *op = w->cur;
-	if (op->n == op->cap) {
+	if (op->n + n > op->cap) {
 		size_t cap = op->cap ? 2 * op->cap : 1024;
+		while (cap < op->n + n)
+			cap *= 2;
 		uint8_t *e = realloc(op->entries, cap * ENG_ENTRY_LEN);
 		if (!e)
 			return eng_fail(err, ENG_ENOMEM, "out of memory");
@@ -417,10 +432,13 @@ static int append_blob(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], eng_loc
 		memcpy(w->buf + w->buffered, blob, blob_len);
 		w->buffered += blob_len;
 	}
-	loc.offset = (uint32_t)op->size;
-	loc.length = (uint32_t)blob_len;
-	eng_entry_put(op->entries + op->n * ENG_ENTRY_LEN, id, &loc);
-	op->n++;
+	for (size_t i = 0; i < n; i++) {
+		eng_loc loc = locs[i];
+		loc.offset = (uint32_t)op->size;
+		loc.length = (uint32_t)blob_len;
+		eng_entry_put(op->entries + op->n * ENG_ENTRY_LEN, ids[i], &loc);
+		op->n++;
+	}
 	op->size += blob_len;
 	if (op->size < p->s->pack_target)
 		return ENG_OK;
@@ -430,11 +448,71 @@ static int append_blob(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], eng_loc
 	return enqueue(p, op, err);
 }
 
+/* Seals the gathered group, if any, and appends it; a group of one is
+ * sealed as the chunk itself. */
+static int group_seal(eng_pack_writer *w, eng_put_stats *added, eng_err *err)
+{
+	if (!w->gn)
+		return ENG_OK;
+	int rc;
+	size_t blob_len;
+	if (w->gn == 1) {
+		eng_loc loc = { .raw_length = w->glens[0], .type = ENG_CHUNK_DATA };
+		const uint8_t *data = w->gplain + ENG_GROUP_HEAD(ENG_GROUP_MEMBERS);
+		w->gn = w->gbytes = 0;
+		rc = eng_codec_seal(w->gcodec, w->gids[0], data, loc.raw_length, w->gseal, &blob_len, err);
+		if (!rc)
+			rc = append_blob(w, w->gids, &loc, 1, w->gseal, blob_len, err);
+		if (!rc && added)
+			added->bytes += blob_len;
+		return rc;
+	}
+	size_t head = ENG_GROUP_HEAD(w->gn);
+	uint8_t *plain = w->gplain + ENG_GROUP_HEAD(ENG_GROUP_MEMBERS) - head;
+	eng_loc locs[ENG_GROUP_MEMBERS];
+	put_u32(plain, (uint32_t)w->gn);
+	for (size_t i = 0; i < w->gn; i++) {
+		memcpy(plain + ENG_GROUP_HEAD(i), w->gids[i], ENG_ID_LEN);
+		put_u32(plain + ENG_GROUP_HEAD(i) + ENG_ID_LEN, w->glens[i]);
+		locs[i] = (eng_loc){ .raw_length = w->glens[i], .type = ENG_CHUNK_DATA, .grouped = true };
+	}
+	rc = eng_codec_seal_group(w->gcodec, plain, head + w->gbytes, w->gseal, &blob_len, err);
+	if (!rc)
+		rc = append_blob(w, w->gids, locs, w->gn, w->gseal, blob_len, err);
+	if (!rc && added)
+		added->bytes += blob_len;
+	w->gn = w->gbytes = 0;
+	return rc;
+}
+
+/* Adds a claimed chunk to the writer's group, sealing the group first when
+ * the chunk would not fit. */
+static int group_add(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], const void *data, size_t len,
+		     eng_put_stats *added, eng_err *err)
+{
+	if (!w->gplain) {
+		eng_store *s = w->p->s;
+		w->gcodec = eng_codec_new(&s->keys, s->zstd_level);
+		w->gplain = malloc(ENG_GROUP_PLAIN_MAX);
+		w->gseal = malloc(eng_codec_bound(ENG_GROUP_PLAIN_MAX));
+		if (!w->gcodec || !w->gplain || !w->gseal)
+			return eng_fail(err, ENG_ENOMEM, "out of memory");
+	}
+	int rc;
+	if ((w->gn == ENG_GROUP_MEMBERS || w->gbytes + len > ENG_GROUP_BYTES) && (rc = group_seal(w, added, err)))
+		return rc;
+	memcpy(w->gids[w->gn], id, ENG_ID_LEN);
+	w->glens[w->gn] = (uint32_t)len;
+	memcpy(w->gplain + ENG_GROUP_HEAD(ENG_GROUP_MEMBERS) + w->gbytes, data, len);
+	w->gn++;
+	w->gbytes += len;
+	return ENG_OK;
+}
+
 int eng_packer_store(eng_pack_writer *w, eng_codec *c, const uint8_t id[ENG_ID_LEN], uint8_t type,
-		     const void *data, size_t len, uint8_t *sealbuf, uint64_t *added, eng_err *err)
+		     const void *data, size_t len, uint8_t *sealbuf, eng_put_stats *added, eng_err *err)
 {
 	eng_packer *p = w->p;
-	*added = 0;
 	eng_loc loc = { .pack = ENG_PACK_PENDING, .raw_length = (uint32_t)len, .type = type };
 	pthread_mutex_lock(&p->mu);
 	bool known = eng_cindex_get(p->s->ci, id, NULL);
@@ -444,19 +522,26 @@ int eng_packer_store(eng_pack_writer *w, eng_codec *c, const uint8_t id[ENG_ID_L
 		return eng_fail(err, rc, "out of memory");
 	if (known)
 		return ENG_OK;
+	added->chunks++;
+	if (p->s->group_chunks && type == ENG_CHUNK_DATA && len <= ENG_GROUP_MEMBER_MAX)
+		return group_add(w, id, data, len, added, err);
 	size_t blob_len;
 	rc = eng_codec_seal(c, id, data, len, sealbuf, &blob_len, err);
 	if (rc)
 		return rc;
-	*added = blob_len;
-	return append_blob(w, id, loc, sealbuf, blob_len, err);
+	added->bytes += blob_len;
+	return append_blob(w, (const uint8_t(*)[ENG_ID_LEN])id, &loc, 1, sealbuf, blob_len, err);
 }
 
-int eng_packer_copy(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], uint8_t type, uint32_t raw_length,
+int eng_pack_writer_break(eng_pack_writer *w, eng_put_stats *added, eng_err *err)
+{
+	return group_seal(w, added, err);
+}
+
+int eng_packer_copy(eng_pack_writer *w, const uint8_t (*ids)[ENG_ID_LEN], const eng_loc *locs, size_t n,
 		    const uint8_t *blob, size_t blob_len, eng_err *err)
 {
-	eng_loc loc = { .raw_length = raw_length, .type = type };
-	return append_blob(w, id, loc, blob, blob_len, err);
+	return append_blob(w, ids, locs, n, blob, blob_len, err);
 }
 
 int eng_packer_finish(eng_packer *p, eng_err *err)
@@ -513,7 +598,8 @@ int eng_pack_read_header(eng_store *s, eng_codec *c, const char *obj, uint64_t s
 		eng_loc loc;
 		eng_entry_get(hdr + 4 + (size_t)i * ENG_ENTRY_LEN, id, &loc);
 		if (loc.offset < 8 || (uint64_t)loc.offset + loc.length > end || loc.type > ENG_CHUNK_META ||
-		    loc.raw_length > CHUNK_MAX || loc.length > eng_codec_bound(loc.raw_length)) {
+		    loc.raw_length > CHUNK_MAX ||
+		    loc.length > eng_codec_bound(loc.grouped ? ENG_GROUP_PLAIN_MAX : loc.raw_length)) {
 			free(hdr);
 			return eng_fail(err, ENG_ECORRUPT, "%s: entry %u out of range", name, i);
 		}

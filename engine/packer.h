@@ -17,18 +17,32 @@ typedef struct eng_pack_writer eng_pack_writer;
 
 /* The store's index must be loaded; the packer adds to it. */
 eng_packer *eng_packer_new(eng_store *s);
+/* What stores added: sealed bytes, and new chunks. */
+typedef struct eng_put_stats {
+	uint64_t bytes, chunks;
+} eng_put_stats;
+
 /* A writer for one thread; NULL when out of memory. */
 eng_pack_writer *eng_pack_writer_new(eng_packer *p);
-/* Finishes the writer's open pack (or, with discard, drops it) and frees it. */
-int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_err *err);
+/* Seals the writer's pending group and finishes its open pack (or, with
+ * discard, drops both) and frees it. added (may be NULL) receives the bytes
+ * of that last group. */
+int eng_pack_writer_close(eng_pack_writer *w, bool discard, eng_put_stats *added, eng_err *err);
 /* Makes sure chunk id (len bytes of data) is in the store. sealbuf holds
- * eng_codec_bound(len) bytes. *added is the bytes this call stored (0 when
- * the chunk was already there). */
+ * eng_codec_bound(len) bytes. A small data chunk waits in the writer's
+ * group (codec.h) until the group is full; it is then sealed with its
+ * group and counted in the stats of the call that sealed the group. The
+ * chunk is claimed at once, so the rest of the sync stores it only once. */
 int eng_packer_store(eng_pack_writer *w, eng_codec *c, const uint8_t id[ENG_ID_LEN], uint8_t type,
-		     const void *data, size_t len, uint8_t *sealbuf, uint64_t *added, eng_err *err);
-/* Appends an already sealed blob (prune's repacking); its index entry moves
- * to the new pack when that is published. */
-int eng_packer_copy(eng_pack_writer *w, const uint8_t id[ENG_ID_LEN], uint8_t type, uint32_t raw_length,
+		     const void *data, size_t len, uint8_t *sealbuf, eng_put_stats *added, eng_err *err);
+/* Seals the writer's pending group now: the next chunk is no neighbour
+ * of the last (an image sync skipping unchanged blocks), and a group is
+ * only worth its cost to a restore when its members are read together. */
+int eng_pack_writer_break(eng_pack_writer *w, eng_put_stats *added, eng_err *err);
+/* Appends an already sealed blob holding the n chunks ids (prune's
+ * repacking: a group's live members move with it); their index entries
+ * move to the new pack when that is published. */
+int eng_packer_copy(eng_pack_writer *w, const uint8_t (*ids)[ENG_ID_LEN], const eng_loc *locs, size_t n,
 		    const uint8_t *blob, size_t blob_len, eng_err *err);
 
 /* One pack's part of an index file. */

@@ -96,19 +96,65 @@ struct pack_weight {
 	uint32_t live_n;
 };
 
+/* A member of a group: the group's blob is live when any member is. */
+struct member {
+	uint32_t pack, offset, length;
+	bool live;
+};
+
 struct weigh_ctx {
 	eng_cindex *live;
 	struct pack_weight *w;
+	struct member *m;
+	size_t nm, cap;
+	bool oom;
 };
 
 static void weigh(void *ctx, const uint8_t *id, const eng_loc *loc)
 {
 	struct weigh_ctx *c = ctx;
-	if (eng_cindex_get(c->live, id, NULL)) {
+	bool live = eng_cindex_get(c->live, id, NULL);
+	c->w[loc->pack].live_n += live;
+	if (loc->grouped) { /* weighed once per blob, by weigh_groups */
+		if (c->nm == c->cap) {
+			size_t cap = c->cap ? 2 * c->cap : 4096;
+			struct member *m = realloc(c->m, cap * sizeof(*m));
+			if (!m) {
+				c->oom = true;
+				return;
+			}
+			c->m = m;
+			c->cap = cap;
+		}
+		c->m[c->nm++] = (struct member){ loc->pack, loc->offset, loc->length, live };
+	} else if (live) {
 		c->w[loc->pack].live += loc->length;
-		c->w[loc->pack].live_n++;
 	} else {
 		c->w[loc->pack].dead += loc->length;
+	}
+}
+
+static int by_blob(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static void weigh_groups(struct weigh_ctx *c)
+{
+	qsort(c->m, c->nm, sizeof(*c->m), by_blob);
+	for (size_t i = 0; i < c->nm;) {
+		size_t k = i;
+		bool live = false;
+		for (; k < c->nm && c->m[k].pack == c->m[i].pack && c->m[k].offset == c->m[i].offset; k++)
+			live |= c->m[k].live;
+		if (live)
+			c->w[c->m[i].pack].live += c->m[i].length;
+		else
+			c->w[c->m[i].pack].dead += c->m[i].length;
+		i = k;
 	}
 }
 
@@ -177,16 +223,25 @@ static int repack_live(eng_store *s, eng_reach *g, const uint8_t *repack, size_t
 		eng_cindex_each(s->ci, collect_moves, &mc);
 		qsort(mc.v, mc.n, sizeof(*mc.v), by_pack_offset); /* read each old pack front to back */
 	}
-	for (size_t i = 0; i < mc.n && !rc; i++) {
+	for (size_t i = 0, k; i < mc.n && !rc; i = k) {
+		/* the live members of one group move together, with their blob */
+		uint8_t ids[ENG_GROUP_MEMBERS][ENG_ID_LEN];
+		eng_loc locs[ENG_GROUP_MEMBERS];
+		const struct move *m = &mc.v[i];
+		for (k = i; k < mc.n && k - i < ENG_GROUP_MEMBERS && (k == i || (m->loc.grouped && mc.v[k].loc.grouped &&
+		     !memcmp(mc.v[k].pack, m->pack, ENG_ID_LEN) && mc.v[k].loc.offset == m->loc.offset &&
+		     mc.v[k].loc.length == m->loc.length)); k++) {
+			memcpy(ids[k - i], mc.v[k].id, ENG_ID_LEN);
+			locs[k - i] = mc.v[k].loc;
+		}
 		char obj[128];
-		eng_pack_object(mc.v[i].pack, obj);
-		rc = eng_be_get(s->be, obj, mc.v[i].loc.offset, blob, mc.v[i].loc.length, err);
+		eng_pack_object(m->pack, obj);
+		rc = eng_be_get(s->be, obj, m->loc.offset, blob, m->loc.length, err);
 		if (!rc)
-			rc = eng_packer_copy(pw, mc.v[i].id, mc.v[i].loc.type, mc.v[i].loc.raw_length, blob,
-					     mc.v[i].loc.length, err);
-		*copied += mc.v[i].loc.length;
+			rc = eng_packer_copy(pw, (const uint8_t(*)[ENG_ID_LEN])ids, locs, k - i, blob, m->loc.length, err);
+		*copied += m->loc.length;
 	}
-	int wrc = eng_pack_writer_close(pw, rc != ENG_OK, rc ? NULL : err);
+	int wrc = eng_pack_writer_close(pw, rc != ENG_OK, NULL, rc ? NULL : err);
 	if (!rc)
 		rc = wrc;
 	int frc = pk ? eng_packer_finish(pk, rc ? NULL : err) : ENG_OK;
@@ -348,8 +403,14 @@ int eng_prune(eng_store *s, const eng_prune_opts *o, eng_prune_result *r, eng_er
 		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 		goto out;
 	}
-	struct weigh_ctx wc = { g.seen, w };
+	struct weigh_ctx wc = { .live = g.seen, .w = w };
 	eng_cindex_each(s->ci, weigh, &wc);
+	weigh_groups(&wc);
+	free(wc.m);
+	if (wc.oom) {
+		rc = eng_fail(err, ENG_ENOMEM, "out of memory");
+		goto out;
+	}
 	size_t nkeep = 0;
 	for (size_t i = 0; i < np; i++) {
 		uint64_t total = w[i].live + w[i].dead, size = eng_cindex_pack(s->ci, (uint32_t)i)->size;

@@ -166,20 +166,24 @@ int eng_chunk_read_at(eng_store *s, eng_codec *c, const uint8_t id[ENG_ID_LEN], 
 		      eng_err *err)
 {
 	char hex[2 * ENG_ID_LEN + 1];
-	if (loc->raw_length > out_cap || loc->length > eng_codec_bound(out_cap))
+	if (loc->raw_length > out_cap || loc->length > eng_codec_bound(loc->grouped ? ENG_GROUP_PLAIN_MAX : out_cap))
 		return eng_fail(err, ENG_ECORRUPT, "%s/%s: chunk entry with implausible size %u", s->be->where, obj,
 				loc->raw_length);
-	int rc = eng_be_get(s->be, obj, loc->offset, blob_buf, loc->length, err);
+	/* blob_buf holds a chunk of out_cap bytes; a group may be larger */
+	uint8_t *blob = loc->grouped && loc->length > eng_codec_bound(out_cap) ? malloc(loc->length) : blob_buf;
+	if (!blob)
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	int rc = eng_be_get(s->be, obj, loc->offset, blob, loc->length, err);
 	if (rc == ENG_ENOTFOUND) /* a pack the index names is gone: damage, not bad input */
 		rc = err ? (err->status = ENG_ECORRUPT) : ENG_ECORRUPT;
-	if (rc)
-		return rc;
 	eng_err e;
-	rc = eng_codec_open(c, id, blob_buf, loc->length, out, loc->raw_length, false, &e);
-	if (rc) {
+	if (!rc && (rc = eng_codec_open(c, id, loc->grouped, blob, loc->length, out, loc->raw_length, false, &e))) {
 		eng_hex(id, ENG_ID_LEN, hex);
-		return eng_fail(err, rc, "%s/%s: chunk %s at offset %u: %s", s->be->where, obj, hex, loc->offset, e.msg);
+		rc = eng_fail(err, rc, "%s/%s: chunk %s at offset %u: %s", s->be->where, obj, hex, loc->offset, e.msg);
 	}
-	*out_len = loc->raw_length;
-	return ENG_OK;
+	if (blob != blob_buf)
+		free(blob);
+	if (!rc)
+		*out_len = loc->raw_length;
+	return rc;
 }

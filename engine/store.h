@@ -25,6 +25,7 @@ struct eng_store {
 	char store_id[33];
 	int zstd_level;
 	uint64_t pack_target;
+	bool group_chunks; /* format 3 on: small data chunks are sealed in groups */
 	eng_cindex *ci; /* NULL until eng_store_load_index */
 	char **index_files;
 	size_t n_index_files;

@@ -18,15 +18,12 @@ int eng_stream_put(eng_pack_writer *w, eng_codec *c, const eng_cdc *cdc, uint8_t
 		if (!cut)
 			break;
 		uint8_t id[ENG_ID_LEN];
-		uint64_t a;
 		eng_codec_id(c, data + pos, cut, id);
-		int rc = eng_packer_store(w, c, id, type, data + pos, cut, sealbuf, &a, err);
+		int rc = eng_packer_store(w, c, id, type, data + pos, cut, sealbuf, stats, err);
 		if (!rc && eng_refs_add(out, id, (uint32_t)cut))
 			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
 		if (rc)
 			return rc;
-		stats->bytes += a;
-		stats->chunks += a > 0;
 		pos += cut;
 	}
 	*consumed = pos;

@@ -8,11 +8,6 @@
 #include "packer.h"
 #include "tree.h"
 
-/* What a put added to the store. */
-typedef struct eng_put_stats {
-	uint64_t bytes, chunks;
-} eng_put_stats;
-
 /* Cuts len bytes of data into chunks, stores them (type ENG_CHUNK_*) and
  * appends their refs. final: no more bytes follow. Returns the bytes
  * consumed (a tail shorter than a chunk is left for the next call unless

@@ -472,7 +472,7 @@ static void *content_tls_new(void *ctx)
 	t->seal = malloc(eng_codec_bound(ENG_CDC_MAX));
 	if (!t->codec || !t->writer || !t->buf || !t->seal) {
 		eng_codec_free(t->codec);
-		eng_pack_writer_close(t->writer, true, NULL);
+		eng_pack_writer_close(t->writer, true, NULL, NULL);
 		free(t->buf);
 		free(t->seal);
 		free(t);
@@ -483,9 +483,11 @@ static void *content_tls_new(void *ctx)
 
 static int content_tls_end(void *ctx, void *p, bool failed, eng_err *err)
 {
-	(void)ctx;
+	struct tree_job *j = ctx;
 	struct content_tls *t = p;
-	int rc = eng_pack_writer_close(t->writer, failed, err);
+	eng_put_stats last = { 0 };
+	int rc = eng_pack_writer_close(t->writer, failed, &last, err);
+	atomic_fetch_add(&j->added, last.bytes);
 	eng_codec_free(t->codec);
 	free(t->buf);
 	free(t->seal);
@@ -696,7 +698,7 @@ int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const
 		if (j.nodes[i].e.type == ENG_T_DIR && !j.nodes[i].reused)
 			rc = store_dir(&j, w, seal, (uint32_t)i, err);
 	eng_err ferr;
-	int wrc = eng_pack_writer_close(w, rc != ENG_OK && rc != ENG_ECANCEL, rc ? &ferr : err);
+	int wrc = eng_pack_writer_close(w, rc != ENG_OK && rc != ENG_ECANCEL, NULL, rc ? &ferr : err);
 	int frc = eng_packer_finish(j.pk, rc || wrc ? &ferr : err);
 	if (!rc)
 		rc = wrc ? wrc : frc;

@@ -56,7 +56,7 @@ check "--force replaces an existing destination" lb restore --store st m/d exist
 check "and the replacement is bit-exact" cmp a.img exists.img
 
 sed -i "s/\"format\":[[:space:]]*[0-9]*,/\"format\": 99,/" st/config
-expect 2 "*has format 99; this lifeboat reads format 2: upgrade lifeboat*" "a store of a newer format" lb points --store st
+expect 2 "*has format 99; this lifeboat reads format 3: upgrade lifeboat*" "a store of a newer format" lb points --store st
 printf 'garbage' > st/config
 expect 2 "*not a lifeboat config*" "a store with a garbage config" lb points --store st
 

@@ -55,7 +55,7 @@ PY
 lb store init est --encrypt --key-file k >/dev/null
 lb sync a.img --store est --as m/d --key-file k >/dev/null
 cp est/config config.orig
-check "a new store is of format 2" grep -q '"format":[[:space:]]*2' est/config
+check "a new store is of format 3" grep -q '"format":[[:space:]]*3' est/config
 check "its config carries settings_mac" grep -q '"settings_mac"' est/config
 for change in 'pack_size=1048576' 'zstd_level=19' 'created="2020-01-01T00:00:00Z"'; do
 	cp config.orig est/config; edit est "$change"

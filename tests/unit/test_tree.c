@@ -119,7 +119,7 @@ static int make_point(eng_store *s, const struct item *items, size_t n, char *id
 	if (!rc)
 		rc = eng_stream_put(w, c, &cdc, ENG_CHUNK_META, dir, pos, true, seal, &pt.root_refs, &used, &added, &e);
 	if (!rc)
-		rc = eng_pack_writer_close(w, false, &e);
+		rc = eng_pack_writer_close(w, false, NULL, &e);
 	if (!rc)
 		rc = eng_packer_finish(pk, &e);
 	strcpy(pt.info.machine, "evil");
