@@ -452,36 +452,29 @@ static int append_blob(eng_pack_writer *w, const uint8_t (*ids)[ENG_ID_LEN], con
  * sealed as the chunk itself. */
 static int group_seal(eng_pack_writer *w, eng_put_stats *added, eng_err *err)
 {
-	if (!w->gn)
+	size_t n = w->gn, blob_len;
+	if (!n)
 		return ENG_OK;
-	int rc;
-	size_t blob_len;
-	if (w->gn == 1) {
-		eng_loc loc = { .raw_length = w->glens[0], .type = ENG_CHUNK_DATA };
-		const uint8_t *data = w->gplain + ENG_GROUP_HEAD(ENG_GROUP_MEMBERS);
-		w->gn = w->gbytes = 0;
-		rc = eng_codec_seal(w->gcodec, w->gids[0], data, loc.raw_length, w->gseal, &blob_len, err);
-		if (!rc)
-			rc = append_blob(w, w->gids, &loc, 1, w->gseal, blob_len, err);
-		if (!rc && added)
-			added->bytes += blob_len;
-		return rc;
-	}
-	size_t head = ENG_GROUP_HEAD(w->gn);
-	uint8_t *plain = w->gplain + ENG_GROUP_HEAD(ENG_GROUP_MEMBERS) - head;
 	eng_loc locs[ENG_GROUP_MEMBERS];
-	put_u32(plain, (uint32_t)w->gn);
-	for (size_t i = 0; i < w->gn; i++) {
-		memcpy(plain + ENG_GROUP_HEAD(i), w->gids[i], ENG_ID_LEN);
-		put_u32(plain + ENG_GROUP_HEAD(i) + ENG_ID_LEN, w->glens[i]);
-		locs[i] = (eng_loc){ .raw_length = w->glens[i], .type = ENG_CHUNK_DATA, .grouped = true };
+	for (size_t i = 0; i < n; i++)
+		locs[i] = (eng_loc){ .raw_length = w->glens[i], .type = ENG_CHUNK_DATA, .grouped = n > 1 };
+	uint8_t *data = w->gplain + ENG_GROUP_HEAD(ENG_GROUP_MEMBERS), *plain = data - ENG_GROUP_HEAD(n);
+	int rc;
+	if (n == 1) {
+		rc = eng_codec_seal(w->gcodec, w->gids[0], data, w->gbytes, w->gseal, &blob_len, err);
+	} else {
+		put_u32(plain, (uint32_t)n);
+		for (size_t i = 0; i < n; i++) {
+			memcpy(plain + ENG_GROUP_HEAD(i), w->gids[i], ENG_ID_LEN);
+			put_u32(plain + ENG_GROUP_HEAD(i) + ENG_ID_LEN, w->glens[i]);
+		}
+		rc = eng_codec_seal_group(w->gcodec, plain, ENG_GROUP_HEAD(n) + w->gbytes, w->gseal, &blob_len, err);
 	}
-	rc = eng_codec_seal_group(w->gcodec, plain, head + w->gbytes, w->gseal, &blob_len, err);
+	w->gn = w->gbytes = 0;
 	if (!rc)
-		rc = append_blob(w, w->gids, locs, w->gn, w->gseal, blob_len, err);
+		rc = append_blob(w, w->gids, locs, n, w->gseal, blob_len, err);
 	if (!rc && added)
 		added->bytes += blob_len;
-	w->gn = w->gbytes = 0;
 	return rc;
 }
 
