@@ -120,6 +120,11 @@ static bool looks_incompressible(const eng_codec *c, const uint8_t *p, size_t le
 	return true;
 }
 
+bool eng_codec_compressible(const eng_codec *c, const void *data, size_t len)
+{
+	return len < 4 * SAMPLE || sample_bits(c, (const uint8_t *)data + len / 2 - SAMPLE / 2) <= 7.5f;
+}
+
 size_t eng_codec_bound(size_t len)
 {
 	return ZSTD_compressBound(len) + 1 + ENG_NONCE_LEN + ENG_TAG_LEN;

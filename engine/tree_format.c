@@ -92,7 +92,7 @@ bool eng_entry_name_ok(const char *name, size_t len)
 int eng_refs_add(eng_refs *r, const uint8_t id[ENG_ID_LEN], uint32_t len)
 {
 	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 16;
+		size_t cap = r->cap ? 2 * r->cap : 1; /* most files are one chunk */
 		uint8_t *v = realloc(r->v, cap * ENG_REF_LEN);
 		if (!v)
 			return ENG_ENOMEM;

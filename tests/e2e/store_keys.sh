@@ -57,6 +57,11 @@ lb sync a.img --store est --as m/d --key-file k >/dev/null
 cp est/config config.orig
 check "a new store is of format 3" grep -q '"format":[[:space:]]*3' est/config
 check "its config carries settings_mac" grep -q '"settings_mac"' est/config
+check "a key file the user brings keeps scrypt's default cost" grep -q '"log_n":[[:space:]]*15' est/config
+lb store init gst --encrypt --key-file made.key >/dev/null
+check "a key file init makes is derived from at scrypt's least cost" grep -q '"log_n":[[:space:]]*10' gst/config
+check "and opens the store" lb points --store gst --key-file made.key
+expect 2 "*wrong key for store gst*" "while another key does not" lb points --store gst --key-file k
 for change in 'pack_size=1048576' 'zstd_level=19' 'created="2020-01-01T00:00:00Z"'; do
 	cp config.orig est/config; edit est "$change"
 	expect 1 "*est/config was altered*" "a config with ${change%%=*} changed is detected" lb points --store est --key-file k
