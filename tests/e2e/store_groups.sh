@@ -5,16 +5,18 @@
 # repair and copy.
 . "$(dirname "$0")/lib.sh"
 
-# An image whose 16 KiB blocks are each random, but every block repeats
-# three quarters of the ones before: alone a block does not compress,
-# beside its neighbours three quarters of it do.
+# An image whose 16 KiB blocks are each random text (base64), but every
+# block repeats three quarters of the ones before: alone a block shrinks
+# only by its alphabet, beside its neighbours three quarters of it go.
 "$PYTHON" - "$SEED" <<'PY'
-import random, sys
+import base64, random, sys
 r = random.Random(int(sys.argv[1]))
-last = [r.randbytes(4096) for _ in range(3)]
+def text():
+    return base64.b64encode(r.randbytes(3072))
+last = [text() for _ in range(3)]
 with open("halves.img", "wb") as f:
     for _ in range(256):
-        last = [r.randbytes(4096)] + last[:3]
+        last = [text()] + last[:3]
         f.write(b"".join(last))
 PY
 added() { lb sync "$1" --store "$2" --as "$3" --json "${@:4}" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["bytes_added"])'; }
@@ -26,7 +28,7 @@ check "a format 2 store opens" lb verify --store v2 --full --key-file "$K2"
 lb restore --store v2 m/d v2.out --key-file "$K2" >/dev/null
 check "its point restores bit-exact" cmp v2.img v2.out
 a2=$(added halves.img v2 m/halves --key-file "$K2")
-check "its new syncs seal each chunk alone, as format 2 readers expect ($a2 bytes for 4 MiB)" test "$a2" -gt 4100000
+check "its new syncs seal each chunk alone, as format 2 readers expect ($a2 bytes for 4 MiB)" test "$a2" -gt 2900000
 check "its config stays format 2" grep -q '"format":[[:space:]]*2' v2/config
 check "and it stays sound" lb verify --store v2 --full --key-file "$K2"
 
