@@ -43,9 +43,9 @@ eng_codec *eng_codec_new(const eng_keys *keys, int zstd_level);
 void eng_codec_free(eng_codec *c);
 
 void eng_codec_id(eng_codec *c, const void *data, size_t len, uint8_t id[ENG_ID_LEN]);
-/* False when a sample of data looks random (close to 8 bits of entropy
- * per byte): already compressed or encrypted, not worth compressing. */
-bool eng_codec_compressible(const eng_codec *c, const void *data, size_t len);
+/* False when samples of data look random (7.9 bits of entropy per byte or
+ * more): already compressed or encrypted, not worth a place in a group. */
+bool eng_codec_compressible(const void *data, size_t len);
 /* The most bytes eng_codec_seal can produce for len bytes of input. */
 size_t eng_codec_bound(size_t len);
 /* Seals data (whose id is id) into out, which holds eng_codec_bound(len). */

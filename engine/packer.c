@@ -519,7 +519,7 @@ int eng_packer_store(eng_pack_writer *w, eng_codec *c, const uint8_t id[ENG_ID_L
 	/* random-looking chunks are sealed alone: they gain nothing in a
 	 * group but would cost its compression time */
 	if (p->s->group_chunks && type == ENG_CHUNK_DATA && len <= ENG_GROUP_MEMBER_MAX &&
-	    eng_codec_compressible(c, data, len))
+	    eng_codec_compressible(data, len))
 		return group_add(w, id, data, len, added, err);
 	size_t blob_len;
 	rc = eng_codec_seal(c, id, data, len, sealbuf, &blob_len, err);

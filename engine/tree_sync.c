@@ -71,6 +71,8 @@ struct tree_job {
 	size_t nlinks, cap_links;
 	uint32_t *todo;
 	size_t ntodo;
+	size_t *runs;  /* the content phase's work items: todo[runs[i]..runs[i+1]) */
+	size_t nruns;
 	_Atomic uint64_t bytes_read, added, chunks;
 	uint64_t files, dirs, skipped;
 	const eng_changed_dirs *changed; /* NULL: every folder is listed */
@@ -581,6 +583,69 @@ static int read_file(void *ctx, void *tlsp, size_t item, eng_err *err)
 	return rc;
 }
 
+/* Reads a run of neighbouring files. A thread's small files share groups
+ * (codec.h), and a restore reads the files of one folder together, so a
+ * run is one thread's and starts a group of its own. */
+static int read_run(void *ctx, void *tlsp, size_t item, eng_err *err)
+{
+	struct tree_job *j = ctx;
+	struct content_tls *t = tlsp;
+	eng_put_stats sealed = { 0 };
+	int rc = eng_pack_writer_break(t->writer, &sealed, err);
+	atomic_fetch_add(&j->added, sealed.bytes);
+	for (size_t k = j->runs[item]; k < j->runs[item + 1] && !rc && !eng_par_stopping(&j->par); k++)
+		rc = read_file(j, t, k, err);
+	return rc;
+}
+
+/* The files to read, in the order a restore meets them: each folder's
+ * entries by name, a subfolder's files where the subfolder is. A restore
+ * writes files in batches of such neighbours, and reads a group once per
+ * batch that needs it. */
+static int order_todo(struct tree_job *j, uint64_t *total, eng_err *err)
+{
+	uint32_t node[258], next[258]; /* the walk refused deeper nesting */
+	int depth = 0;
+	if (!(j->todo = malloc((j->n ? j->n : 1) * sizeof(*j->todo))))
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	node[0] = 0;
+	next[0] = j->nodes[0].child_start;
+	while (depth >= 0) {
+		const struct tnode *dir = &j->nodes[node[depth]];
+		if (next[depth] >= dir->child_start + dir->nchild) {
+			depth--;
+			continue;
+		}
+		uint32_t c = next[depth]++;
+		if (j->nodes[c].read_content) {
+			j->todo[j->ntodo++] = c;
+			*total += j->nodes[c].e.size;
+		} else if (j->nodes[c].e.type == ENG_T_DIR && j->nodes[c].nchild && depth + 1 < 258) {
+			depth++;
+			node[depth] = c;
+			next[depth] = j->nodes[c].child_start;
+		}
+	}
+	return ENG_OK;
+}
+
+/* Cuts the files to read into runs of about a group's size. */
+static int make_runs(struct tree_job *j, eng_err *err)
+{
+	if (!(j->runs = malloc((j->ntodo + 1) * sizeof(*j->runs))))
+		return eng_fail(err, ENG_ENOMEM, "out of memory");
+	uint64_t bytes = 0;
+	for (size_t k = 0; k < j->ntodo; k++) {
+		if (!j->nruns || k - j->runs[j->nruns - 1] >= ENG_GROUP_MEMBERS || bytes >= ENG_GROUP_BYTES) {
+			j->runs[j->nruns++] = k;
+			bytes = 0;
+		}
+		bytes += j->nodes[j->todo[k]].e.size;
+	}
+	j->runs[j->nruns] = j->ntodo;
+	return ENG_OK;
+}
+
 /* Serializes directory i's children and stores them as a stream. */
 static int store_dir(struct tree_job *j, eng_pack_writer *w, uint8_t *seal, uint32_t i, eng_err *err)
 {
@@ -677,19 +742,13 @@ int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const
 		rc = walk_root(&j, &st, parent, err);
 	}
 	uint64_t total = 0;
+	if (!rc)
+		rc = order_todo(&j, &total, err);
+	if (!rc)
+		rc = make_runs(&j, err);
 	if (!rc) {
-		j.todo = malloc((j.n ? j.n : 1) * sizeof(*j.todo));
-		if (!j.todo)
-			rc = eng_fail(err, ENG_ENOMEM, "out of memory");
-		for (size_t i = 0; !rc && i < j.n; i++)
-			if (j.nodes[i].read_content) {
-				j.todo[j.ntodo++] = (uint32_t)i;
-				total += j.nodes[i].e.size;
-			}
-	}
-	if (!rc) {
-		j.par = (eng_par){ .items = j.ntodo, .total_bytes = total, .ctx = &j,
-				   .make_tls = content_tls_new, .end_tls = content_tls_end, .work = read_file };
+		j.par = (eng_par){ .items = j.nruns, .total_bytes = total, .ctx = &j,
+				   .make_tls = content_tls_new, .end_tls = content_tls_end, .work = read_run };
 		rc = eng_par_run(&j.par, run, err);
 	}
 	if (!rc && !(w = eng_pack_writer_new(j.pk)))
@@ -740,6 +799,7 @@ int eng_tree_sync(eng_store *s, const char *root, const eng_point *parent, const
 	free(j.nodes);
 	free(j.links);
 	free(j.todo);
+	free(j.runs);
 	free(seal);
 	if (j.rootfd >= 0)
 		close(j.rootfd);

@@ -199,6 +199,24 @@ static void test_groups(bool encrypted)
 	eng_codec_free(c);
 }
 
+static void test_compressible(void)
+{
+	size_t n = 16384;
+	uint8_t *rnd = malloc(n), *text = malloc(n), *b64 = malloc(n);
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i++) {
+		rnd[i] = (uint8_t)(rand() >> 7);
+		text[i] = (uint8_t)("lifeboat recovery "[i % 18]);
+		b64[i] = (uint8_t)a[(rand() >> 7) % 64];
+	}
+	CHECK(!eng_codec_compressible(rnd, n), "random bytes are not worth a place in a group");
+	CHECK(eng_codec_compressible(text, n) && eng_codec_compressible(b64, n), "text and base64 are");
+	memcpy(rnd + n / 2, text, n / 2);
+	CHECK(eng_codec_compressible(rnd, n), "so is a chunk that is half text, half random");
+	CHECK(eng_codec_compressible(rnd, 100), "and a chunk too small to sample");
+	free(rnd); free(text); free(b64);
+}
+
 static void test_empty(void)
 {
 	eng_keys k = { 0 };
@@ -219,6 +237,7 @@ int main(void)
 	round_trip(true);
 	test_groups(false);
 	test_groups(true);
+	test_compressible();
 	test_empty();
 	return TEST_DONE();
 }
