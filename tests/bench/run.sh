@@ -123,7 +123,7 @@ best_rest=$(min_of "${R[restic.restore.wall]}" "${R[borg.restore.wall]}" "${R[ca
 	echo
 	echo "Data: a $(mib "$img_bytes") MiB image from \`genimage create IMG $SIZE 1\` (1 MiB extents: ~25% zero, left as holes; ~40% log-like text; ~35% random), then \`genimage mutate IMG 1 2\`: $(mib "$changed") MiB rewritten in random 4 KiB-aligned writes."
 	echo
-	echo "Settings: lifeboat encrypted (AES-256-GCM, HMAC-SHA-256 ids, zstd 1, 16 KiB blocks); restic $(restic version | cut -d' ' -f2) (encrypted, compression auto); borg $(borg --version | cut -d' ' -f2) (repokey, zstd,1); casync $(casync --version | head -1 | awk '{print $2}') (default); rsync $(rsync --version | head -1 | awk '{print $3}'), \`--inplace --no-whole-file\` onto the previous copy."
+	echo "Settings: lifeboat encrypted (AES-256-GCM, HMAC-SHA-256 ids, zstd 1, 16 KiB blocks, store format 3: neighbouring blocks sealed in groups of up to 1 MiB); restic $(restic version | cut -d' ' -f2) (encrypted, compression auto); borg $(borg --version | cut -d' ' -f2) (repokey, zstd,1); casync $(casync --version | head -1 | awk '{print $2}') (default); rsync $(rsync --version | head -1 | awk '{print $3}'), \`--inplace --no-whole-file\` onto the previous copy."
 	echo
 	echo "| tool | phase | wall s | CPU s | peak RSS MiB | added to store MiB |"
 	echo "|---|---|---:|---:|---:|---:|"
