@@ -64,8 +64,8 @@ int eng_fetch_run(eng_store *s, eng_codec *c, eng_fetcher *f, eng_fetch *v, size
 			eng_hex(v[i].id, ENG_ID_LEN, hex);
 			return eng_fail(err, ENG_ECORRUPT, "chunk %s is missing from the index of store %s", hex, s->be->where);
 		}
-		size_t blob_max = v[i].loc.grouped ? ENG_GROUP_PLAIN_MAX : f->plain_cap;
-		if (v[i].loc.raw_length > f->plain_cap || v[i].loc.length > eng_codec_bound(blob_max)) {
+		size_t limit = v[i].loc.grouped ? ENG_GROUP_PLAIN_MAX : f->plain_cap;
+		if (v[i].loc.raw_length > f->plain_cap || v[i].loc.length > eng_codec_bound(limit)) {
 			eng_hex(v[i].id, ENG_ID_LEN, hex);
 			return eng_fail(err, ENG_ECORRUPT, "store %s: chunk %s has an implausible size in the index", s->be->where,
 					hex);
@@ -97,8 +97,8 @@ int eng_fetch_run(eng_store *s, eng_codec *c, eng_fetcher *f, eng_fetch *v, size
 			bool same = k > i && !memcmp(v[k].id, v[k - 1].id, ENG_ID_LEN);
 			if (!same) {
 				eng_err e;
-				rc = eng_codec_open(c, v[k].id, l->grouped, f->range + (l->offset - start), l->length, f->plain, l->raw_length,
-						    false, &e);
+				rc = eng_codec_open(c, v[k].id, l->grouped, f->range + (l->offset - start), l->length, f->plain,
+						    l->raw_length, false, &e);
 				if (rc) {
 					eng_hex(v[k].id, ENG_ID_LEN, hex);
 					return eng_fail(err, rc, "%s/%s: chunk %s at offset %u: %s", s->be->where, obj, hex,

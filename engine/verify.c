@@ -229,7 +229,8 @@ static int verify_pack(void *ctx, void *tlsp, size_t item, eng_err *err)
 		if (!what && ((uint64_t)loc.offset + loc.length > size - 12 - env_len || loc.offset < 8 ||
 			      loc.raw_length > (4u << 20)))
 			what = "entry out of range";
-		if (!what && eng_codec_open(t->codec, id, loc.grouped, p + loc.offset, loc.length, t->out, loc.raw_length, true, &e))
+		if (!what &&
+		    eng_codec_open(t->codec, id, loc.grouped, p + loc.offset, loc.length, t->out, loc.raw_length, true, &e))
 			what = e.msg;
 		checked++;
 		if (what && !bad++)
