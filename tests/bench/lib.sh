@@ -17,6 +17,10 @@ measure() {
 	R[$key.wall]+=" $wall" R[$key.cpu]+=" $cpu" R[$key.rss]+=" $((rss / 1024))"
 	printf '  %-22s %6.2fs wall %6.2fs cpu %5d MiB rss\n' "$key" "$wall" "$cpu" "$((rss / 1024))"
 }
+# sizes PATH: bytes under PATH; warm FILE...: flush dirty pages, then read FILE into the cache; mib N: N bytes in MiB
+sizes() { du -sb "$1" | cut -f1; }
+warm() { sync; cat "$@" > /dev/null; }
+mib() { awk "BEGIN{printf \"%.0f\", $1/1048576}"; }
 median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 medians() { local k; for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done; }
 ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1/$2; else print \"-\" }"; }

@@ -48,8 +48,6 @@ done < <(find /usr/bin -maxdepth 1 -type f -size +200k -size -8M | sort)
 debugfs -w -f write.cmds v2.img >/dev/null 2>&1
 changed=$(cmp -l v1.img v2.img | wc -l || true)
 img_bytes=$(stat -c %s v1.img)
-sizes() { du -sb "$1" | cut -f1; }
-warm() { sync; cat "$@" > /dev/null; }
 stored() { R[$1.store]+=" $2"; }
 cp --sparse=always v1.img v1.orig
 
@@ -118,7 +116,6 @@ for round in $(seq "$RUNS"); do
 	for tool in lifeboat borg restic rsync floor; do "bench_$tool"; done
 done
 medians
-mib() { awk "BEGIN{printf \"%.0f\", $1/1048576}"; }
 row() { echo "| $1 | $2 | ${R[$1.$2.wall]} | ${R[$1.$2.cpu]} | ${R[$1.$2.rss]} | ${3:--} |"; }
 best_init=$(min_of "${R[borg.initial.wall]}" "${R[restic.initial.wall]}")
 best_incr=$(min_of "${R[borg.incr.wall]}" "${R[rsync.incr.wall]}")

@@ -43,7 +43,6 @@ cp --sparse=always v1.img v2.img
 "$GEN" mutate v2.img 1 2 >/dev/null
 img_bytes=$(stat -c %s v1.img)
 cp --sparse=always v1.img v1.orig
-warm() { sync; cat "$@" >/dev/null; }
 
 export LIFEBOAT_PASSPHRASE=bench-password
 n=0   # callers count up before they ask for a fresh name (these run in $( ))

@@ -27,9 +27,6 @@ echo "generating a $SIZE image (seed 1) and its 1% mutation (seed 2)"
 cp --sparse=always v1.img v2.img
 changed=$("$GEN" mutate v2.img 1 2)
 img_bytes=$(stat -c %s v1.img)
-sizes() { du -sb "$1" | cut -f1; }
-# Flush dirty pages of the previous phase, then read the input into the cache.
-warm() { sync; cat "$@" > /dev/null; }
 
 added() { R[$1.added]+=" $(( $3 - $2 ))"; }
 
@@ -112,7 +109,6 @@ done
 # medians
 medians
 
-mib() { awk "BEGIN{printf \"%.0f\", $1/1048576}"; }
 best_init=$(min_of "${R[restic.initial.wall]}" "${R[borg.initial.wall]}" "${R[casync.initial.wall]}")
 best_rest=$(min_of "${R[restic.restore.wall]}" "${R[borg.restore.wall]}" "${R[casync.restore.wall]}")
 
